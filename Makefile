@@ -1,0 +1,50 @@
+# kitestream: `make run` starts everything on a local broker; `make test` checks and tests.
+# Both create .venv and install the project first; a second run reuses it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test check fmt bench install clean kafka-up kafka-down
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+# Start the broker (unless KAFKA_BOOTSTRAP_SERVERS is set), create topics, run the
+# services with the demo configuration; Ctrl-C stops all of it.
+run: $(STAMP)
+	$(BIN)/kitestream demo
+
+# Lint and type-check, then run every test against a real broker. The test session
+# starts the local broker itself unless KAFKA_BOOTSTRAP_SERVERS is set or Docker answers,
+# and stops what it started, also when tests fail.
+test: check
+	$(BIN)/python -m pytest --cov --cov-report=term
+
+check: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+kafka-up: $(STAMP)
+	$(BIN)/kitestream kafka up
+
+kafka-down: $(STAMP)
+	$(BIN)/kitestream kafka down
+
+clean:
+	-$(BIN)/kitestream kafka down
+	rm -rf $(VENV) .kitestream .mypy_cache .ruff_cache .coverage

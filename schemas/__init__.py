@@ -1,0 +1,1 @@
+"""Message models of every kitestream topic, and their generated JSON Schemas (``json/``)."""

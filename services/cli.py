@@ -1,0 +1,64 @@
+"""The ``kitestream`` command: one console script, a subcommand per service and tool.
+
+Each entry of :data:`COMMANDS` names a module with ``add_arguments(parser)`` and
+``run(args) -> int``. Those modules import their heavy dependencies inside ``run`` so
+that ``kitestream --help`` and ``kitestream kafka status`` stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+
+class CommandModule(Protocol):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# name -> (module, one-line help). Add a line here when a service lands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "kafka": ("services.localkafka.cli", "the local development broker: up, down, status"),
+    "topics": ("services.common.topics_cli", "create the contract topics (idempotent)"),
+    "demo": ("services.demo", "run the whole system on a local broker (what `make run` does)"),
+}
+
+
+def _load(module: str) -> CommandModule:
+    return cast(CommandModule, importlib.import_module(module))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kitestream",
+        description="Buildkite as a stream: webhooks onto Kafka, flakiness, correlated alerts.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        loaded = _load(module)
+        loaded.add_arguments(command)
+        command.set_defaults(_run=loaded.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from services.common.logs import configure_logging
+
+    configure_logging(os.environ.get("KITESTREAM_LOG_FORMAT", "auto"))
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

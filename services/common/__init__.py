@@ -1,0 +1,1 @@
+"""What every kitestream service shares: Kafka clients, topics, settings, logging."""

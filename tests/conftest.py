@@ -1,0 +1,48 @@
+"""Fixtures shared by every test: a real Kafka broker and isolated topics per test.
+
+Unit tests (``tests/unit``) use none of these and run without a broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.common.topics import Topics, create_topics, topic_specs
+from tests.kafka_broker import kafka_bootstrap_servers
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration carries the ``integration`` marker."""
+    for item in items:
+        if "/tests/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """The bootstrap address of a real Kafka broker for this test session."""
+    with kafka_bootstrap_servers() as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture
+async def kafka_topics(kafka_bootstrap: str) -> AsyncIterator[Topics]:
+    """Every contract topic under a prefix unique to this test, deleted afterwards."""
+    topics = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
+    specs = topic_specs(topics)
+    await create_topics(kafka_bootstrap, specs, partitions=3)
+    yield topics
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = await admin.list_topics()
+        mine = [name for name in existing if name.startswith(topics.prefix)]
+        if mine:
+            await asyncio.wait_for(admin.delete_topics(mine), 30)
+    finally:
+        await admin.close()
