@@ -45,6 +45,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka logs every retry at WARNING or ERROR while a broker is away; the services
-    # report such outages themselves, once.
-    logging.getLogger("aiokafka").setLevel(max(root.level, logging.ERROR))
+    # aiokafka logs every failed connection attempt at ERROR while a broker is away; the
+    # services report such outages themselves, once. At DEBUG, everything shows.
+    if root.level > logging.DEBUG:
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

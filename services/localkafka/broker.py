@@ -89,6 +89,7 @@ class LocalBroker:
         self.paths = paths or BrokerPaths.from_env()
         self.host = host
         self.port = port or int(os.environ.get("KITESTREAM_LOCAL_KAFKA_PORT", "9092"))
+        self._process: subprocess.Popen[bytes] | None = None  # when started by this object
 
     @property
     def bootstrap(self) -> str:
@@ -236,6 +237,7 @@ class LocalBroker:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C in the terminal is ours to handle
             )
+        self._process = proc
         self.paths.pid_file.write_text(f"{proc.pid}\n")
         try:
             self._wait_ready(timeout_s, proc)
@@ -265,6 +267,9 @@ class LocalBroker:
         pid = self.pid()
         if pid is not None:
             _terminate(pid, timeout_s)
+        if self._process is not None:
+            self._process.wait()  # reap our child so that no zombie or warning is left
+            self._process = None
         self.paths.pid_file.unlink(missing_ok=True)
         if wipe:
             shutil.rmtree(self.paths.data, ignore_errors=True)
