@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kafka": ("services.localkafka.cli", "the local development broker: up, down, status"),
     "topics": ("services.common.topics_cli", "create the contract topics (idempotent)"),
     "demo": ("services.demo", "run the whole system on a local broker (what `make run` does)"),
+    "catalog": ("services.catalog.cli", "check the service catalog and show what maps where"),
 }
 
 
