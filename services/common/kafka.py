@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.structs import RecordMetadata
 from pydantic import BaseModel
 
@@ -65,8 +67,14 @@ def make_consumer(
     read_committed: bool = True,
     auto_offset_reset: str = "earliest",
     max_poll_records: int = 500,
+    co_partitioned: bool = False,
 ) -> AIOKafkaConsumer:
-    """A consumer that commits by hand and reads only committed transactional data."""
+    """A consumer that commits by hand and reads only committed transactional data.
+
+    ``co_partitioned`` uses range assignment, so that partition *i* of every subscribed
+    topic goes to the same member (stream processors join inputs by partition number).
+    """
+    strategy = (RangePartitionAssignor,) if co_partitioned else (RoundRobinPartitionAssignor,)
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap_servers,
@@ -76,6 +84,7 @@ def make_consumer(
         auto_offset_reset=auto_offset_reset,
         isolation_level="read_committed" if read_committed else "read_uncommitted",
         max_poll_records=max_poll_records,
+        partition_assignment_strategy=strategy,
     )
 
 
