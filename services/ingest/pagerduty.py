@@ -1,0 +1,175 @@
+"""``POST /webhooks/pagerduty``: PagerDuty v3 webhooks, verified, mapped to incidents.
+
+Verification: PagerDuty signs the raw body with HMAC-SHA256 keyed by the
+subscription's signing secret and sends ``X-PagerDuty-Signature: v1=<hex>``; while
+a secret rotates the header carries several, comma-separated. A request is genuine
+when any ``v1`` signature matches any secret in ``KITESTREAM_PAGERDUTY_SECRETS``.
+
+Mapping: every ``incident.*`` event whose ``event.data`` is the incident itself
+(triggered, acknowledged, unacknowledged, resolved, reopened, reassigned, escalated,
+delegated, priority_updated, …) becomes an :class:`IncidentEvent` keyed by the
+PagerDuty service id. Events about something else (``pagey.ping``, ``service.*``,
+``incident.annotated`` whose data is a note, responder and status-update events)
+are accepted and ignored: :func:`parse_pagerduty` returns ``None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from schemas.base import stable_id
+from schemas.operations import IncidentEvent
+from services.ingest.errors import SchemaViolation, Unauthorized, UnsupportedMedia
+from services.ingest.fields import OptionalText, OptionalTime
+from services.ingest.request import Headers, header, load_json, media_type
+
+__all__ = ["handle_pagerduty", "parse_pagerduty", "sign", "verify_signature"]
+
+SIGNATURE_HEADER = "X-PagerDuty-Signature"
+_STATUSES: dict[str, Literal["triggered", "acknowledged", "resolved"]] = {
+    "triggered": "triggered",
+    "acknowledged": "acknowledged",
+    "resolved": "resolved",
+}
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The ``v1=<hex>`` signature PagerDuty sends for ``body`` under ``secret``."""
+    return "v1=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(headers: Headers, body: bytes, secrets: Sequence[str]) -> None:
+    """Accept when any ``v1=`` signature in the header matches any secret, else 401."""
+    raw = header(headers, SIGNATURE_HEADER)
+    if not raw:
+        raise Unauthorized(f"missing {SIGNATURE_HEADER}")
+    offered = [
+        part.strip()[3:].strip().lower().encode("ascii", errors="replace")
+        for part in raw.split(",")
+        if part.strip().lower().startswith("v1=")
+    ]
+    if not offered:
+        raise Unauthorized(f"{SIGNATURE_HEADER} carries no v1= signature")
+    expected = [sign(body, secret)[3:].encode("ascii") for secret in secrets]
+    matched = False
+    for mine in expected:  # compare every pair: the time does not tell which matched
+        for theirs in offered:
+            matched |= hmac.compare_digest(mine, theirs)
+    if not matched:
+        raise Unauthorized(f"{SIGNATURE_HEADER} does not match any signing secret")
+
+
+class _Ref(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: OptionalText = None
+    summary: OptionalText = None
+
+
+class _Incident(BaseModel):
+    """``event.data`` of an incident event (the fields kitestream reads)."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str
+    type: OptionalText = None
+    number: int | None = None
+    title: OptionalText = None
+    summary: OptionalText = None
+    status: OptionalText = None
+    urgency: OptionalText = None
+    priority: _Ref | None = None
+    service: _Ref
+    html_url: OptionalText = None
+    created_at: OptionalTime = None
+    resolved_at: OptionalTime = None
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: OptionalText = None
+    event_type: str
+    occurred_at: OptionalTime = None
+    data: dict[str, Any] | None = None
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event: _Event
+
+
+def _status(
+    incident: _Incident, event_type: str
+) -> Literal["triggered", "acknowledged", "resolved"]:
+    known = _STATUSES.get((incident.status or "").lower())
+    if known is not None:
+        return known
+    if event_type == "incident.resolved":
+        return "resolved"
+    if event_type == "incident.acknowledged":
+        return "acknowledged"
+    return "triggered"
+
+
+def parse_pagerduty(body: bytes, received_at: datetime) -> IncidentEvent | None:
+    """The incident message of a (verified) webhook body, or ``None`` to ignore it."""
+    document = load_json(body)
+    try:
+        event = _Envelope.model_validate(document).event
+    except ValidationError as exc:
+        raise SchemaViolation.from_validation("not a PagerDuty v3 webhook", exc) from None
+    data = event.data or {}
+    if not event.event_type.startswith("incident.") or data.get("type", "incident") != "incident":
+        return None
+    try:
+        incident = _Incident.model_validate(data)
+    except ValidationError as exc:
+        raise SchemaViolation.from_validation("event.data is not an incident", exc) from None
+    if incident.service.id is None:
+        raise SchemaViolation("event.data.service.id is missing")
+    status = _status(incident, event.event_type)
+    resolved_at = incident.resolved_at
+    if resolved_at is None and event.event_type == "incident.resolved":
+        resolved_at = event.occurred_at
+    event_id = (
+        stable_id("pagerduty", event.id)
+        if event.id
+        else stable_id("pagerduty", event.event_type, incident.id, event.occurred_at)
+    )
+    return IncidentEvent(
+        event_id=event_id,
+        event=event.event_type,
+        incident_id=incident.id,
+        number=incident.number,
+        service=incident.service.id,
+        service_name=incident.service.summary,
+        title=incident.title or incident.summary or f"PagerDuty incident {incident.id}",
+        status=status,
+        urgency=incident.urgency,
+        priority=incident.priority.summary if incident.priority else None,
+        url=incident.html_url,
+        opened_at=incident.created_at or event.occurred_at or received_at,
+        changed_at=event.occurred_at,
+        resolved_at=resolved_at,
+        source="pagerduty",
+        received_at=received_at,
+    )
+
+
+def handle_pagerduty(
+    headers: Headers, body: bytes, *, secrets: Sequence[str], received_at: datetime
+) -> IncidentEvent | None:
+    """Verify, then map: 401 before anything is read from an unsigned body."""
+    verify_signature(headers, body, secrets)
+    kind, _ = media_type(headers)
+    if kind not in {"", "application/json"}:
+        raise UnsupportedMedia(f"Content-Type {kind!r}: PagerDuty sends application/json")
+    return parse_pagerduty(body, received_at)

@@ -1,0 +1,120 @@
+"""The raw pieces of a request, read safely: headers, media type, gzip, JSON.
+
+Route code hands over what Starlette gives it (``request.headers``, ``await
+request.body()``); everything here is pure and bounded. A gzip body is inflated
+in slices against a cap, so a small bomb becomes a 413 instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from services.ingest.errors import MalformedBody, TooLarge, UnsupportedMedia
+
+__all__ = [
+    "DEFAULT_MAX_INFLATED_BYTES",
+    "Headers",
+    "decode_body",
+    "gunzip",
+    "header",
+    "load_json",
+    "maybe_gunzip",
+    "media_type",
+]
+
+# Headers as Starlette's ``request.headers`` or a plain dict (any case) give them.
+Headers = Mapping[str, str]
+
+DEFAULT_MAX_INFLATED_BYTES = 64 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_SLICE = 64 * 1024
+
+
+def header(headers: Headers, name: str) -> str | None:
+    """The value of header ``name`` whatever its case in ``headers``."""
+    value = headers.get(name) or headers.get(name.lower())
+    if value is not None:
+        return value
+    wanted = name.lower()
+    for key, candidate in headers.items():
+        if key.lower() == wanted:
+            return candidate
+    return None
+
+
+def media_type(headers: Headers) -> tuple[str, dict[str, str]]:
+    """``("multipart/form-data", {"boundary": "x"})`` from the Content-Type ('' if none)."""
+    raw = header(headers, "content-type") or ""
+    kind, _, rest = raw.partition(";")
+    params: dict[str, str] = {}
+    for item in rest.split(";"):
+        key, sep, value = item.partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return kind.strip().lower(), params
+
+
+def gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
+    """Inflate gzip ``data`` (several members allowed) to at most ``max_bytes``.
+
+    Raises :class:`MalformedBody` for data that is not gzip or is cut short, and
+    :class:`TooLarge` as soon as the output would pass ``max_bytes``.
+    """
+    if not data.startswith(_GZIP_MAGIC):
+        raise MalformedBody("Content-Encoding is gzip but the body is not gzip")
+    out = bytearray()
+    pending = data
+    while pending:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = pending
+        try:
+            while True:
+                piece = inflater.decompress(chunk, _SLICE)
+                out += piece
+                if len(out) > max_bytes:
+                    raise TooLarge(f"body inflates to more than {max_bytes} bytes")
+                chunk = inflater.unconsumed_tail
+                if not chunk and len(piece) < _SLICE:
+                    break
+        except zlib.error as exc:
+            raise MalformedBody(f"the gzip body is corrupt: {exc}") from None
+        if not inflater.eof:
+            raise MalformedBody("the gzip body is truncated")
+        pending = inflater.unused_data
+        if pending and not pending.startswith(_GZIP_MAGIC):
+            # Trailing zero padding after the last member is common; anything else is not.
+            if pending.strip(b"\x00"):
+                raise MalformedBody("garbage after the gzip body")
+            break
+    return bytes(out)
+
+
+def decode_body(
+    headers: Headers, body: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES
+) -> bytes:
+    """The body with its Content-Encoding (``identity`` or ``gzip``) undone."""
+    encoding = (header(headers, "content-encoding") or "identity").strip().lower()
+    if encoding in {"", "identity"}:
+        if len(body) > max_bytes:
+            raise TooLarge(f"body is larger than {max_bytes} bytes")
+        return body
+    if encoding in {"gzip", "x-gzip"}:
+        return gunzip(body, max_bytes)
+    raise UnsupportedMedia(f"Content-Encoding {encoding!r} is not supported (use gzip)")
+
+
+def maybe_gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
+    """``data`` inflated when it starts with the gzip magic, else as is (uploaded files)."""
+    return gunzip(data, max_bytes) if data.startswith(_GZIP_MAGIC) else data
+
+
+def load_json(data: bytes, what: str = "body") -> Any:
+    """Parsed JSON, or :class:`MalformedBody` saying where it broke."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"the {what} is not valid JSON: {exc}") from None
