@@ -23,11 +23,16 @@ class BrokerPaths:
     """The git-ignored folder holding the jar cache, the data and the logs."""
 
     home: Path
+    jars_dir: Path | None = None  # share one jar cache between several brokers
 
     @classmethod
     def from_env(cls) -> BrokerPaths:
-        """``KITESTREAM_HOME`` or ``./.kitestream``."""
-        return cls(Path(os.environ.get("KITESTREAM_HOME", ".kitestream")).absolute())
+        """``KITESTREAM_HOME`` or ``./.kitestream``; jars from ``KITESTREAM_KAFKA_JARS`` if set."""
+        jars = os.environ.get("KITESTREAM_KAFKA_JARS")
+        return cls(
+            Path(os.environ.get("KITESTREAM_HOME", ".kitestream")).absolute(),
+            Path(jars).absolute() if jars else None,
+        )
 
     @property
     def root(self) -> Path:
@@ -35,7 +40,7 @@ class BrokerPaths:
 
     @property
     def jars(self) -> Path:
-        return self.root / "jars"
+        return self.jars_dir or self.root / "jars"
 
     @property
     def jars_stamp(self) -> Path:
