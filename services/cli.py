@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topics": ("services.common.topics_cli", "create the contract topics (idempotent)"),
     "demo": ("services.demo", "run the whole system on a local broker (what `make run` does)"),
     "catalog": ("services.catalog.cli", "check the service catalog and show what maps where"),
+    "receiver": ("services.receiver.cli", "verified webhooks onto Kafka (127.0.0.1:8080)"),
 }
 
 

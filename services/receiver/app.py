@@ -1,0 +1,126 @@
+"""``create_app(settings)``: the receiver as an ASGI app.
+
+The lifespan opens the spool, starts the one Kafka producer of the process and the
+spool drainer (:class:`~services.receiver.delivery.Delivery`), and on shutdown drains
+what Kafka takes in time, flushes and closes. Routes come from a list of
+:class:`~services.receiver.endpoints.Endpoint` (``routes.ENDPOINTS`` unless given).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.common.topics import Topics
+from services.receiver import openapi
+from services.receiver.delivery import Delivery
+from services.receiver.endpoints import Endpoint, Ingest, as_route
+from services.receiver.errors import SpoolError, Unavailable
+from services.receiver.metrics import Metrics, MetricsMiddleware
+from services.receiver.producer import ProducerLink
+from services.receiver.responses import error_response
+from services.receiver.settings import ReceiverSettings
+from services.receiver.spool import Spool
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def create_app(
+    settings: ReceiverSettings,
+    *,
+    endpoints: Sequence[Endpoint] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The receiver app; ``clock`` (wall-clock seconds) is for tests."""
+    if endpoints is None:
+        from services.receiver.routes import ENDPOINTS
+
+        endpoints = ENDPOINTS
+    metrics = Metrics()
+    topics = Topics(settings.topic_prefix)
+    live: list[Ingest] = []
+
+    def ingest() -> Ingest:
+        if not live:
+            raise Unavailable("the receiver is starting")
+        return live[0]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            spool = Spool.open(
+                settings.spool_dir,
+                max_bytes=settings.spool_max_bytes,
+                segment_bytes=settings.spool_segment_bytes,
+            )
+        except SpoolError as exc:
+            log.error("cannot start: %s", exc)
+            raise
+        link = ProducerLink(
+            settings.bootstrap_servers,
+            linger_ms=settings.linger_ms,
+            on_replace=lambda _reason: metrics.producer_replacements.inc(),
+        )
+        delivery = Delivery(
+            link,
+            spool,
+            metrics,
+            deadline_s=settings.produce_deadline_s,
+            max_message_bytes=settings.kafka_max_message_bytes,
+        )
+        await delivery.start()
+        live.append(Ingest(settings, topics, delivery, metrics, clock))
+        log.info(
+            "receiver ready: Kafka %s (%s), spool %s, topics prefixed %r",
+            settings.bootstrap_servers,
+            "up" if link.kafka_up else "not answering",
+            settings.spool_dir,
+            settings.topic_prefix,
+        )
+        try:
+            yield
+        finally:
+            await delivery.close(settings.shutdown_drain_s)
+            live.clear()
+            log.info("receiver stopped")
+
+    document = orjson.dumps(openapi.document(endpoints))
+
+    async def serve_openapi(_request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    routes = [as_route(e, ingest, metrics) for e in endpoints]
+    routes.append(Route(openapi.OPENAPI_PATH, serve_openapi, methods=["GET"], name="openapi"))
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+    )
+    app.state.metrics = metrics
+    return app
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http")
+    return error_response(exc.status_code, code, exc.detail, dict(exc.headers or {}))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s %s: %r", request.method, request.url.path, exc)
+    return error_response(500, "internal", "unexpected error; see the receiver's log")

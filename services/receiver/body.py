@@ -1,0 +1,153 @@
+"""Reading request bodies within limits: size, content type, encoding, time, JSON depth.
+
+Every ingest endpoint reads its body through :func:`read_body` (raw bytes, for HMAC
+checks and non-JSON formats) or :func:`read_json` (raw bytes and the parsed value), so
+that the limits are enforced once, the same way, before any parsing:
+
+- ``Content-Type`` must be one of the endpoint's media types (415);
+- ``Content-Length`` over the cap is refused before reading (413), and so is a body
+  that grows past it while streaming in (chunked uploads);
+- the whole body must arrive within ``timeout_s`` (408), so that a slow client cannot
+  hold a connection and its buffers open;
+- ``Content-Encoding: gzip`` is decompressed only where allowed, with the cap applied
+  to the decompressed size (a gzip bomb is a 413, not a memory spike);
+- JSON nested deeper than ``max_depth`` is refused (400).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+
+from services.receiver.errors import (
+    MalformedBody,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedMedia,
+)
+
+__all__ = [
+    "JSON_TYPES",
+    "BodyLimits",
+    "check_media_type",
+    "depth_exceeds",
+    "media_type",
+    "parse_json",
+    "read_body",
+    "read_json",
+]
+
+JSON_TYPES = frozenset({"application/json"})
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """What one endpoint accepts; see the module docstring for what each limit answers."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    timeout_s: float = 10.0
+    max_depth: int = 32
+    media_types: frozenset[str] = JSON_TYPES
+    allow_gzip: bool = False
+
+
+def media_type(content_type: str | None) -> str:
+    """``"Application/JSON; charset=utf-8"`` as ``"application/json"``."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def check_media_type(content_type: str | None, allowed: Iterable[str]) -> str:
+    """The media type when allowed (``+json`` suffixes count as JSON), else 415."""
+    kind = media_type(content_type)
+    allowed = frozenset(allowed)
+    if kind in allowed or ("application/json" in allowed and kind.endswith("+json")):
+        return kind
+    expected = ", ".join(sorted(allowed))
+    raise UnsupportedMedia(f"Content-Type must be {expected}, not {kind or 'missing'}")
+
+
+async def read_body(request: Request, limits: BodyLimits) -> bytes:
+    """The raw (decompressed) body, with every limit of ``limits`` applied."""
+    check_media_type(request.headers.get("content-type"), limits.media_types)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in {"identity", ""} and not (limits.allow_gzip and encoding == "gzip"):
+        raise UnsupportedMedia(f"Content-Encoding {encoding} is not accepted here")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise MalformedBody("Content-Length is not a number")
+        if int(declared) > limits.max_bytes:
+            raise PayloadTooLarge(f"the body is over {limits.max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(limits.timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limits.max_bytes:
+                    raise PayloadTooLarge(f"the body is over {limits.max_bytes} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {limits.timeout_s:g}s") from None
+    except ClientDisconnect:
+        raise MalformedBody("the client disconnected before sending the whole body") from None
+    raw = b"".join(chunks)
+    return _gunzip(raw, limits.max_bytes) if encoding == "gzip" else raw
+
+
+def _gunzip(raw: bytes, max_bytes: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error:
+        raise MalformedBody("the body is not valid gzip") from None
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"the decompressed body is over {max_bytes} bytes")
+    if not inflater.eof:
+        raise MalformedBody("the gzip body is truncated")
+    return out
+
+
+def depth_exceeds(value: Any, max_depth: int) -> bool:
+    """Whether ``value`` nests objects/arrays deeper than ``max_depth`` (``{}`` is 1)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[Any]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > max_depth:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def parse_json(raw: bytes, max_depth: int) -> Any:
+    """Parse JSON bytes; malformed, non-UTF-8 or too deeply nested input is a 400."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"the body is not valid JSON: {_first_line(exc)}") from None
+    if depth_exceeds(value, max_depth):
+        raise MalformedBody(f"the JSON nests deeper than {max_depth} levels")
+    return value
+
+
+async def read_json(request: Request, limits: BodyLimits) -> tuple[bytes, Any]:
+    """The raw body (for signatures) and its parsed JSON value."""
+    raw = await read_body(request, limits)
+    return raw, parse_json(raw, limits.max_depth)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -1,0 +1,208 @@
+"""``POST /webhooks/buildkite``: verify, normalise, hand to Kafka (or the spool), answer.
+
+The order of checks keeps the cheap refusals first: a token (when no signature is
+sent) is checked before the body is read; a signature is checked on the raw bytes
+before they are parsed; then JSON, the event name and the payload schema.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.receiver.body import BodyLimits, parse_json, read_body
+from services.receiver.buildkite_payload import AgentWebhook, BuildWebhook, JobWebhook
+from services.receiver.endpoints import Endpoint, Ingest
+from services.receiver.events import KNOWN_EVENTS, event_family, event_name, normalise
+from services.receiver.responses import json_response
+from services.receiver.settings import ReceiverSettings
+from services.receiver.signature import BuildkiteVerifier
+
+__all__ = ["ENDPOINT"]
+
+log = logging.getLogger(__name__)
+
+PATH = "/webhooks/buildkite"
+_FAMILIES = {"build", "job", "agent"}
+_MAX_UNKNOWN_LOGGED = 1000
+
+
+def _verifier(settings: ReceiverSettings) -> BuildkiteVerifier:
+    return BuildkiteVerifier(
+        [t.get_secret_value() for t in settings.buildkite_tokens],
+        tolerance_s=settings.signature_tolerance_s,
+        require_signature=settings.buildkite_require_signature,
+    )
+
+
+def _limits(settings: ReceiverSettings) -> BodyLimits:
+    return BodyLimits(
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        max_depth=settings.max_json_depth,
+    )
+
+
+def _unknown_seen(_settings: ReceiverSettings) -> set[str]:
+    return set()
+
+
+async def receive(request: Request, ingest: Ingest) -> Response:
+    verifier = ingest.shared(_verifier)
+    limits = ingest.shared(_limits)
+    token = request.headers.get("x-buildkite-token")
+    signature = request.headers.get("x-buildkite-signature")
+    now = ingest.clock()
+    if not signature:  # token mode: refuse before reading the body
+        verifier.verify(token=token, signature=None, body=b"", now=now)
+    raw = await read_body(request, limits)
+    if signature:
+        verifier.verify(token=token, signature=signature, body=raw, now=now)
+    body = parse_json(raw, limits.max_depth)
+    name = event_name(request.headers.get("x-buildkite-event"), body)
+    routed = normalise(name, body, datetime.fromtimestamp(now, UTC))
+    if routed is None:
+        return json_response(200, {"status": "ok", "event": name})
+    if name not in KNOWN_EVENTS:
+        _log_unknown_once(name, ingest.shared(_unknown_seen))
+    topic = ingest.topics.name(routed.topic)
+    path = await ingest.delivery.accept([(topic, routed.key.encode(), routed.message.to_json())])
+    family = event_family(name)
+    ingest.metrics.events.labels("buildkite", family if family in _FAMILIES else "other").inc()
+    log.debug("accepted %s %s for %s via %s", name, routed.event_id, topic, path)
+    return json_response(
+        202,
+        {
+            "status": "accepted",
+            "event": name,
+            "event_id": routed.event_id,
+            "topic": str(routed.topic),
+            "delivery": path,
+        },
+    )
+
+
+def _log_unknown_once(name: str, seen: set[str]) -> None:
+    if name in seen or len(seen) >= _MAX_UNKNOWN_LOGGED:
+        return
+    seen.add(name)
+    log.info("accepted an event name kitestream does not know yet: %s (routed by family)", name)
+
+
+def _schemas() -> dict[str, Any]:
+    _, defs = models_json_schema(
+        [(m, "validation") for m in (BuildWebhook, JobWebhook, AgentWebhook)],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas: dict[str, Any] = defs.get("$defs", {})
+    schemas["BuildkitePing"] = {
+        "type": "object",
+        "properties": {"event": {"const": "ping"}},
+        "additionalProperties": True,
+    }
+    schemas["WebhookAccepted"] = {
+        "type": "object",
+        "required": ["status", "event", "event_id", "topic", "delivery"],
+        "properties": {
+            "status": {"const": "accepted"},
+            "event": {"type": "string"},
+            "event_id": {"type": "string", "description": "Same payload, same id."},
+            "topic": {"type": "string", "description": "Unprefixed topic name."},
+            "delivery": {
+                "enum": ["kafka", "spool"],
+                "description": "Acked by Kafka, or fsync'd to the spool while Kafka is away.",
+            },
+        },
+    }
+    schemas["WebhookPong"] = {
+        "type": "object",
+        "required": ["status", "event"],
+        "properties": {"status": {"const": "ok"}, "event": {"const": "ping"}},
+    }
+    return schemas
+
+
+def _header(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+OPERATION: dict[str, Any] = {
+    "operationId": "receiveBuildkiteWebhook",
+    "summary": "Receive a Buildkite webhook (build.*, job.*, agent.*, ping)",
+    "description": (
+        "Authenticated by X-Buildkite-Token (compared in constant time with each configured "
+        "token) or X-Buildkite-Signature (timestamp=T,signature=HMAC-SHA256(token, T.body)). "
+        "Build events go to buildkite.builds and job events to buildkite.jobs, keyed by "
+        "pipeline slug; agent events and families not known yet to buildkite.agents, keyed "
+        "by agent id. 202 only once Kafka acked the message or it was fsync'd to the spool."
+    ),
+    "tags": ["buildkite"],
+    "parameters": [
+        _header("X-Buildkite-Event", "Event name; falls back to the body's `event` field."),
+        _header("X-Buildkite-Token", "Token mode: the webhook token."),
+        _header("X-Buildkite-Signature", "Signature mode: timestamp=T,signature=HEX."),
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/BuildWebhook"},
+                        {"$ref": "#/components/schemas/JobWebhook"},
+                        {"$ref": "#/components/schemas/AgentWebhook"},
+                        {"$ref": "#/components/schemas/BuildkitePing"},
+                    ]
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "A ping; nothing produced.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/WebhookPong"}}
+            },
+        },
+        "202": {
+            "description": "Durably accepted.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/WebhookAccepted"}}
+            },
+        },
+        "400": _error("Malformed body: not JSON, not UTF-8, or nested too deeply."),
+        "401": _error("Missing, wrong or stale credentials."),
+        "408": _error("The body did not arrive in time."),
+        "413": _error("The body (or the message it makes) is over the limit."),
+        "415": _error("Not application/json."),
+        "422": _error("Valid JSON that is not a Buildkite webhook."),
+        "503": _error("Neither Kafka nor the spool can take the event."),
+    },
+}
+
+ENDPOINT = Endpoint(
+    path=PATH,
+    method="POST",
+    name="buildkite_webhook",
+    handler=receive,
+    openapi=OPERATION,
+    schemas=_schemas(),
+)

@@ -1,0 +1,216 @@
+"""The receiver's one Kafka producer: durable sends with a deadline, replaced when wedged.
+
+The producer is ``acks=all`` and idempotent (:func:`services.common.kafka.make_producer`).
+With idempotence aiokafka never gives up on a send by itself, so every batch here is
+bounded by a deadline. A failed batch is classified:
+
+- *rejected*: Kafka will never take this message (too large); retrying cannot help;
+- *fatal*: the producer itself is no longer usable. aiokafka #1017 (open): after a
+  short broker outage an idempotent producer can fail every send with
+  ``OutOfOrderSequenceNumber`` until it is recreated; ``UnknownProducerId`` and a dead
+  sender task end the same way;
+- otherwise transient (broker away, deadline passed).
+
+:meth:`ProducerLink.recover` replaces the producer after a fatal error at once, and
+after repeated transient failures when a fresh connection shows that Kafka does answer:
+then the old producer is wedged, not the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    KafkaError,
+    MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnknownProducerId,
+)
+
+from services.common.kafka import make_producer
+from services.receiver.errors import ProduceFailed
+from services.receiver.spool import Outgoing
+
+__all__ = ["ProducerLink"]
+
+log = logging.getLogger(__name__)
+
+_REJECTED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+_FATAL = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+    ProducerClosed,
+)
+
+
+class ProducerLink:
+    """Owns the current producer; :meth:`send` a batch, :meth:`recover` after failures."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        linger_ms: int = 5,
+        client_id: str = "kitestream-receiver",
+        on_replace: Callable[[str], None] | None = None,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.linger_ms = linger_ms
+        self.client_id = client_id
+        self._on_replace = on_replace or (lambda _reason: None)
+        self._producer: AIOKafkaProducer | None = None
+        self._fatal = False
+        self.failures = 0  # consecutive failed batches
+        self.kafka_up = False  # as last seen by a send, a start or a probe
+
+    @property
+    def ready(self) -> bool:
+        """A started producer that has not failed fatally (it may still be failing)."""
+        return self._producer is not None and not self._fatal and not self._sender_dead()
+
+    async def start(self, timeout_s: float = 5.0) -> bool:
+        """Start a new producer; False (and no producer) when Kafka does not answer."""
+        producer = make_producer(
+            self.bootstrap_servers, client_id=self.client_id, linger_ms=self.linger_ms
+        )
+        try:
+            await asyncio.wait_for(producer.start(), timeout_s)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.debug("the Kafka producer did not start: %r", exc)
+            await _dispose(producer)
+            self.kafka_up = False
+            return False
+        self._producer, self._fatal, self.failures, self.kafka_up = producer, False, 0, True
+        return True
+
+    async def send(self, messages: Sequence[Outgoing], deadline_s: float) -> None:
+        """Produce ``messages`` and wait for every ack, or raise :class:`ProduceFailed`."""
+        producer = self._producer
+        if producer is None or not self.ready:
+            raise ProduceFailed("no working producer")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_s
+        futures: list[asyncio.Future[object]] = []
+        try:
+            async with asyncio.timeout_at(deadline):
+                for message in messages:
+                    futures.append(
+                        await producer.send(message.topic, message.value, key=message.key)
+                    )
+            done, pending = await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            self._failed(futures)
+            raise ProduceFailed("the Kafka deadline passed before the batch was queued") from None
+        except KafkaError as exc:
+            self._failed(futures)
+            raise self._classify(exc) from None
+        if pending:
+            self._failed(futures)
+            raise ProduceFailed(f"Kafka did not ack within {deadline_s:g}s")
+        for future in done:
+            if future.cancelled() or future.exception() is not None:
+                self._failed(futures)
+                error = future.exception() if not future.cancelled() else None
+                raise self._classify(error) from None
+        self.failures, self.kafka_up = 0, True
+
+    def _failed(self, futures: list[asyncio.Future[object]]) -> None:
+        self.failures += 1
+        for future in futures:  # nobody waits for these any more; mark errors as seen
+            future.add_done_callback(_consume)
+
+    def _classify(self, exc: BaseException | None) -> ProduceFailed:
+        if isinstance(exc, _REJECTED):
+            self.failures = 0  # the message is at fault, not Kafka
+            return ProduceFailed(f"Kafka refuses the message: {exc!r}", rejected=True)
+        if isinstance(exc, _FATAL):
+            self._fatal = True
+            return ProduceFailed(f"the producer is unusable: {exc!r}", fatal=True)
+        return ProduceFailed(f"Kafka did not ack: {exc!r}")
+
+    def _sender_dead(self) -> bool:
+        sender = getattr(self._producer, "_sender", None)
+        task = getattr(sender, "sender_task", None)
+        return isinstance(task, asyncio.Task) and task.done()
+
+    async def probe(self, timeout_s: float = 3.0) -> bool:
+        """Whether Kafka answers a metadata request on a fresh connection."""
+        client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=2000)
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout_s)
+            self.kafka_up = True
+        except (KafkaError, OSError, TimeoutError):
+            self.kafka_up = False
+        finally:
+            with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                await asyncio.wait_for(client.close(), timeout_s)
+        return self.kafka_up
+
+    async def recover(self) -> None:
+        """After a failure: start, or replace a producer that is wedged, when Kafka answers."""
+        if self._producer is None:
+            await self.start()
+        elif self._fatal or self._sender_dead():
+            await self.replace("it failed fatally (aiokafka #1017)")
+        elif self.failures >= 2 and await self.probe():
+            await self.replace("Kafka answers but the producer does not deliver")
+
+    async def replace(self, reason: str) -> None:
+        old, self._producer = self._producer, None
+        log.warning("replacing the Kafka producer: %s", reason)
+        self._on_replace(reason)
+        if old is not None:
+            await _dispose(old)
+        await self.start()
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Flush and stop; a producer that cannot flush in time is abandoned."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        stopping = asyncio.ensure_future(producer.stop())
+        try:
+            await asyncio.wait_for(asyncio.shield(stopping), timeout_s)
+            return
+        except (KafkaError, OSError) as exc:
+            log.warning("the Kafka producer stopped with an error: %r", exc)
+            return
+        except TimeoutError:
+            log.warning("the Kafka producer did not flush within %gs; abandoning it", timeout_s)
+        _fail_queued(producer)
+        with contextlib.suppress(KafkaError, OSError, TimeoutError):
+            await asyncio.wait_for(stopping, 3.0)
+
+
+def _fail_queued(producer: AIOKafkaProducer) -> None:
+    """Fail the batches a producer still queues, so that its stop() need not flush them."""
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is not None:
+        with contextlib.suppress(Exception):
+            accumulator.fail_all(KafkaError("the producer was abandoned"))
+
+
+async def _dispose(producer: AIOKafkaProducer, timeout_s: float = 3.0) -> None:
+    """Stop a producer we give up on, without waiting for a flush that cannot happen."""
+    _fail_queued(producer)
+    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+        await asyncio.wait_for(producer.stop(), timeout_s)
+
+
+def _consume(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
