@@ -201,7 +201,7 @@ def _from_form(form: Form, limits: Limits) -> tuple[RunEnv, list[Execution], int
             if isinstance(document, dict):  # {"run_env": …, "data": [...]} saved whole
                 run_env_raw.update(document.get("run_env") or {})
                 document = document.get("data")
-            found, bad_count = _json_executions(document, limits, errors, "data file")
+            found, bad_count = _json_executions(document, limits, errors)
             executions += found
             skipped += bad_count
         else:

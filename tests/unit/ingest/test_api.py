@@ -1,0 +1,248 @@
+"""POST /api/deploys and /api/incidents: what deploy and incident tools send, mapped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from schemas.operations import DeployEvent, IncidentEvent
+from services.ingest.api import (
+    DEPLOY_STATES,
+    INCIDENT_STATUSES,
+    handle_deploy,
+    handle_incident,
+    incident_status,
+)
+from services.ingest.errors import MalformedBody, SchemaViolation, Unauthorized, UnsupportedMedia
+from tests.unit.ingest.payloads import RECEIVED_AT, fixture, gzipped
+
+TOKENS = ["api-token-1", "api-token-2"]
+AUTH = {"Authorization": "Bearer api-token-2", "Content-Type": "application/json"}
+
+
+def _deploy(body: bytes, headers: dict[str, str] | None = None) -> DeployEvent:
+    return handle_deploy(headers or AUTH, body, tokens=TOKENS, received_at=RECEIVED_AT)
+
+
+def _incident(body: bytes, headers: dict[str, str] | None = None) -> IncidentEvent | None:
+    return handle_incident(headers or AUTH, body, tokens=TOKENS, received_at=RECEIVED_AT)
+
+
+def test_buildkite_step_deploy_maps_every_field() -> None:
+    event = _deploy(fixture("api/deploy_buildkite_curl.json"))
+    assert event.model_dump(mode="json", exclude={"event_id"}) == {
+        "deploy_id": "0190a1b3-1111-7e5f-8a9b-0c1d2e3f4a5b",
+        "service": "payments-api",
+        "environment": "production",
+        "commit": "4f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a",
+        "state": "succeeded",
+        "started_at": "2026-08-01T10:00:05Z",
+        "finished_at": "2026-08-01T10:04:40Z",
+        "url": "https://buildkite.com/acme/payments-api-deploy/builds/812",
+        "source": "buildkite",
+        "received_at": "2026-08-01T10:30:00Z",
+    }
+
+
+def test_argo_cd_running_then_succeeded_share_a_deploy_id() -> None:
+    running = _deploy(fixture("api/deploy_argocd_running.json"))
+    done = _deploy(fixture("api/deploy_argocd_succeeded.json"))
+    assert (running.state, done.state) == ("started", "succeeded")
+    assert running.finished_at is None  # "<no value>" from an unset template variable
+    assert done.finished_at == datetime(2026, 8, 1, 10, 3, 12, tzinfo=UTC)
+    assert running.deploy_id == done.deploy_id
+    assert running.event_id != done.event_id
+    assert running.environment == "payments-prod"
+
+
+def test_github_actions_job_status_and_aliases_are_understood() -> None:
+    event = _deploy(fixture("api/deploy_github_actions.json"))
+    assert event.state == "failed"  # job.status "failure"
+    assert event.environment == "staging"  # "env"
+    assert event.commit == "9b8c7d6e5f4a4f3c2a1b9d8e7f6a5b4c3d2e1f0a"  # "sha"
+    assert event.deploy_id == "10423451291-1"  # "id"
+    assert event.finished_at == datetime(2026, 8, 1, 10, 20, tzinfo=UTC)  # "… UTC" form
+    assert event.source == "github-actions"
+
+
+def test_a_minimal_deploy_gets_defaults() -> None:
+    event = _deploy(b'{"service": "ledger", "state": "started"}')
+    assert (event.environment, event.source, event.commit) == ("production", "api", None)
+    assert len(event.deploy_id) == 32
+
+
+def test_posting_the_same_deploy_twice_gives_the_same_event_id() -> None:
+    body = fixture("api/deploy_buildkite_curl.json")
+    assert _deploy(body).event_id == _deploy(body).event_id
+
+
+@pytest.mark.parametrize(
+    ("word", "state"),
+    [
+        ("Succeeded", "succeeded"),
+        ("success", "succeeded"),
+        ("In Progress", "started"),
+        ("in-progress", "started"),
+        ("Error", "failed"),
+        ("canceled", "cancelled"),
+        ("Terminating", "cancelled"),
+    ],
+)
+def test_deploy_state_synonyms(word: str, state: str) -> None:
+    assert _deploy(orjson.dumps({"service": "s", "state": word})).state == state
+
+
+def test_an_unknown_deploy_state_is_422_and_lists_the_known_ones() -> None:
+    with pytest.raises(SchemaViolation, match="succeeded") as caught:
+        _deploy(b'{"service": "s", "state": "exploded"}')
+    assert caught.value.detail.startswith("deploy: state")
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"state": "started"},
+        {"service": "", "state": "started"},
+        {"service": "<no value>", "state": "started"},
+        {"service": "s"},
+        {"service": "s", "state": "started", "started_at": "yesterday"},
+        ["service", "state"],
+    ],
+)
+def test_deploys_missing_what_they_need_are_422(document: object) -> None:
+    with pytest.raises(SchemaViolation):
+        _deploy(orjson.dumps(document))
+
+
+def test_deploy_with_a_wrong_or_missing_bearer_is_401() -> None:
+    body = fixture("api/deploy_buildkite_curl.json")
+    with pytest.raises(Unauthorized):
+        _deploy(body, {"Authorization": "Bearer api-token-3"})
+    with pytest.raises(Unauthorized):
+        _deploy(body, {"Content-Type": "application/json"})
+
+
+def test_deploy_in_another_content_type_is_415() -> None:
+    with pytest.raises(UnsupportedMedia):
+        _deploy(b"service=s", {**AUTH, "Content-Type": "application/x-www-form-urlencoded"})
+
+
+def test_deploy_that_is_not_json_is_400() -> None:
+    with pytest.raises(MalformedBody):
+        _deploy(b"{service: s}")
+
+
+def test_gzipped_deploy_is_accepted() -> None:
+    body = gzipped(fixture("api/deploy_buildkite_curl.json"))
+    assert _deploy(body, {**AUTH, "Content-Encoding": "gzip"}).service == "payments-api"
+
+
+def test_generic_incident_maps_severity_to_priority() -> None:
+    event = _incident(fixture("api/incident_generic.json"))
+    assert event is not None
+    assert event.model_dump(mode="json", exclude={"event_id"}) == {
+        "event": "incident.triggered",
+        "incident_id": "INC-2026-0142",
+        "number": None,
+        "service": "payments-api",
+        "service_name": None,
+        "title": "Card authorisations failing for EU customers",
+        "status": "triggered",
+        "urgency": None,
+        "priority": "SEV1",
+        "url": "https://status.acme.dev/incidents/2026-0142",
+        "opened_at": "2026-08-01T10:11:00Z",
+        "changed_at": None,
+        "resolved_at": None,
+        "source": "statuspage",
+        "received_at": "2026-08-01T10:30:00Z",
+    }
+
+
+def test_incident_io_shaped_incident_uses_the_aliases() -> None:
+    event = _incident(fixture("api/incident_incidentio.json"))
+    assert event is not None
+    assert event.incident_id == "01J4Z8Q5K3M7N9P1R3T5V7X9Z1"
+    assert event.title == "Checkout latency above SLO"
+    assert event.status == "triggered"  # "Investigating"
+    assert event.priority == "Major"
+    assert event.url == "https://app.incident.io/acme/incidents/142"
+    assert event.opened_at == datetime(2026, 8, 1, 10, 15, 42, 123000, tzinfo=UTC)
+    assert event.changed_at == datetime(2026, 8, 1, 10, 19, 2, 554000, tzinfo=UTC)
+
+
+def test_incident_without_status_is_resolved_when_it_has_a_resolved_time() -> None:
+    body = b'{"id": "1", "service": "s", "title": "t", "resolved_at": "2026-08-01T11:00:00Z"}'
+    event = _incident(body)
+    assert event is not None
+    assert (event.status, event.event) == ("resolved", "incident.resolved")
+    assert event.opened_at == RECEIVED_AT  # no opened_at sent: when it was received
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("open", "triggered"),
+        ("ACKED", "acknowledged"),
+        ("closed", "resolved"),
+        ("post-incident", "resolved"),
+    ],
+)
+def test_incident_status_synonyms(word: str, status: str) -> None:
+    assert incident_status(word) == status
+
+
+def test_unknown_incident_status_is_422() -> None:
+    with pytest.raises(SchemaViolation, match="incident status"):
+        _incident(b'{"id": "1", "service": "s", "title": "t", "status": "on fire"}')
+
+
+def test_opsgenie_create_close_and_note() -> None:
+    created = _incident(fixture("api/incident_opsgenie_create.json"))
+    closed = _incident(fixture("api/incident_opsgenie_close.json"))
+    assert created is not None
+    assert closed is not None
+    assert (created.status, closed.status) == ("triggered", "resolved")
+    assert created.service == "payments-api"  # the service: tag
+    assert created.incident_id == closed.incident_id
+    assert created.number == 1791
+    assert created.priority == "P1"
+    assert created.source == "opsgenie"
+    assert created.opened_at == datetime(2026, 8, 1, 10, 1, 0, 123000, tzinfo=UTC)
+    assert created.event_id != closed.event_id
+    assert _incident(fixture("api/incident_opsgenie_addnote.json")) is None
+
+
+def _service(document: object) -> str:
+    event = _incident(orjson.dumps(document))
+    assert event is not None
+    return event.service
+
+
+def test_opsgenie_service_comes_from_details_then_tags_then_entity() -> None:
+    doc = orjson.loads(fixture("api/incident_opsgenie_create.json"))
+    doc["alert"]["details"]["service"] = "ledger"
+    assert _service(doc) == "ledger"
+    del doc["alert"]["details"]["service"]
+    doc["alert"]["tags"] = ["production"]
+    assert _service(doc) == "payments-api-prod"
+    del doc["alert"]["entity"]
+    with pytest.raises(SchemaViolation, match="no service"):
+        _incident(orjson.dumps(doc))
+
+
+def test_opsgenie_alert_without_an_id_is_422() -> None:
+    with pytest.raises(SchemaViolation, match="opsgenie"):
+        _incident(b'{"action": "Create", "alert": {"message": "m"}}')
+
+
+def test_incident_with_a_wrong_bearer_is_401() -> None:
+    with pytest.raises(Unauthorized):
+        _incident(fixture("api/incident_generic.json"), {"Authorization": "Bearer nope"})
+
+
+def test_every_synonym_maps_to_a_contract_value() -> None:
+    assert set(DEPLOY_STATES.values()) == {"started", "succeeded", "failed", "cancelled"}
+    assert set(INCIDENT_STATUSES.values()) == {"triggered", "acknowledged", "resolved"}

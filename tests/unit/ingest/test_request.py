@@ -1,0 +1,90 @@
+"""Headers, Content-Encoding and gzip: bounded, and refused cleanly when wrong."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+
+from services.ingest.errors import MalformedBody, TooLarge, UnsupportedMedia
+from services.ingest.request import decode_body, gunzip, header, load_json, media_type
+from tests.unit.ingest.payloads import gzipped
+
+
+def test_headers_are_found_whatever_their_case() -> None:
+    headers = {"Content-Type": "application/json", "x-pagerduty-signature": "v1=ab"}
+    assert header(headers, "content-type") == "application/json"
+    assert header(headers, "X-PagerDuty-Signature") == "v1=ab"
+    assert header(headers, "authorization") is None
+
+
+def test_media_type_splits_parameters_and_lowercases_the_type() -> None:
+    kind, params = media_type({"content-type": 'Multipart/Form-Data; boundary="abc"; x=1'})
+    assert kind == "multipart/form-data"
+    assert params == {"boundary": "abc", "x": "1"}
+    assert media_type({}) == ("", {})
+
+
+def test_gzip_body_is_inflated() -> None:
+    body = b'{"format": "json"}' * 100
+    assert decode_body({"Content-Encoding": "gzip"}, gzipped(body)) == body
+
+
+def test_concatenated_gzip_members_are_all_inflated() -> None:
+    assert gunzip(gzipped(b"abc") + gzipped(b"def")) == b"abcdef"
+
+
+def test_gzip_header_on_a_plain_body_is_malformed() -> None:
+    with pytest.raises(MalformedBody, match="not gzip"):
+        decode_body({"content-encoding": "gzip"}, b'{"format": "json"}')
+
+
+def test_truncated_gzip_is_malformed() -> None:
+    whole = gzipped(b"x" * 10_000 + bytes(range(256)) * 40)
+    with pytest.raises(MalformedBody, match="truncated"):
+        gunzip(whole[: len(whole) // 2])
+
+
+def test_corrupt_gzip_is_malformed() -> None:
+    whole = bytearray(gzipped(bytes(range(256)) * 40))
+    whole[20:40] = b"\xff" * 20
+    with pytest.raises(MalformedBody, match="corrupt"):
+        gunzip(bytes(whole))
+
+
+def test_garbage_after_gzip_is_malformed_but_zero_padding_is_not() -> None:
+    assert gunzip(gzipped(b"ok") + b"\x00\x00\x00") == b"ok"
+    with pytest.raises(MalformedBody, match="garbage"):
+        gunzip(gzipped(b"ok") + b"trailing")
+
+
+def test_gzip_bomb_stops_at_the_cap_with_413() -> None:
+    bomb = gzip.compress(b"\x00" * (20 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 30_000
+    with pytest.raises(TooLarge):
+        gunzip(bomb, max_bytes=1024 * 1024)
+
+
+def test_inflating_exactly_to_the_cap_is_allowed() -> None:
+    assert len(gunzip(gzipped(b"a" * 65_536 * 3), max_bytes=65_536 * 3)) == 65_536 * 3
+
+
+def test_raw_deflate_is_not_taken_for_gzip() -> None:
+    with pytest.raises(MalformedBody):
+        decode_body({"content-encoding": "gzip"}, zlib.compress(b"data"))
+
+
+def test_other_content_encodings_are_415() -> None:
+    with pytest.raises(UnsupportedMedia, match="br"):
+        decode_body({"content-encoding": "br"}, b"data")
+
+
+def test_plain_body_over_the_cap_is_413() -> None:
+    with pytest.raises(TooLarge):
+        decode_body({}, b"x" * 11, max_bytes=10)
+
+
+def test_invalid_json_is_malformed_and_says_where() -> None:
+    with pytest.raises(MalformedBody, match="not valid JSON"):
+        load_json(b'{"format": ')
