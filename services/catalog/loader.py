@@ -66,10 +66,14 @@ def load_catalog(path: Path | str) -> Catalog:
     return catalog
 
 
-def _unknown_key(node: Node, key: str, known: tuple[str, ...], where: str) -> None:
+def _unknown_key(mapping: Node, key: str, known: tuple[str, ...], where: str) -> None:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    node.fail(f"unknown key {key!r} in {where}{hint}; known: {', '.join(known)}")
+    mapping.problems.error(
+        mapping.file,
+        mapping.key_lines().get(key, mapping.line),
+        f"unknown key {key!r} in {where}{hint}; known: {', '.join(known)}",
+    )
 
 
 class _Builder:
@@ -86,14 +90,16 @@ class _Builder:
         doc = read_document(self.path, self.problems)
         if doc is not None:
             top = doc.mapping("the catalog")
-            for key, node in top.items():
+            for key in top:
                 if key not in _TOP_KEYS:
-                    _unknown_key(node, key, _TOP_KEYS, "the catalog")
+                    _unknown_key(doc, key, _TOP_KEYS, "the catalog")
             if "services" in top:
-                for name, node in top["services"].mapping("services").items():
-                    self._add(self._service(name, node))
-            elif top:
-                doc.fail("the catalog has no 'services'")
+                services = top["services"]
+                lines = services.key_lines()
+                for name, node in services.mapping("services").items():
+                    self._add(self._service(name, node, lines.get(name, node.line)))
+            elif "include" not in top and all(k in _TOP_KEYS for k in top):
+                doc.fail("the catalog has no 'services' (and includes nothing)")
             if "include" in top:
                 self._includes(top["include"])
         self._check_references()
@@ -110,23 +116,23 @@ class _Builder:
         known = self.services.get(service.name)
         self.services[service.name] = known.merged(service) if known else service
 
-    def _service(self, name: str, node: Node) -> Service:
+    def _service(self, name: str, node: Node, declared_at: int) -> Service:
         fields = node.mapping(f"service {name!r}")
         values: dict[str, list[tuple[str, int]]] = {}
         for key, value in fields.items():
             if key in _LISTS:
                 values[key] = value.strings(f"{name}.{key}")
             elif key != "team":
-                _unknown_key(value, key, SERVICE_KEYS, f"service {name!r}")
+                _unknown_key(node, key, SERVICE_KEYS, f"service {name!r}")
         repos = set()
-        for url, line in values.get("repositories", []):
+        for url, at in values.get("repositories", []):
             normalised = normalise_repository(url)
             if normalised is None:
-                self.problems.error(self.path, line, f"{name}: {url!r} is not a Git repository URL")
+                self.problems.error(self.path, at, f"{name}: {url!r} is not a Git repository URL")
             else:
                 repos.add(normalised)
-        for dep, line in values.get("depends_on", []):
-            self.references.append(Reference(dep, name, Origin(self.path, line), strict=True))
+        for dep, at in values.get("depends_on", []):
+            self.references.append(Reference(dep, name, Origin(self.path, at), strict=True))
 
         def pick(key: str, fold: Callable[[str], str] = str) -> frozenset[str]:
             return frozenset(fold(v) for v, _ in values.get(key, []))
@@ -143,13 +149,13 @@ class _Builder:
             depends_on=pick("depends_on"),
             environments=pick("environments"),
             team=fields["team"].scalar(f"{name}.team") if "team" in fields else None,
-            origins=(Origin(self.path, node.line),),
+            origins=(Origin(self.path, declared_at),),
         )
 
     def _includes(self, node: Node) -> None:
         for key, value in node.mapping("include").items():
             if key not in INCLUDE_KEYS:
-                _unknown_key(value, key, INCLUDE_KEYS, "include")
+                _unknown_key(node, key, INCLUDE_KEYS, "include")
                 continue
             for entry, line in value.strings(f"include.{key}"):
                 for path in self._resolve(entry, line):

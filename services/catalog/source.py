@@ -78,6 +78,16 @@ class Node:
             result[name] = Node(value_node, self.file, self.problems)
         return result
 
+    def key_lines(self) -> dict[str, int]:
+        """The line of each key of a mapping (where a mapping entry is said to be)."""
+        if not isinstance(self.raw, yaml.MappingNode):
+            return {}
+        return {
+            str(k.value): int(k.start_mark.line) + 1
+            for k, _ in self.raw.value
+            if isinstance(k, yaml.ScalarNode)
+        }
+
     def sequence(self, what: str) -> list[Node]:
         if self.is_null:
             return []
