@@ -29,7 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topics": ("services.common.topics_cli", "create the contract topics (idempotent)"),
     "demo": ("services.demo", "run the whole system on a local broker (what `make run` does)"),
     "catalog": ("services.catalog.cli", "check the service catalog and show what maps where"),
+    "correlator": ("services.correlator.cli", "alert when failure, deploy and incident line up"),
     "receiver": ("services.receiver.cli", "verified webhooks onto Kafka (127.0.0.1:8080)"),
+    "dispatcher": ("services.dispatcher.cli", "deliver alerts to Slack, webhooks, PagerDuty…"),
+    "alerts": ("services.dispatcher.tail", "inspect alerts: `tail` prints them as they arrive"),
 }
 
 

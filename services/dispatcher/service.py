@@ -1,0 +1,294 @@
+"""The dispatcher: consume ``alerts``, route, deliver through the sink workers, commit.
+
+::
+
+    alerts ─▶ consumer (group, manual commits) ─▶ Router ─▶ SinkWorker per sink ─▶ sinks
+                 ▲                                              │ settle
+                 └── commit: lowest unsettled offset ◀── OffsetTracker ◀─┤
+                                                 delivery record topic ◀─┤ (compacted)
+                                                        kitestream.dlq ◀─┘ (gave up)
+
+A delivery counts once its record is on the compacted topic. Records are read back at
+start and after every rebalance, and whatever they hold is not sent again, so alerts read
+a second time (after a restart, a rebalance, or a duplicate on ``alerts``) are skipped.
+Only a crash between a sink's answer and the record's ack resends, and then the sink
+sees the same idempotency key (``alert_id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from schemas.alerts import Alert
+from schemas.deadletter import DeadLetter
+from services.common.kafka import encode, make_consumer, make_producer, send_with_deadline
+from services.common.topics import Topic, Topics, TopicSpec, create_topics
+from services.dispatcher.backoff import RetryPolicy
+from services.dispatcher.breaker import CircuitBreaker
+from services.dispatcher.deliverylog import DeliveryLog
+from services.dispatcher.offsets import OffsetTracker
+from services.dispatcher.records import DeliveryRecord
+from services.dispatcher.routing import Router
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.sinks import Sink
+from services.dispatcher.worker import AlreadyDone, Delivered, Job, Origin, Outcome, SinkWorker
+
+__all__ = ["DELIVERED_TOPIC", "Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+DELIVERED_TOPIC = "dispatcher-delivered"  # under Topics.internal()
+CLIENT_ID = "kitestream-dispatcher"
+
+
+class Dispatcher:
+    def __init__(
+        self, settings: DispatcherSettings, sinks: Mapping[str, Sink], router: Router
+    ) -> None:
+        self._settings = settings
+        self._sinks = dict(sinks)
+        self._router = router
+        topics = Topics(settings.topic_prefix)
+        self.alerts_topic = topics.name(Topic.ALERTS)
+        self.dlq_topic = topics.name(Topic.DLQ)
+        self.delivered_topic = topics.internal(DELIVERED_TOPIC)
+        self._producer = make_producer(settings.bootstrap_servers, client_id=CLIENT_ID)
+        self._records = DeliveryLog(
+            settings.bootstrap_servers, self.delivered_topic, self._producer
+        )
+        self._consumer: AIOKafkaConsumer = make_consumer(
+            settings.bootstrap_servers,
+            group_id=settings.group_id,
+            client_id=CLIENT_ID,
+            max_poll_records=200,
+        )
+        self._tracker: OffsetTracker[TopicPartition] = OffsetTracker()
+        self._generation: dict[TopicPartition, int] = {}
+        self._catch_up = True
+        self._paused = False
+        self._stop = asyncio.Event()
+        policy = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            base_s=settings.backoff_base_s,
+            cap_s=settings.backoff_max_s,
+            give_up_after_s=settings.give_up_after_s,
+        )
+        self._workers = {
+            name: SinkWorker(
+                sink,
+                policy=policy,
+                breaker=CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown_s),
+                index=self._records.index,
+                settle=self._settle,
+                is_current=self._is_current,
+            )
+            for name, sink in self._sinks.items()
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; then finish what is in flight, commit, close."""
+        self._stop = stop
+        await create_topics(
+            self._settings.bootstrap_servers,
+            [TopicSpec(self.delivered_topic, {"cleanup.policy": "compact"})],
+        )
+        await self._producer.start()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self._records.start()
+            await self._consumer.start()
+            self._consumer.subscribe([self.alerts_topic], listener=_Listener(self))
+            tasks = [
+                asyncio.create_task(w.run(), name=f"sink-{n}") for n, w in self._workers.items()
+            ]
+            log.info(
+                "dispatching %s to %s as group %s",
+                self.alerts_topic,
+                ", ".join(self._sinks) or "no sinks",
+                self._settings.group_id,
+            )
+            await self._consume(stop, tasks)
+        finally:
+            await self._shutdown(tasks)
+
+    async def _consume(self, stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]]) -> None:
+        last_commit = time.monotonic()
+        while not stop.is_set():
+            batches = await self._consumer.getmany(timeout_ms=200)
+            if self._catch_up:  # set on assignment, which happens inside getmany
+                self._catch_up = False
+                await self._records.catch_up()
+            for tp, records in batches.items():
+                for record in records:
+                    await self._take(tp, record)
+            self._backpressure()
+            if time.monotonic() - last_commit >= self._settings.commit_interval_s:
+                await self._commit()
+                last_commit = time.monotonic()
+            for task in tasks:
+                if task.done():  # a worker only ends on stop; anything else is a bug
+                    task.result()
+                    raise RuntimeError(f"worker {task.get_name()} ended on its own")
+
+    async def _take(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.value is None:
+            self._tracker.track(tp, record.offset, 0)
+            return
+        origin = Origin(tp.topic, tp.partition, record.offset, record.key, record.value)
+        try:
+            alert = Alert.model_validate_json(record.value)
+        except ValidationError as exc:
+            self._tracker.track(tp, record.offset, 1)
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors(include_url=False)[:5]
+            )
+            await self._dead_letter(origin, f"not a valid alert: {problems}")
+            self._tracker.settle(tp, record.offset)
+            return
+        index = self._records.index
+        todo = [n for n in self._router.sinks_for(alert) if not index.settled(alert.alert_id, n)]
+        self._tracker.track(tp, record.offset, len(todo))
+        job = Job(alert, origin, time.monotonic(), self._generation.get(tp, 0))
+        for name in todo:
+            self._workers[name].submit(job)
+
+    async def _settle(self, sink: str, jobs: Sequence[Job], outcome: Outcome) -> None:
+        """Record what happened to ``jobs`` at ``sink``, then let their offsets go."""
+        if not isinstance(outcome, AlreadyDone):
+            now = datetime.now(UTC)
+            for job in {job.alert.alert_id: job for job in jobs}.values():
+                if isinstance(outcome, Delivered):
+                    kind = "skipped" if outcome.receipt.skipped else "delivered"
+                    note = outcome.receipt.note
+                else:
+                    kind, note = "dead_lettered", outcome.reason
+                    log.error("sink %s gave up on alert %s: %s", sink, job.alert.alert_id, note)
+                    await self._dead_letter(job.origin, f"sink {sink}: {note}")
+                record = DeliveryRecord(
+                    alert_id=job.alert.alert_id,
+                    sink=sink,
+                    outcome=kind,
+                    attempts=outcome.attempts,
+                    at=now,
+                    kind=job.alert.kind,
+                    created_at=job.alert.created_at,
+                    subject=job.subject,
+                    note=note,
+                )
+                await self._durably(partial(self._records.write, record), "a delivery record")
+        for job in jobs:
+            if self._is_current(job):
+                tp = TopicPartition(job.origin.topic, job.origin.partition)
+                self._tracker.settle(tp, job.origin.offset)
+
+    async def _dead_letter(self, origin: Origin, error: str) -> None:
+        letter = DeadLetter(
+            service="dispatcher",
+            error=error,
+            origin_topic=origin.topic,
+            origin_partition=origin.partition,
+            origin_offset=origin.offset,
+            key=None if origin.key is None else origin.key.decode("utf-8", "replace"),
+            value=origin.value.decode("utf-8", "replace"),
+            at=datetime.now(UTC),
+        )
+        send = partial(
+            send_with_deadline,
+            self._producer,
+            self.dlq_topic,
+            encode(letter),
+            key=origin.key,
+            deadline_s=10,
+        )
+        await self._durably(send, "a dead letter")
+
+    async def _durably(self, write: Callable[[], Awaitable[object]], what: str) -> None:
+        """Retry a Kafka write until the broker acks it (a worker waits here meanwhile;
+        on shutdown its task is cancelled and the delivery stays unsettled)."""
+        delay = 0.5
+        while True:
+            try:
+                await write()
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("writing %s failed (%r); retrying in %.1fs", what, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            else:
+                return
+
+    def _is_current(self, job: Job) -> bool:
+        tp = TopicPartition(job.origin.topic, job.origin.partition)
+        return self._generation.get(tp) == job.generation
+
+    def _backpressure(self) -> None:
+        in_flight = self._tracker.in_flight
+        limit = self._settings.max_in_flight
+        if in_flight >= limit:
+            if not self._paused:
+                log.warning("%d alerts in flight; pausing consumption", in_flight)
+            self._paused = True
+            self._consumer.pause(*self._consumer.assignment())
+        elif self._paused and in_flight <= limit // 2:
+            log.info("%d alerts in flight; resuming consumption", in_flight)
+            self._paused = False
+            self._consumer.resume(*self._consumer.assignment())
+
+    async def _commit(self, partitions: set[TopicPartition] | None = None) -> None:
+        assigned = self._consumer.assignment() if partitions is None else partitions
+        offsets = {tp: o for tp, o in self._tracker.committable().items() if tp in assigned}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            log.warning("commit failed (%s); the delivery records prevent resends", exc)
+            return
+        self._tracker.committed(offsets)
+
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._commit(revoked)
+        self._tracker.forget(revoked)
+        for tp in revoked:
+            self._generation[tp] = self._generation.get(tp, 0) + 1
+
+    def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        for tp in assigned:
+            self._generation[tp] = self._generation.get(tp, 0) + 1
+        self._catch_up = True
+
+    async def _shutdown(self, tasks: Sequence[asyncio.Task[None]]) -> None:
+        for worker in self._workers.values():
+            worker.stop()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self._settings.shutdown_grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._commit()
+        await self._consumer.stop()
+        await self._records.stop()
+        await self._producer.stop()
+        for sink in self._sinks.values():
+            await sink.aclose()
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._dispatcher.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._dispatcher.on_assigned(assigned)

@@ -1,0 +1,65 @@
+"""The dispatcher's settings, read once at start from the environment.
+
+``KITESTREAM_ROUTES`` (required) and ``KITESTREAM_CATALOG`` are contract names; the
+tuning knobs below are ``KITESTREAM_DISPATCHER_*``. Secrets are not settings: the routes
+file names the environment variables or files that hold them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+
+from services.common.settings import KafkaSettings
+
+__all__ = ["DispatcherSettings"]
+
+
+def _env(name: str) -> AliasChoices:
+    """``KITESTREAM_DISPATCHER_<NAME>`` in the environment, ``name`` in code."""
+    return AliasChoices(f"KITESTREAM_DISPATCHER_{name.upper()}", name)
+
+
+class DispatcherSettings(KafkaSettings):
+    """Where the routes are, how hard to retry, and how long to wait for a sink."""
+
+    routes: Path = Field(description="The alert routing file (YAML), KITESTREAM_ROUTES.")
+    catalog: Path | None = Field(
+        default=None, description="The service catalog (YAML), for matching on team."
+    )
+    group_id: str = Field(default="kitestream-dispatcher", validation_alias=_env("group_id"))
+    dev_mode: bool = Field(
+        default=False,
+        validation_alias=_env("dev_mode"),
+        description="Allow plain http to loopback addresses for every sink (development).",
+    )
+    max_attempts: int = Field(default=8, ge=1, validation_alias=_env("max_attempts"))
+    backoff_base_s: float = Field(default=1.0, gt=0, validation_alias=_env("backoff_base_s"))
+    backoff_max_s: float = Field(default=120.0, gt=0, validation_alias=_env("backoff_max_s"))
+    give_up_after_s: float = Field(
+        default=900.0,
+        gt=0,
+        validation_alias=_env("give_up_after_s"),
+        description="Retry budget per delivery, counted from when the alert was read.",
+    )
+    breaker_threshold: int = Field(default=5, ge=1, validation_alias=_env("breaker_threshold"))
+    breaker_cooldown_s: float = Field(
+        default=30.0, gt=0, validation_alias=_env("breaker_cooldown_s")
+    )
+    connect_timeout_s: float = Field(default=5.0, gt=0, validation_alias=_env("connect_timeout_s"))
+    read_timeout_s: float = Field(default=10.0, gt=0, validation_alias=_env("read_timeout_s"))
+    slack_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        validation_alias=_env("slack_interval_s"),
+        description="At most one Slack message per webhook per interval; bursts coalesce.",
+    )
+    max_in_flight: int = Field(
+        default=1000,
+        ge=1,
+        validation_alias=_env("max_in_flight"),
+        description="Alerts read but not yet settled before consumption pauses.",
+    )
+    commit_interval_s: float = Field(default=1.0, gt=0, validation_alias=_env("commit_interval_s"))
+    shutdown_grace_s: float = Field(default=15.0, ge=0, validation_alias=_env("shutdown_grace_s"))

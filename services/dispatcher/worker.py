@@ -1,0 +1,252 @@
+"""One delivery worker per sink: a queue, retries with backoff, and a circuit breaker.
+
+Each sink has its own worker (and its own HTTP client), so a sink that is down only
+holds up its own queue. The worker takes the next batch (one alert, or for Slack all that
+queued up since its last message), sends it, retries transient failures with backoff,
+and hands the outcome to ``settle`` (which records it, or dead-letters it) before it
+takes the next batch. So at most one batch per sink is ever in flight: a crash can resend
+that batch and nothing else.
+
+On stop, a worker finishes the request it is waiting for, settles it, and returns; it
+does not start new attempts. What it leaves unsettled is read again after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from schemas.alerts import Alert
+from services.dispatcher.backoff import GiveUp, RetryPolicy
+from services.dispatcher.breaker import BreakerState, CircuitBreaker
+from services.dispatcher.errors import DeliveryFailed
+from services.dispatcher.records import RECOVERY_KINDS, DeliveredIndex
+from services.dispatcher.sinks.base import Delivery, Receipt, Sink
+
+__all__ = ["AlreadyDone", "Delivered", "GaveUp", "Job", "Origin", "Outcome", "SinkWorker"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an alert was read."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Job:
+    """One alert to deliver to one sink."""
+
+    alert: Alert
+    origin: Origin
+    read_at: float  # monotonic time the alert was read: its retry budget starts here
+    generation: int  # of its partition's assignment; a revoked partition's jobs are dropped
+
+    @property
+    def subject(self) -> str | None:
+        key = self.origin.key
+        return None if key is None else key.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    attempts: int
+    receipt: Receipt
+
+
+@dataclass(frozen=True)
+class GaveUp:
+    attempts: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AlreadyDone:
+    """The index already holds a record for this alert and sink (a duplicate alert)."""
+
+
+Outcome = Delivered | GaveUp | AlreadyDone
+Settle = Callable[[str, Sequence[Job], Outcome], Awaitable[None]]
+
+
+class SinkWorker:
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        policy: RetryPolicy,
+        breaker: CircuitBreaker,
+        index: DeliveredIndex,
+        settle: Settle,
+        is_current: Callable[[Job], bool] = lambda job: True,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.sink = sink
+        self._policy = policy
+        self._breaker = breaker
+        self._index = index
+        self._settle = settle
+        self._is_current = is_current
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._queue: deque[Job] = deque()
+        self._ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._last_send: float | None = None
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def submit(self, job: Job) -> None:
+        self._queue.append(job)
+        self._ready.set()
+
+    def stop(self) -> None:
+        """Finish the request in flight, settle it, start nothing new."""
+        self._stopping.set()
+        self._ready.set()
+
+    async def run(self) -> None:
+        name = self.sink.name
+        while not self._stopping.is_set():
+            if not self._queue:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            try:
+                await self._pace()
+                batch, riders, done = self._take()
+                if done:
+                    await self._settle(name, done, AlreadyDone())
+                if batch:
+                    outcome = await self._deliver(batch)
+                    await self._settle(name, batch + riders, outcome)
+            except _Stopped:
+                return
+
+    def _take(self) -> tuple[list[Job], list[Job], list[Job]]:
+        """The next batch of distinct alerts, queued duplicates of them that ride along,
+        and jobs whose alert this sink already has a record of."""
+        batch: list[Job] = []
+        riders: list[Job] = []
+        done: list[Job] = []
+        ids: set[str] = set()
+        while self._queue and len(batch) < self.sink.max_batch:
+            job = self._queue.popleft()
+            if not self._is_current(job):
+                continue  # its partition went to another instance
+            alert_id = job.alert.alert_id
+            if alert_id in ids:
+                riders.append(job)
+            elif self._index.settled(alert_id, self.sink.name):
+                done.append(job)
+            else:
+                ids.add(alert_id)
+                batch.append(job)
+        return batch, riders, done
+
+    def _delivery(self, job: Job) -> Delivery:
+        if job.alert.kind not in RECOVERY_KINDS:
+            return Delivery(job.alert)
+        return Delivery(job.alert, self._index.latest_trigger(self.sink.name, job.subject))
+
+    async def _deliver(self, batch: Sequence[Job]) -> Delivered | GaveUp:
+        """Send ``batch`` until it is taken or given up on (:class:`_Stopped` on stop)."""
+        deliveries = [self._delivery(job) for job in batch]
+        read_at = min(job.read_at for job in batch)
+        name = self.sink.name
+        attempt = 0
+        last = "no attempt was made"
+        while True:
+            now = self._clock()
+            wait = self._breaker.wait_s(now)
+            if wait > 0:
+                if now - read_at + wait > self._policy.give_up_after_s:
+                    return GaveUp(attempt, f"circuit open after repeated failures ({last})")
+                await self._sleep(wait)
+                continue
+            await self._pace()
+            attempt += 1
+            self._last_send = self._clock()
+            try:
+                receipt = await self.sink.send(deliveries, attempt)
+            except DeliveryFailed as exc:
+                last = exc.reason
+                decision = self._judge(exc, attempt, read_at)
+                if isinstance(decision, GaveUp):
+                    return decision
+                log.warning(
+                    "sink %s: attempt %d failed (%s); next attempt in %.1fs",
+                    name,
+                    attempt,
+                    exc.reason,
+                    decision,
+                )
+                await self._sleep(decision)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug in a sink must not stop its worker for good
+                log.exception("sink %s: internal error while sending", name)
+                return GaveUp(attempt, f"internal error in the sink: {type(exc).__name__}")
+            self._breaker.record_success()
+            return Delivered(attempt, receipt)
+
+    def _judge(self, exc: DeliveryFailed, attempt: int, read_at: float) -> GaveUp | float:
+        """After a failure: give up, or the seconds to wait before the next attempt."""
+        now = self._clock()
+        if exc.sink_down:
+            was = self._breaker.state(now)
+            self._breaker.record_failure(now)
+            if was is BreakerState.CLOSED and self._breaker.state(now) is BreakerState.OPEN:
+                log.warning(
+                    "sink %s: circuit open for %.0fs after %d failures in a row",
+                    self.sink.name,
+                    self._breaker.wait_s(now),
+                    self._breaker.threshold,
+                )
+        else:
+            self._breaker.record_success()  # it answered: the sink is up
+        if not exc.retryable:
+            return GaveUp(attempt, exc.reason)
+        decision = self._policy.after_failure(
+            attempt=attempt,
+            elapsed_s=now - read_at,
+            rand=self._rng.random(),
+            retry_after_s=exc.retry_after_s,
+        )
+        if isinstance(decision, GiveUp):
+            return GaveUp(attempt, f"{decision.why}; last error: {exc.reason}")
+        return decision.wait_s
+
+    async def _pace(self) -> None:
+        """Keep ``min_interval_s`` between sends."""
+        if self._last_send is not None and self.sink.min_interval_s > 0:
+            wait = self._last_send + self.sink.min_interval_s - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, or raise :class:`_Stopped` as soon as the worker is told to stop."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+        raise _Stopped
+
+
+class _Stopped(Exception):
+    """The worker was told to stop while waiting; what it held stays unsettled."""
