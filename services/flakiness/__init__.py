@@ -1,0 +1,24 @@
+"""Flakiness: rolling windows per test and per pipeline step, flags with hysteresis.
+
+The core (``window``, ``evidence``, ``runs``, ``status``, ``tracker``) is pure: plain
+classes of (execution, event time), no Kafka. ``task`` adapts it to the shared stream
+runtime; ``service`` and ``listing`` are the ``kitestream flakiness`` and
+``kitestream flaky list`` commands.
+
+Exceptions::
+
+    FlakinessError
+     └── BadRecord        an input or changelog record this package cannot read
+"""
+
+from __future__ import annotations
+
+__all__ = ["BadRecord", "FlakinessError"]
+
+
+class FlakinessError(Exception):
+    """Base of every error raised by the flakiness package."""
+
+
+class BadRecord(FlakinessError):
+    """A record that cannot be read (the runtime dead-letters it)."""

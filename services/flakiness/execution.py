@@ -1,0 +1,256 @@
+"""What the core counts: one pass or fail of one test or step, and where it ran.
+
+Input messages are turned into :class:`Execution` here, at the edge. Skipped and
+unknown test results, and jobs that did not finish passed or failed (cancelled,
+blocked, waiting), are not executions and give ``None``.
+
+A test is identified by suite + scope + name (+ file), a step by pipeline + step key.
+The :class:`Context` (build, job, commit, branch, links) is shared by every execution
+of one job, so a thousand results of one upload hold one context between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.flakiness import BadRecord
+
+__all__ = [
+    "Context",
+    "Execution",
+    "StepSubject",
+    "Subject",
+    "TestSubject",
+    "from_job_event",
+    "from_test_result",
+    "pipeline_from_url",
+]
+
+_BUILD_URL = re.compile(r"^https?://[^/]+/(?P<org>[^/]+)/(?P<pipeline>[^/]+)/builds/(?P<n>\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class TestSubject:
+    """A test: suite + scope + name (+ file)."""
+
+    __test__ = False  # not a pytest test class
+
+    suite: str
+    scope: str
+    name: str
+    file: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "test"
+
+    @property
+    def key(self) -> str:
+        base = f"{self.suite}/{self.scope}/{self.name}"
+        return base if self.file is None else f"{base}/{self.file}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.scope} {self.name}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class StepSubject:
+    """A pipeline step: pipeline slug + step key (the label when a step has no key)."""
+
+    pipeline: str
+    step_key: str
+
+    @property
+    def kind(self) -> str:
+        return "step"
+
+    @property
+    def key(self) -> str:
+        return f"{self.pipeline}#{self.step_key}"
+
+    @property
+    def label(self) -> str:
+        return f"step {self.step_key}"
+
+
+Subject = TestSubject | StepSubject
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where executions ran. ``run`` is the (build, suite) pair for tests, ``None`` for steps."""
+
+    build_id: str
+    build_number: str | None = None
+    job_id: str | None = None
+    commit: str | None = None
+    branch: str | None = None
+    on_default_branch: bool = False
+    build_url: str | None = None
+    job_url: str | None = None
+    pipeline: str | None = None
+    suite: str | None = None
+    retry_type: str | None = None  # steps: this job is a retry of that type
+    shard: int | None = None  # steps: parallel_group_index
+
+    @property
+    def run(self) -> tuple[str, str] | None:
+        return None if self.suite is None else (self.build_id, self.suite)
+
+    @property
+    def url(self) -> str | None:
+        return self.job_url or self.build_url
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One pass or fail at event time ``at`` (epoch seconds)."""
+
+    subject: Subject
+    context: Context
+    at: float
+    event_id: str
+    failed: bool
+    attempt: int = 1
+
+    @property
+    def eid(self) -> int:
+        """The event id as a signed 64-bit number (how windows store it)."""
+        return event_hash(self.event_id)
+
+
+def event_hash(event_id: str) -> int:
+    """A 64-bit signed hash of an event id (hex ids use their first 16 digits)."""
+    try:
+        value = int(event_id[:16], 16) if len(event_id) >= 16 else hash_text(event_id)
+    except ValueError:
+        value = hash_text(event_id)
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def hash_text(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def pipeline_from_url(url: str | None) -> str | None:
+    """``https://buildkite.com/<org>/<pipeline>/builds/<n>`` → ``<pipeline>``."""
+    if not url:
+        return None
+    match = _BUILD_URL.match(url)
+    return match["pipeline"] if match else None
+
+
+def _time(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().replace(" UTC", "+00:00").replace("Z", "+00:00")
+        try:
+            return datetime.fromisoformat(text).timestamp()
+        except ValueError as exc:
+            raise BadRecord(f"not a timestamp: {value!r}") from exc
+    raise BadRecord(f"not a timestamp: {value!r}")
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def from_test_result(data: dict[str, Any], default_branches: frozenset[str]) -> Execution | None:
+    """A ``tests.results`` value (decoded JSON) as an execution, or ``None`` if not one."""
+    try:
+        result = data["result"]
+        test = data["test"]
+        suite = sys.intern(str(data["suite"]))
+        event_id = str(data["event_id"])
+        at = _time(data["received_at"])
+        name = str(test["name"])
+    except (KeyError, TypeError) as exc:
+        raise BadRecord(f"not a test result: missing {exc}") from exc
+    if result not in ("passed", "failed"):
+        return None
+    env = data.get("run_env") or {}
+    url = _str(env.get("url"))
+    build_id = _str(env.get("key")) or _str(data.get("upload_id")) or event_id
+    branch = _str(env.get("branch"))
+    context = Context(
+        build_id=build_id,
+        build_number=_str(env.get("number")),
+        job_id=_str(env.get("job_id")),
+        commit=_str(env.get("commit_sha")),
+        branch=branch,
+        on_default_branch=branch in default_branches,
+        build_url=url,
+        job_url=f"{url}#{env['job_id']}" if url and env.get("job_id") else None,
+        pipeline=pipeline_from_url(url),
+        suite=suite,
+    )
+    file = _str(test.get("file_name"))
+    subject = TestSubject(
+        suite=suite,
+        scope=sys.intern(str(test.get("scope") or "")),
+        name=name,
+        file=None if file is None else sys.intern(file),
+    )
+    attempt = data.get("attempt")
+    attempt = attempt if isinstance(attempt, int) and attempt > 0 else 1
+    return Execution(subject, context, at, event_id, result == "failed", attempt)
+
+
+_FAILED_STATES = frozenset({"failed", "timed_out"})
+
+
+def from_job_event(data: dict[str, Any], default_branches: frozenset[str]) -> Execution | None:
+    """A ``buildkite.jobs`` value as an execution of its step, or ``None`` if not one.
+
+    Only ``job.finished`` of command jobs that passed or failed count. The execution is
+    identified by the job id, so a job reported twice (under two event ids) counts once.
+    """
+    try:
+        event = data["event"]
+        job = data["job"]
+        build = data["build"]
+        pipeline = data["pipeline"]["slug"]
+        job_id = str(job["id"])
+        build_id = str(build["id"])
+    except (KeyError, TypeError) as exc:
+        raise BadRecord(f"not a job event: missing {exc}") from exc
+    if event != "job.finished" or job.get("type") not in (None, "script"):
+        return None
+    state = job.get("state")
+    if state == "passed" or (state is None and job.get("exit_status") == 0):
+        failed = False
+    elif state in _FAILED_STATES or (state is None and job.get("exit_status")):
+        failed = True
+    else:
+        return None
+    step_key = _str(job.get("step_key")) or _str(job.get("name"))
+    if step_key is None:
+        return None
+    retry = job.get("retry_source") or {}
+    retry_type = _str(retry.get("retry_type")) or _str(job.get("retry_type"))
+    own_default = _str(data["pipeline"].get("default_branch"))
+    branch = _str(build.get("branch"))
+    on_default = branch == own_default if own_default else branch in default_branches
+    context = Context(
+        build_id=build_id,
+        build_number=_str(build.get("number")),
+        job_id=job_id,
+        commit=_str(build.get("commit")),
+        branch=branch,
+        on_default_branch=on_default,
+        build_url=_str(build.get("web_url")),
+        job_url=_str(job.get("web_url")),
+        pipeline=str(pipeline),
+        retry_type=retry_type,
+        shard=job.get("parallel_group_index"),
+    )
+    at = _time(job.get("finished_at") or data["received_at"])
+    subject = StepSubject(pipeline=sys.intern(str(pipeline)), step_key=step_key)
+    return Execution(subject, context, at, job_id, failed)

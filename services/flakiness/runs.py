@@ -1,0 +1,95 @@
+"""Test runs (one build of one suite): how many results, how many failed, outage or not.
+
+A run's counts are those of its executions still held in some window, kept up to date
+as executions enter and leave windows. Counting only what the windows hold means the
+counts can always be rebuilt exactly from the changelog after a restart.
+
+A run is an **outage** when it has at least ``outage_min_tests`` results and at least
+``outage_fraction`` of them failed: the failures say the environment broke, not the
+tests, and none of the run's executions count as evidence. The judgement follows the
+run as its results arrive: a run whose first ten results all failed is an outage until
+enough passes arrive to say otherwise (then its failures are looked at again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.flakiness.execution import Context, Subject
+from services.flakiness.settings import FlakinessSettings
+
+__all__ = ["Run", "RunBook", "RunKey"]
+
+RunKey = tuple[str, str]  # (build id, suite)
+
+
+@dataclass(slots=True)
+class Run:
+    """Live counts of one run, and per failing subject its [failures, passes] in the run."""
+
+    context: Context
+    total: int = 0
+    failed: int = 0
+    failing: dict[Subject, list[int]] = field(default_factory=dict)
+
+    def is_outage(self, settings: FlakinessSettings) -> bool:
+        return (
+            self.total >= settings.outage_min_tests
+            and self.failed >= settings.outage_fraction * self.total
+        )
+
+    def failed_subjects(self) -> list[Subject]:
+        """Subjects that failed in this run and did not pass in it, by key."""
+        return sorted((s for s, (_, p) in self.failing.items() if p == 0), key=lambda s: s.key)
+
+
+class RunBook:
+    """Every run some window still refers to."""
+
+    def __init__(self, settings: FlakinessSettings) -> None:
+        self.settings = settings
+        self.runs: dict[RunKey, Run] = {}
+
+    def get(self, key: RunKey) -> Run | None:
+        return self.runs.get(key)
+
+    def is_outage(self, context: Context) -> bool:
+        key = context.run
+        if key is None:
+            return False
+        run = self.runs.get(key)
+        return run is not None and run.is_outage(self.settings)
+
+    def enter(self, subject: Subject, context: Context, failed: bool, passes_before: int) -> Run:
+        """Count an execution that entered a window. ``passes_before``: the subject's
+        passes already held in this run (needed when its first failure arrives late)."""
+        key = context.run
+        assert key is not None
+        run = self.runs.get(key)
+        if run is None:
+            run = self.runs[key] = Run(context)
+        run.total += 1
+        if failed:
+            run.failed += 1
+            counts = run.failing.setdefault(subject, [0, passes_before])
+            counts[0] += 1
+        elif subject in run.failing:
+            run.failing[subject][1] += 1
+        return run
+
+    def leave(self, subject: Subject, context: Context, failed: bool) -> None:
+        """Forget an execution that left its window."""
+        key = context.run
+        assert key is not None
+        run = self.runs[key]
+        run.total -= 1
+        if failed:
+            run.failed -= 1
+            counts = run.failing[subject]
+            counts[0] -= 1
+            if counts[0] == 0:
+                del run.failing[subject]
+        elif subject in run.failing:
+            run.failing[subject][1] -= 1
+        if run.total == 0:
+            del self.runs[key]

@@ -1,0 +1,91 @@
+"""Every number the flakiness processor uses, read from ``KITESTREAM_FLAKINESS_*``.
+
+:class:`FlakinessSettings` holds the semantics (windows, thresholds, hysteresis) and is
+all the pure core needs; :class:`ServiceSettings` adds where Kafka is and who this
+instance is.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.settings import CsvList, KafkaSettings
+
+__all__ = ["FlakinessSettings", "ServiceSettings"]
+
+DAY_S = 86_400.0
+
+
+class FlakinessSettings(BaseSettings):
+    """What counts as flaky. Environment: ``KITESTREAM_FLAKINESS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KITESTREAM_FLAKINESS_", extra="ignore", frozen=True
+    )
+
+    window_size: int = Field(default=50, ge=2, le=255, description="Last N executions kept.")
+    window_days: float = Field(default=14.0, gt=0, description="…and none older than T days.")
+    transition_threshold: float = Field(
+        default=0.2, ge=0, le=1, description="Flip rate on the default branch that is evidence."
+    )
+    transition_min_runs: int = Field(
+        default=10, ge=2, description="Default-branch executions needed before the rate counts."
+    )
+    clear_after_days: float = Field(
+        default=7.0, gt=0, description="A flag clears after this long without new evidence…"
+    )
+    clear_after_runs: int = Field(
+        default=100, ge=1, description="…or after this many executions without new evidence."
+    )
+    outage_fraction: float = Field(
+        default=0.8, gt=0, le=1, description="A run where this share failed is an outage."
+    )
+    outage_min_tests: int = Field(
+        default=10, ge=1, description="Runs smaller than this are never called outages."
+    )
+    default_branches: CsvList = Field(
+        default=["main", "master"],
+        description="Default branches when the event does not name the pipeline's own.",
+    )
+    retry_types: CsvList = Field(
+        default=["automatic", "manual"],
+        description="Job retry types whose pass after a failure is evidence.",
+    )
+    evidence_kept: int = Field(default=10, ge=1, description="Evidence items kept per test.")
+    failed_tests_listed: int = Field(
+        default=100, ge=1, description="Failed tests named in one tests.runs record."
+    )
+
+    @property
+    def window_s(self) -> float:
+        return self.window_days * DAY_S
+
+    @property
+    def clear_after_s(self) -> float:
+        return self.clear_after_days * DAY_S
+
+
+class ServiceSettings(KafkaSettings):
+    """Where Kafka is (``KAFKA_BOOTSTRAP_SERVERS``, ``KITESTREAM_TOPIC_PREFIX``) and who we are."""
+
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        validation_alias=AliasChoices("KITESTREAM_INSTANCE_ID", "instance_id"),
+        description="Stable per instance: a restart with the same id fences the old one.",
+    )
+    group_id: str = Field(
+        default="kitestream-flakiness",
+        validation_alias=AliasChoices("KITESTREAM_FLAKINESS_GROUP_ID", "group_id"),
+    )
+    partitions: int = Field(
+        default=6,
+        validation_alias=AliasChoices("KITESTREAM_FLAKINESS_PARTITIONS", "partitions"),
+        description="Partitions of the changelog when it must be created (match the inputs).",
+    )
+    max_batch: int = Field(
+        default=500,
+        validation_alias=AliasChoices("KITESTREAM_FLAKINESS_MAX_BATCH", "max_batch"),
+    )

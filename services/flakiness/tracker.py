@@ -1,0 +1,295 @@
+"""The flakiness core for one partition: windows, runs and flags, with no Kafka in it.
+
+``Tracker.add(execution)`` takes one execution and returns the :class:`Changes` it
+caused: slots to write to the changelog, statuses and runs to publish, flags raised
+or cleared. A duplicate or an execution too old for its window changes nothing and
+gives ``None``.
+
+Everything the tracker holds can be rebuilt from what it asked to be written: the
+window slots and each subject's :class:`Meta` (run counts and the partition's clock
+are derived from the windows). Restoring those records and calling
+:meth:`Tracker.finish_restore` gives a tracker that behaves exactly like the one that
+wrote them, which is what makes a restart invisible in the outputs.
+
+Time is event time. Each subject's own newest execution is its clock for windows and
+clearing; the partition's clock (the newest execution of any subject) drives one
+housekeeping pass per hour of event time, which drops subjects that have not run for
+a whole window (clearing their flag, if any).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.flakiness.evidence import Summary, find, summarize
+from services.flakiness.execution import Context, Execution, Subject
+from services.flakiness.runs import Run, RunBook, RunKey
+from services.flakiness.settings import FlakinessSettings
+from services.flakiness.status import Change, Meta
+from services.flakiness.window import Window
+
+__all__ = ["Alerted", "Changes", "Entry", "Tracker"]
+
+HOUSEKEEPING_EVERY_S = 3600.0
+
+
+@dataclass(slots=True)
+class Entry:
+    """One tracked test or step."""
+
+    subject: Subject
+    window: Window
+    meta: Meta | None = None
+    flips: int = 0
+
+    def summary(self) -> Summary:
+        return Summary(len(self.window), self.window.failures, self.flips)
+
+    @property
+    def flaky(self) -> bool:
+        return self.meta is not None and self.meta.flaky
+
+
+@dataclass(frozen=True, slots=True)
+class Alerted:
+    """A flag raised or cleared, to be announced once."""
+
+    subject: Subject
+    change: Change
+    episode: int
+    at: float
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one execution changed, in the order it happened."""
+
+    at: float
+    slots: list[tuple[Subject, int, Execution]] = field(default_factory=list)
+    dropped: list[tuple[Subject, int]] = field(default_factory=list)
+    metas: list[Subject] = field(default_factory=list)
+    states: list[Subject] = field(default_factory=list)
+    alerts: list[Alerted] = field(default_factory=list)
+    runs: list[RunKey] = field(default_factory=list)
+
+
+class Tracker:
+    """Windows, runs and flags of every subject of one partition."""
+
+    def __init__(self, settings: FlakinessSettings) -> None:
+        self.settings = settings
+        self.entries: dict[Subject, Entry] = {}
+        self.runs = RunBook(settings)
+        self.watermark = float("-inf")
+        self._contexts: dict[Context, list[Context | int]] = {}
+        self._hour = float("-inf")
+        self._staged_slots: dict[tuple[Subject, int], Execution | None] = {}
+        self._staged_meta: dict[Subject, Meta | None] = {}
+
+    # -- processing ------------------------------------------------------------------
+
+    def add(self, execution: Execution) -> Changes | None:
+        subject = execution.subject
+        entry = self.entries.get(subject)
+        fresh = entry is None
+        if entry is None:
+            entry = Entry(subject, Window())
+        before = entry.summary()
+        context = self._hold(execution.context)
+        size, max_age = self.settings.window_size, self.settings.window_s
+        added = entry.window.add(execution, size, max_age, context)
+        if added is None:
+            self._release(context)
+            return None
+        if fresh:
+            self.entries[subject] = entry
+        changes = Changes(at=execution.at)
+        changes.slots.append((subject, added.index, execution))
+        for old in added.evicted:
+            self._release(old.context)
+            if old.context.run is not None:
+                self.runs.leave(subject, old.context, old.failed)
+        run, was_outage = self._enter_run(entry, execution, context)
+        self._judge(entry, before, execution.at, changes)
+        if run is not None:
+            self._after_run(run, entry, execution, was_outage, changes)
+        if execution.at > self.watermark:
+            self.watermark = execution.at
+            if self.watermark // HOUSEKEEPING_EVERY_S > self._hour:
+                self._hour = self.watermark // HOUSEKEEPING_EVERY_S
+                self._housekeeping(changes)
+        return changes
+
+    def _enter_run(
+        self, entry: Entry, execution: Execution, context: Context
+    ) -> tuple[Run | None, bool]:
+        key = context.run
+        if key is None:
+            return None, False
+        run = self.runs.get(key)
+        was_outage = run is not None and run.is_outage(self.settings)
+        passes = 0
+        if execution.failed and (run is None or entry.subject not in run.failing):
+            passes = sum(1 for s in entry.window if s.context.run == key and not s.failed)
+        return self.runs.enter(entry.subject, context, execution.failed, passes), was_outage
+
+    def _after_run(
+        self, run: Run, entry: Entry, execution: Execution, was_outage: bool, changes: Changes
+    ) -> None:
+        """Publish the run when it matters; look again at its failures if it stopped
+        looking like an outage."""
+        outage = run.is_outage(self.settings)
+        failing = sum(1 for _, p in run.failing.values() if p == 0)
+        listed = self.settings.failed_tests_listed
+        counts = run.failing.get(entry.subject)
+        if (
+            run.total == 1
+            or outage != was_outage
+            or (execution.failed and (failing <= listed or _pow2(failing)))
+            or (not execution.failed and counts is not None and counts[1] == 1)
+        ):
+            changes.runs.append(run.context.run)  # type: ignore[arg-type]
+        if was_outage and not outage:
+            for subject in list(run.failing):
+                other = self.entries[subject]
+                if other is not entry:
+                    self._judge(other, other.summary(), None, changes)
+
+    def _judge(
+        self, entry: Entry, before: Summary, added_at: float | None, changes: Changes
+    ) -> None:
+        window = entry.window
+        summary = summarize(window)
+        entry.flips = summary.flips
+        found = find(window, self.settings, self.runs.is_outage) if window.failures else []
+        meta = entry.meta
+        change: Change | None = None
+        meta_changed = False
+        if found or meta is not None:
+            meta = meta or Meta()
+            was = (meta.flaky, meta.episodes, meta.last_evidence_at, meta.after)
+            change = meta.observe(found, window.newest, added_at, window.count_after, self.settings)
+            now = (meta.flaky, meta.episodes, meta.last_evidence_at, meta.after)
+            if now != was:
+                entry.meta = meta
+                changes.metas.append(entry.subject)
+                meta_changed = now[:3] != was[:3]
+        size = self.settings.window_size
+        if (
+            meta_changed
+            or summary.failures != before.failures
+            or summary.flips != before.flips
+            or summary.runs == 1
+            or (summary.runs == size and before.runs < size)
+        ):
+            changes.states.append(entry.subject)
+        if change is not None:
+            assert meta is not None
+            reason = meta.evidence[-1].detail if change == "flagged" and meta.evidence else ""
+            changes.alerts.append(
+                Alerted(entry.subject, change, meta.episodes, changes.at, reason or _why(change))
+            )
+
+    def _housekeeping(self, changes: Changes) -> None:
+        """Drop the windows of subjects that have not run for a whole window."""
+        cutoff = self.watermark - self.settings.window_s
+        for subject, entry in list(self.entries.items()):
+            window = entry.window
+            if not len(window) or window.newest >= cutoff:
+                continue
+            for slot in window:
+                self._release(slot.context)
+                if slot.context.run is not None:
+                    self.runs.leave(subject, slot.context, slot.failed)
+            changes.dropped.extend((subject, i) for i in range(window.capacity))
+            changes.states.append(subject)
+            if entry.meta is None or entry.meta.episodes == 0:
+                del self.entries[subject]
+                continue
+            entry.window = Window()
+            entry.flips = 0
+            change = entry.meta.expire()
+            changes.metas.append(subject)
+            if change is not None:
+                reason = "no executions for a whole window"
+                changes.alerts.append(
+                    Alerted(subject, change, entry.meta.episodes, changes.at, reason)
+                )
+
+    # -- shared contexts ---------------------------------------------------------------
+
+    def _hold(self, context: Context) -> Context:
+        ref = self._contexts.get(context)
+        if ref is None:
+            self._contexts[context] = [context, 1]
+            return context
+        ref[1] += 1  # type: ignore[operator]
+        return ref[0]  # type: ignore[return-value]
+
+    def _release(self, context: Context) -> None:
+        ref = self._contexts[context]
+        ref[1] -= 1  # type: ignore[operator]
+        if ref[1] == 0:
+            del self._contexts[context]
+
+    # -- restoring ---------------------------------------------------------------------
+
+    def restore_slot(self, subject: Subject, index: int, execution: Execution | None) -> None:
+        """One changelog slot record (``None``: deleted); applied by :meth:`finish_restore`."""
+        self._staged_slots[(subject, index)] = execution
+
+    def restore_meta(self, subject: Subject, meta: Meta | None) -> None:
+        self._staged_meta[subject] = meta
+
+    @property
+    def restoring(self) -> bool:
+        return bool(self._staged_slots or self._staged_meta)
+
+    def finish_restore(self) -> None:
+        """Build windows, runs and clocks from the staged records."""
+        for (subject, index), execution in self._staged_slots.items():
+            if execution is None:
+                continue
+            entry = self.entries.get(subject)
+            if entry is None:
+                entry = self.entries[subject] = Entry(subject, Window())
+            context = self._hold(execution.context)
+            entry.window.put(
+                index,
+                execution.at,
+                execution.eid,
+                context,
+                failed=execution.failed,
+                attempt=execution.attempt,
+            )
+        for subject, meta in self._staged_meta.items():
+            if meta is not None:
+                entry = self.entries.get(subject)
+                if entry is None:
+                    entry = self.entries[subject] = Entry(subject, Window())
+                entry.meta = meta
+        self._staged_slots.clear()
+        self._staged_meta.clear()
+        for entry in self.entries.values():
+            for slot in entry.window.expire(self.settings.window_s):
+                self._release(slot.context)
+            self._count_runs(entry)
+            entry.flips = summarize(entry.window).flips
+            if len(entry.window):
+                self.watermark = max(self.watermark, entry.window.newest)
+        self._hour = self.watermark // HOUSEKEEPING_EVERY_S
+
+    def _count_runs(self, entry: Entry) -> None:
+        # failures first, so that each pass finds its subject's failures already counted
+        for slot in sorted(entry.window, key=lambda s: not s.failed):
+            if slot.context.run is not None:
+                self.runs.enter(entry.subject, slot.context, slot.failed, 0)
+
+
+def _pow2(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def _why(change: Change) -> str:
+    return "new flaky evidence" if change == "flagged" else "no new evidence"

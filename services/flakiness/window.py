@@ -1,0 +1,171 @@
+"""The rolling window of one test or step: the last N executions within T.
+
+Whichever bound is tighter wins. With N = 4 and T = 10 days, after an execution at
+day 30 arrives::
+
+    day:   12    17    22    24    27    30
+           ·     ·     ×     ×     ×     ×      N keeps the newest four
+                 ·     ·                         T drops what is older than day 20
+
+Executions are ordered by event time (ties by attempt, then event id), never by
+arrival, so any arrival order of the same executions leaves the same window: the
+window of a set is its newest N within T, and an execution that arrives too late
+for the window (older than its oldest member when full, or older than T before its
+newest) is refused and changes nothing.
+
+Storage is compact and slot-indexed: slot *s* holds one execution until it is
+evicted (by N, the newcomer takes its slot; by T, the slot becomes a hole that the
+next newcomer fills). Slots are stable, so the changelog can hold one record per
+slot and overwrite it in place. About 25 bytes per execution.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from services.flakiness.execution import Context, Execution
+
+__all__ = ["Added", "Slot", "Window"]
+
+_HOLE_AT = float("inf")  # holes sort after everything, so min() finds the oldest
+_MAX_ATTEMPT = 127
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One execution as the window holds it."""
+
+    index: int
+    at: float
+    eid: int
+    context: Context
+    failed: bool
+    attempt: int
+
+    @property
+    def order(self) -> tuple[float, int, int]:
+        return (self.at, self.attempt, self.eid)
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """Where an accepted execution went and what it pushed out."""
+
+    index: int
+    evicted: list[Slot]
+
+
+class Window:
+    """Up to ``size`` executions, none older than ``max_age_s`` before the newest."""
+
+    __slots__ = ("_at", "_bits", "_ctx", "_eid", "failures", "newest")
+
+    def __init__(self) -> None:
+        self._at = array("d")
+        self._eid = array("q")
+        self._ctx: list[Context | None] = []
+        self._bits = bytearray()  # bit 0: failed; bits 1-7: attempt
+        self.failures = 0
+        self.newest = float("-inf")
+
+    def __len__(self) -> int:
+        return len(self._ctx) - self._ctx.count(None)
+
+    @property
+    def capacity(self) -> int:
+        """Slots in use or emptied (the changelog may hold a record for each)."""
+        return len(self._ctx)
+
+    def __iter__(self) -> Iterator[Slot]:
+        """Live slots in slot order (not time order; see :meth:`ordered`)."""
+        for i, ctx in enumerate(self._ctx):
+            if ctx is not None:
+                bits = self._bits[i]
+                yield Slot(i, self._at[i], self._eid[i], ctx, bool(bits & 1), bits >> 1)
+
+    def ordered(self) -> list[Slot]:
+        """Live slots, oldest first."""
+        return sorted(self, key=lambda s: s.order)
+
+    def holds(self, eid: int) -> bool:
+        if eid not in self._eid:
+            return False
+        return any(e == eid and c is not None for e, c in zip(self._eid, self._ctx, strict=True))
+
+    def count_after(self, t: float) -> int:
+        """How many executions are newer than ``t``."""
+        return sum(1 for a in self._at if t < a < _HOLE_AT)
+
+    def add(
+        self, execution: Execution, size: int, max_age_s: float, context: Context | None = None
+    ) -> Added | None:
+        """Take ``execution`` in, or ``None`` when it is a duplicate or too old.
+
+        ``context`` replaces the execution's own (an equal, shared instance)."""
+        eid = execution.eid
+        at = execution.at
+        if at < self.newest - max_age_s or self.holds(eid):
+            return None
+        attempt = min(execution.attempt, _MAX_ATTEMPT)
+        evicted: list[Slot] = []
+        live = len(self)
+        if live >= size:
+            oldest = self._oldest()
+            if (at, attempt, eid) < oldest.order:
+                return None
+            index = oldest.index
+            evicted.append(oldest)
+            self._drop(index)
+        else:
+            index = self._ctx.index(None) if live < len(self._ctx) else len(self._ctx)
+        self.put(
+            index, at, eid, context or execution.context, failed=execution.failed, attempt=attempt
+        )
+        if min(self._at) < at - max_age_s:
+            evicted.extend(self.expire(max_age_s))
+        return Added(index, evicted)
+
+    def put(
+        self, index: int, at: float, eid: int, ctx: Context, *, failed: bool, attempt: int
+    ) -> None:
+        """Write one slot as it is (restoring from the changelog)."""
+        while len(self._ctx) <= index:
+            self._at.append(_HOLE_AT)
+            self._eid.append(0)
+            self._ctx.append(None)
+            self._bits.append(0)
+        if self._ctx[index] is not None:
+            self._drop(index)
+        self._at[index] = at
+        self._eid[index] = eid
+        self._ctx[index] = ctx
+        self._bits[index] = (min(attempt, _MAX_ATTEMPT) << 1) | int(failed)
+        self.failures += int(failed)
+        self.newest = max(self.newest, at)
+
+    def expire(self, max_age_s: float) -> list[Slot]:
+        """Drop what is older than ``max_age_s`` before the newest."""
+        cutoff = self.newest - max_age_s
+        old = [slot for slot in self if slot.at < cutoff]
+        for slot in old:
+            self._drop(slot.index)
+        return old
+
+    def _oldest(self) -> Slot:
+        first = min(self._at)
+        if self._at.count(first) == 1:
+            i = self._at.index(first)
+            bits = self._bits[i]
+            ctx = self._ctx[i]
+            assert ctx is not None
+            return Slot(i, first, self._eid[i], ctx, bool(bits & 1), bits >> 1)
+        return min((s for s in self if s.at == first), key=lambda s: s.order)
+
+    def _drop(self, index: int) -> None:
+        self.failures -= self._bits[index] & 1
+        self._at[index] = _HOLE_AT
+        self._eid[index] = 0
+        self._ctx[index] = None
+        self._bits[index] = 0
