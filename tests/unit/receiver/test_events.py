@@ -1,0 +1,230 @@
+"""Normalising webhooks: routing by family, keys, deterministic event ids, tolerant input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
+from services.common.topics import Topic
+from services.receiver.errors import InvalidPayload
+from services.receiver.events import KNOWN_EVENTS, event_name, normalise
+from tests.unit.receiver.payloads import agent_webhook, build_webhook, job_webhook
+
+AT = datetime(2026, 8, 1, 10, 9, tzinfo=UTC)
+
+
+def test_build_event_goes_to_builds_keyed_by_pipeline_slug() -> None:
+    routed = normalise("build.finished", build_webhook(), AT)
+    assert routed is not None
+    assert (routed.topic, routed.key) == (Topic.BUILDS, "payments-api")
+    message = routed.message
+    assert isinstance(message, BuildEvent)
+    assert message.event == "build.finished"
+    assert message.received_at == AT
+    assert message.build.state == "passed"
+    assert message.build.number == 1514
+    assert message.build.creator is not None and message.build.creator.name == "Keith Pitt"
+    assert message.build.meta_data["release-version"] == "2026.08.01-3"
+    assert message.pipeline.provider == "github"
+    assert message.pipeline.tags == ["team-payments", "tier-1"]
+    assert message.payload == build_webhook()
+
+
+def test_both_timestamp_forms_are_read_as_utc() -> None:
+    routed = normalise("build.finished", build_webhook(), AT)
+    assert routed is not None and isinstance(routed.message, BuildEvent)
+    assert routed.message.build.created_at == datetime(2026, 8, 1, 10, 0, 5, tzinfo=UTC)
+    assert routed.message.build.finished_at == datetime(2026, 8, 1, 10, 8, 41, tzinfo=UTC)
+
+
+def test_job_event_goes_to_jobs_keyed_by_pipeline_slug_with_build_reference() -> None:
+    retry = {"job_id": "j0", "retry_type": "automatic", "retried_by": None}
+    routed = normalise("job.finished", job_webhook(retry_source=retry), AT)
+    assert routed is not None
+    assert (routed.topic, routed.key) == (Topic.JOBS, "payments-api")
+    message = routed.message
+    assert isinstance(message, JobEvent)
+    assert message.job.exit_status == 1
+    assert message.job.step_key == "tests-2"
+    assert message.job.parallel_group_index == 2
+    assert message.job.retry_source is not None
+    assert message.job.retry_source.retry_type == "automatic"
+    assert message.job.agent is not None and message.job.agent.hostname == "ip-10-0-3-17"
+    assert message.build.id == build_webhook()["build"]["id"]
+    assert message.build.commit == "a65572555600c07c7ee79a2bd909bd4e2b5a0a1c"
+
+
+def test_agent_event_goes_to_agents_keyed_by_agent_id() -> None:
+    routed = normalise("agent.connected", agent_webhook(), AT)
+    assert routed is not None
+    assert (routed.topic, routed.key) == (Topic.AGENTS, "0b461f65-e7be-4c80-888a-ef11d81fd971")
+    assert isinstance(routed.message, AgentEvent)
+
+
+def test_ping_produces_nothing() -> None:
+    assert normalise("ping", {"event": "ping", "service": {}}, AT) is None
+
+
+def test_unknown_names_are_routed_by_family() -> None:
+    for name, topic in [
+        ("build.reticulated", Topic.BUILDS),
+        ("job.teleported", Topic.JOBS),
+        ("agent.hibernating", Topic.AGENTS),
+    ]:
+        assert name not in KNOWN_EVENTS
+        payload = {
+            "build.reticulated": build_webhook,
+            "job.teleported": job_webhook,
+            "agent.hibernating": agent_webhook,
+        }[name](name)
+        routed = normalise(name, payload, AT)
+        assert routed is not None and routed.topic is topic
+
+
+def test_unknown_family_goes_to_agents_keyed_by_event_name_without_an_agent() -> None:
+    routed = normalise("cluster.token_created", {"cluster": {"id": "c1"}}, AT)
+    assert routed is not None
+    assert (routed.topic, routed.key) == (Topic.AGENTS, "cluster.token_created")
+    assert isinstance(routed.message, AgentEvent) and routed.message.agent is None
+
+
+def test_same_payload_gets_the_same_event_id_whenever_received() -> None:
+    first = normalise("build.finished", build_webhook(), AT)
+    again = normalise("build.finished", build_webhook(), datetime(2027, 1, 1, tzinfo=UTC))
+    assert first is not None and again is not None
+    assert first.event_id == again.event_id
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"state": "failed"},
+        {"finished_at": "2026-08-01T10:09:00.000Z"},
+        {"build_id": "another-build"},
+    ],
+)
+def test_a_change_of_state_time_or_object_gives_a_new_event_id(changed: dict[str, Any]) -> None:
+    base = normalise("build.finished", build_webhook(), AT)
+    other = normalise("build.finished", build_webhook(**changed), AT)
+    assert base is not None and other is not None
+    assert base.event_id != other.event_id
+
+
+def test_event_name_changes_the_event_id() -> None:
+    a = normalise("build.running", build_webhook(), AT)
+    b = normalise("build.finished", build_webhook(), AT)
+    assert a is not None and b is not None and a.event_id != b.event_id
+
+
+def test_unknown_family_events_with_different_payloads_get_different_ids() -> None:
+    a = normalise("cluster.created", {"cluster": {"id": "c1"}}, AT)
+    b = normalise("cluster.created", {"cluster": {"id": "c2"}}, AT)
+    assert a is not None and b is not None and a.event_id != b.event_id
+
+
+def test_fields_of_the_wrong_type_become_none_instead_of_failing() -> None:
+    payload = build_webhook()
+    payload["build"].update(
+        number="not a number", blocked="maybe", creator="nobody", finished_at="yesterday"
+    )
+    payload["pipeline"]["tags"] = "not-a-list"
+    routed = normalise("build.finished", payload, AT)
+    assert routed is not None and isinstance(routed.message, BuildEvent)
+    build = routed.message.build
+    assert (build.number, build.blocked, build.creator, build.finished_at) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert routed.message.pipeline.tags == []
+
+
+def test_pipeline_nested_in_the_build_is_used_when_not_at_top_level() -> None:
+    payload = build_webhook()
+    del payload["pipeline"]
+    routed = normalise("build.finished", payload, AT)
+    assert routed is not None and routed.key == "payments-api"
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [
+        ("build.finished", {"event": "build.finished"}),
+        ("build.finished", {"build": {"id": ""}, "pipeline": {"slug": "x"}}),
+        ("build.finished", {"build": {"id": "b"}}),
+        ("build.finished", {"build": {"id": "b"}, "pipeline": {"slug": ""}}),
+        ("job.finished", {"job": {"id": "j"}, "pipeline": {"slug": "x"}}),
+        ("job.finished", {"build": {"id": "b"}, "pipeline": {"slug": "x"}}),
+        ("build.finished", {"build": [], "pipeline": {"slug": "x"}}),
+        ("agent.connected", []),
+        ("ping", "ping"),
+    ],
+)
+def test_payload_without_what_its_family_needs_is_422(name: str, payload: Any) -> None:
+    with pytest.raises(InvalidPayload):
+        normalise(name, payload, AT)
+
+
+def test_event_name_comes_from_the_header_then_the_body() -> None:
+    assert event_name("job.started", {"event": "build.finished"}) == "job.started"
+    assert event_name(None, {"event": "build.finished"}) == "build.finished"
+    assert event_name("  ", {"event": " ping "}) == "ping"
+
+
+@pytest.mark.parametrize(
+    ("header", "body"),
+    [(None, {}), (None, {"event": 3}), ("", []), ("build finished", {}), ("x" * 200, {})],
+)
+def test_missing_or_unusable_event_name_is_422(header: str | None, body: Any) -> None:
+    with pytest.raises(InvalidPayload):
+        event_name(header, body)
+
+
+# What orjson.loads can return: integers beyond 64 bits arrive as floats, never as ints.
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=30,
+)
+near_payloads = st.fixed_dictionaries(
+    {},
+    optional={
+        "build": st.dictionaries(
+            st.sampled_from(["id", "number", "state", "creator", "finished_at", "pipeline"]),
+            json_values,
+        ),
+        "job": st.dictionaries(
+            st.sampled_from(["id", "exit_status", "retry_source", "agent", "started_at"]),
+            json_values,
+        ),
+        "pipeline": st.dictionaries(st.sampled_from(["slug", "tags", "provider"]), json_values),
+        "agent": json_values,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(KNOWN_EVENTS) + ["build.x", "job.y", "other.z"]),
+    payload=near_payloads | json_values,
+)
+def test_any_json_either_normalises_to_a_valid_message_or_is_422(name: str, payload: Any) -> None:
+    try:
+        routed = normalise(name, payload, AT)
+    except InvalidPayload:
+        return
+    if routed is None:
+        return
+    model = type(routed.message)
+    assert model.model_validate_json(routed.message.to_json()) == routed.message
+    assert routed.key
