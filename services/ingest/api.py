@@ -43,7 +43,7 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.base import stable_id
 from schemas.operations import DeployEvent, IncidentEvent
-from services.ingest.auth import check_bearer
+from services.ingest.auth import Secret, check_bearer
 from services.ingest.errors import SchemaViolation, UnsupportedMedia
 from services.ingest.fields import OptionalText, OptionalTime, blank_to_none
 from services.ingest.opsgenie import is_opsgenie, parse_opsgenie
@@ -57,6 +57,8 @@ __all__ = [
     "handle_deploy",
     "handle_incident",
     "incident_status",
+    "parse_deploy",
+    "parse_incident",
 ]
 
 DeployState = Literal["started", "succeeded", "failed", "cancelled"]
@@ -207,7 +209,25 @@ class IncidentRequest(BaseModel):
         )
 
 
-def _json_body(headers: Headers, body: bytes, tokens: Sequence[str]) -> object:
+def parse_deploy(document: object, received_at: datetime) -> DeployEvent:
+    """The ``deploys`` message for a parsed JSON body (already authenticated)."""
+    try:
+        return DeployRequest.model_validate(document).to_event(received_at)
+    except ValidationError as exc:
+        raise SchemaViolation.from_validation("deploy", exc) from None
+
+
+def parse_incident(document: object, received_at: datetime) -> IncidentEvent | None:
+    """The ``incidents`` message for a parsed JSON body; ``None``: accepted, nothing to send."""
+    if is_opsgenie(document):
+        return parse_opsgenie(document, received_at)
+    try:
+        return IncidentRequest.model_validate(document).to_event(received_at)
+    except ValidationError as exc:
+        raise SchemaViolation.from_validation("incident", exc) from None
+
+
+def _json_body(headers: Headers, body: bytes, tokens: Sequence[Secret]) -> object:
     check_bearer(headers, tokens)
     kind, _ = media_type(headers)
     if kind not in {"", "application/json", "text/json"} and not kind.endswith("+json"):
@@ -216,24 +236,14 @@ def _json_body(headers: Headers, body: bytes, tokens: Sequence[str]) -> object:
 
 
 def handle_deploy(
-    headers: Headers, body: bytes, *, tokens: Sequence[str], received_at: datetime
+    headers: Headers, body: bytes, *, tokens: Sequence[Secret], received_at: datetime
 ) -> DeployEvent:
-    """Authenticate and read ``POST /api/deploys``; the event goes to ``deploys``."""
-    document = _json_body(headers, body, tokens)
-    try:
-        return DeployRequest.model_validate(document).to_event(received_at)
-    except ValidationError as exc:
-        raise SchemaViolation.from_validation("deploy", exc) from None
+    """Authenticate and read ``POST /api/deploys`` as received; 401 before parsing."""
+    return parse_deploy(_json_body(headers, body, tokens), received_at)
 
 
 def handle_incident(
-    headers: Headers, body: bytes, *, tokens: Sequence[str], received_at: datetime
+    headers: Headers, body: bytes, *, tokens: Sequence[Secret], received_at: datetime
 ) -> IncidentEvent | None:
-    """Authenticate and read ``POST /api/incidents``; ``None`` = accepted, nothing to send."""
-    document = _json_body(headers, body, tokens)
-    if is_opsgenie(document):
-        return parse_opsgenie(document, received_at)
-    try:
-        return IncidentRequest.model_validate(document).to_event(received_at)
-    except ValidationError as exc:
-        raise SchemaViolation.from_validation("incident", exc) from None
+    """Authenticate and read ``POST /api/incidents`` as received; 401 before parsing."""
+    return parse_incident(_json_body(headers, body, tokens), received_at)

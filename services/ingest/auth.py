@@ -15,20 +15,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+from pydantic import SecretStr
 
 from services.ingest.errors import Unauthorized
 from services.ingest.request import Headers, header
 
-__all__ = ["SuiteTokens", "bearer_token", "check_bearer", "upload_token"]
+__all__ = ["Secret", "SuiteTokens", "bearer_token", "check_bearer", "reveal", "upload_token"]
+
+# A configured secret: plain text in tests, ``SecretStr`` straight from the settings.
+Secret = str | SecretStr
 
 # Token token="abc" | Token token=abc | Token abc  (quotes optional, any case)
 _TOKEN_SCHEME = re.compile(r'^token\s+(?:token\s*=\s*)?"?([^"\s]+)"?\s*$', re.IGNORECASE)
 _BEARER_SCHEME = re.compile(r"^bearer\s+(\S+)\s*$", re.IGNORECASE)
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
+def reveal(secret: Secret) -> str:
+    return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+
+
+def _digest(token: Secret) -> bytes:
+    return hashlib.sha256(reveal(token).encode("utf-8")).digest()
 
 
 def _matches_any(presented: str, digests: Sequence[bytes]) -> int | None:
@@ -45,34 +54,34 @@ def upload_token(headers: Headers) -> str:
     """The token of a Test Engine upload (``Token token=…`` quoted or not, or ``Bearer …``)."""
     raw = (header(headers, "authorization") or "").strip()
     if not raw:
-        raise Unauthorized('missing Authorization: Token token="…"')
+        raise Unauthorized("missing_credentials", 'missing Authorization: Token token="…"')
     match = _TOKEN_SCHEME.match(raw) or _BEARER_SCHEME.match(raw)
     if match is None:
-        raise Unauthorized('Authorization must be Token token="…"')
+        raise Unauthorized("malformed_credentials", 'Authorization must be Token token="…"')
     return match.group(1)
 
 
 def bearer_token(headers: Headers) -> str:
     raw = (header(headers, "authorization") or "").strip()
     if not raw:
-        raise Unauthorized("missing Authorization: Bearer …")
+        raise Unauthorized("missing_credentials", "missing Authorization: Bearer …")
     match = _BEARER_SCHEME.match(raw)
     if match is None:
-        raise Unauthorized("Authorization must be Bearer …")
+        raise Unauthorized("malformed_credentials", "Authorization must be Bearer …")
     return match.group(1)
 
 
-def check_bearer(headers: Headers, tokens: Sequence[str]) -> None:
+def check_bearer(headers: Headers, tokens: Sequence[Secret]) -> None:
     """Accept the request when its bearer token is one of ``tokens``, else 401."""
     presented = bearer_token(headers)
     if _matches_any(presented, [_digest(t) for t in tokens]) is None:
-        raise Unauthorized("the bearer token is not accepted")
+        raise Unauthorized("bad_token", "the bearer token is not accepted")
 
 
 class SuiteTokens:
     """Which suite a token belongs to, from ``suite-slug=token`` pairs."""
 
-    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, pairs: Iterable[tuple[str, Secret]]) -> None:
         self._suites: list[str] = []
         self._digests: list[bytes] = []
         for suite, token in pairs:
@@ -80,9 +89,14 @@ class SuiteTokens:
             self._digests.append(_digest(token))
 
     @classmethod
+    def from_mapping(cls, suites: Mapping[str, Secret]) -> SuiteTokens:
+        """From ``{"payments-pytest": SecretStr("tok1")}`` (the receiver's settings)."""
+        return cls(suites.items())
+
+    @classmethod
     def parse(cls, items: Iterable[str]) -> SuiteTokens:
         """From ``["payments-pytest=tok1", "web-jest=tok2"]``; ValueError on a bad pair."""
-        pairs: list[tuple[str, str]] = []
+        pairs: list[tuple[str, Secret]] = []
         for item in items:
             suite, sep, token = item.partition("=")
             suite, token = suite.strip(), token.strip()
@@ -106,5 +120,5 @@ class SuiteTokens:
         """The suite slug the request's token names; :class:`Unauthorized` otherwise."""
         suite = self.suite_for(upload_token(headers))
         if suite is None:
-            raise Unauthorized("the token does not belong to any configured test suite")
+            raise Unauthorized("bad_token", "the token belongs to no configured test suite")
         return suite

@@ -1,16 +1,19 @@
 """Why an ingest request was refused: one exception tree, each class an HTTP answer.
 
-The route code catches :class:`IngestError` once and answers
-``{"error": err.code, "detail": err.detail}`` with ``err.status``::
+Route code catches :class:`IngestError` once and answers ``err.to_body()``
+(``{"error": err.code, "detail": err.detail}``) with ``err.status``. Status and code
+are the receiver's (``services/receiver/errors.py``), so a refusal reads the same
+whichever module found it::
 
     IngestError
-    ├── MalformedBody        400 malformed         not JSON / XML / multipart / gzip, or truncated
-    ├── Unauthorized         401 unauthorized      missing or wrong token or signature
-    ├── TooLarge             413 too_large         over a size or count limit (also after gunzip)
-    ├── UnsupportedMedia     415 unsupported_media the Content-Type or Content-Encoding is not taken
-    └── SchemaViolation      422 invalid           well-formed, but not the shape the endpoint takes
+    ├── MalformedBody      400 malformed_body          not JSON/XML/multipart/gzip, or cut short
+    ├── Unauthorized       401 unauthorized            missing or wrong token or signature;
+    │                                                  ``reason`` labels it for metrics
+    ├── TooLarge           413 payload_too_large       over a size or count limit (after gunzip)
+    ├── UnsupportedMedia   415 unsupported_media_type  Content-Type or Content-Encoding not taken
+    └── SchemaViolation    422 invalid_payload         well-formed, but not the endpoint's shape
 
-Every message here is safe to send back: none carries a secret or a token.
+Every ``detail`` is safe to send back: none carries a secret, token or signature.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class IngestError(Exception):
     """A request the receiver must refuse; nothing of it reaches Kafka."""
 
     status: ClassVar[int] = 400
-    code: ClassVar[str] = "malformed"
+    code: ClassVar[str] = "malformed_body"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -47,27 +50,34 @@ class IngestError(Exception):
 
 class MalformedBody(IngestError):
     status = 400
-    code = "malformed"
+    code = "malformed_body"
 
 
 class Unauthorized(IngestError):
+    """Bad or missing credentials; ``reason`` is a short label for metrics and logs:
+    ``missing_credentials``, ``malformed_credentials``, ``bad_token``, ``bad_signature``."""
+
     status = 401
     code = "unauthorized"
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class TooLarge(IngestError):
     status = 413
-    code = "too_large"
+    code = "payload_too_large"
 
 
 class UnsupportedMedia(IngestError):
     status = 415
-    code = "unsupported_media"
+    code = "unsupported_media_type"
 
 
 class SchemaViolation(IngestError):
     status = 422
-    code = "invalid"
+    code = "invalid_payload"
 
     @classmethod
     def from_validation(cls, what: str, exc: ValidationError) -> SchemaViolation:

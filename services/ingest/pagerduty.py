@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.base import stable_id
 from schemas.operations import IncidentEvent
+from services.ingest.auth import Secret, reveal
 from services.ingest.errors import SchemaViolation, Unauthorized, UnsupportedMedia
 from services.ingest.fields import OptionalText, OptionalTime
 from services.ingest.request import Headers, header, load_json, media_type
@@ -39,30 +40,30 @@ _STATUSES: dict[str, Literal["triggered", "acknowledged", "resolved"]] = {
 }
 
 
-def sign(body: bytes, secret: str) -> str:
+def sign(body: bytes, secret: Secret) -> str:
     """The ``v1=<hex>`` signature PagerDuty sends for ``body`` under ``secret``."""
-    return "v1=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return "v1=" + hmac.new(reveal(secret).encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(headers: Headers, body: bytes, secrets: Sequence[str]) -> None:
+def verify_signature(headers: Headers, body: bytes, secrets: Sequence[Secret]) -> None:
     """Accept when any ``v1=`` signature in the header matches any secret, else 401."""
     raw = header(headers, SIGNATURE_HEADER)
     if not raw:
-        raise Unauthorized(f"missing {SIGNATURE_HEADER}")
+        raise Unauthorized("missing_credentials", f"missing {SIGNATURE_HEADER}")
     offered = [
         part.strip()[3:].strip().lower().encode("ascii", errors="replace")
         for part in raw.split(",")
         if part.strip().lower().startswith("v1=")
     ]
     if not offered:
-        raise Unauthorized(f"{SIGNATURE_HEADER} carries no v1= signature")
+        raise Unauthorized("malformed_credentials", f"{SIGNATURE_HEADER} has no v1= signature")
     expected = [sign(body, secret)[3:].encode("ascii") for secret in secrets]
     matched = False
     for mine in expected:  # compare every pair: the time does not tell which matched
         for theirs in offered:
             matched |= hmac.compare_digest(mine, theirs)
     if not matched:
-        raise Unauthorized(f"{SIGNATURE_HEADER} does not match any signing secret")
+        raise Unauthorized("bad_signature", f"{SIGNATURE_HEADER} does not match the body")
 
 
 class _Ref(BaseModel):
@@ -165,7 +166,7 @@ def parse_pagerduty(body: bytes, received_at: datetime) -> IncidentEvent | None:
 
 
 def handle_pagerduty(
-    headers: Headers, body: bytes, *, secrets: Sequence[str], received_at: datetime
+    headers: Headers, body: bytes, *, secrets: Sequence[Secret], received_at: datetime
 ) -> IncidentEvent | None:
     """Verify, then map: 401 before anything is read from an unsigned body."""
     verify_signature(headers, body, secrets)

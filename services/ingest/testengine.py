@@ -34,7 +34,7 @@ from services.ingest.junit import parse_junit
 from services.ingest.request import Headers, decode_body, load_json, maybe_gunzip, media_type
 from services.ingest.results import DEFAULT_LIMITS, Execution, Limits, build_results, result_kind
 
-__all__ = ["Upload", "parse_upload", "run_env_from"]
+__all__ = ["Upload", "parse_upload", "read_upload", "run_env_from"]
 
 _JSON_TYPES = frozenset({"", "application/json", "text/json", "text/plain"})
 _RUN_ENV_FIELDS = ("key", "number", "job_id", "branch", "commit_sha", "message", "url")
@@ -138,80 +138,88 @@ def run_env_from(raw: object) -> RunEnv:
     return RunEnv(ci=text("ci"), **{name: text(name) for name in _RUN_ENV_FIELDS})
 
 
-def _json_executions(
-    data: object, limits: Limits, errors: list[str], where: str = "data"
-) -> tuple[list[Execution], int]:
-    """Executions from a ``data`` array; bad entries are counted and described."""
-    if not isinstance(data, list):
-        raise SchemaViolation(f"{where} must be an array of test executions")
-    if len(data) > limits.max_executions:
-        raise TooLarge(f"{len(data)} executions in one upload (limit {limits.max_executions})")
-    executions: list[Execution] = []
-    skipped = 0
-    for index, entry in enumerate(data):
-        try:
-            executions.append(_JsonTest.model_validate(entry).execution())
-        except ValidationError as exc:
-            skipped += 1
-            if len(errors) < limits.max_errors:
+@dataclass
+class _Contents:
+    """What one request carried, gathered before it becomes messages."""
+
+    limits: Limits
+    run_env: dict[str, object] = field(default_factory=dict)
+    executions: list[Execution] = field(default_factory=list)
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def _report(self, message: str) -> None:
+        self.skipped += 1
+        if len(self.errors) < self.limits.max_errors:
+            self.errors.append(message)
+
+    def _check_count(self, more: int) -> None:
+        total = len(self.executions) + more
+        if total > self.limits.max_executions:
+            raise TooLarge(f"{total} executions in one upload (limit {self.limits.max_executions})")
+
+    def add_json(self, data: object) -> None:
+        """Executions from a ``data`` array; bad entries are skipped and described."""
+        if not isinstance(data, list):
+            raise SchemaViolation("data must be an array of test executions")
+        self._check_count(len(data))
+        for index, entry in enumerate(data):
+            try:
+                self.executions.append(_JsonTest.model_validate(entry).execution())
+            except ValidationError as exc:
                 first = exc.errors()[0]
                 loc = ".".join(str(p) for p in first["loc"]) or "entry"
-                errors.append(f"{where}[{index}].{loc}: {first['msg']}")
-    return executions, skipped
+                self._report(f"data[{index}].{loc}: {first['msg']}")
+
+    def add_junit(self, xml: bytes) -> None:
+        executions, problems = parse_junit(xml)
+        self._check_count(len(executions))
+        self.executions += executions
+        for problem in problems:
+            self._report(problem)
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _from_json_body(
-    document: object, limits: Limits
-) -> tuple[RunEnv, list[Execution], int, list[str]]:
+def _read_json_body(raw: bytes, contents: _Contents) -> None:
+    document = load_json(raw)
     if not isinstance(document, dict):
         raise SchemaViolation("the upload must be a JSON object with run_env and data")
     fmt = str(document.get("format") or "json").lower()
     if fmt != "json":
         raise SchemaViolation(f"format {fmt!r} needs multipart/form-data; a JSON body is json")
-    errors: list[str] = []
-    executions, skipped = _json_executions(document.get("data"), limits, errors)
-    return run_env_from(document.get("run_env")), executions, skipped, errors
+    contents.add_json(document.get("data"))
+    contents.run_env = _as_dict(document.get("run_env"))
 
 
-def _from_form(form: Form, limits: Limits) -> tuple[RunEnv, list[Execution], int, list[str], str]:
+def _read_form(form: Form, contents: _Contents) -> str:
+    """Read every ``data`` file of the form; the hash of their contents."""
     files = form.files("data")
     if not files:
         raise SchemaViolation("the form has no data file")
     fmt = (form.get("format") or "").strip().lower()
-    errors: list[str] = []
-    executions: list[Execution] = []
-    skipped = 0
-    run_env_raw: dict[str, object] = {}
+    if fmt not in {"", "json", "junit"}:
+        raise SchemaViolation(f"format must be json or junit, not {fmt!r}")
     digest = hashlib.sha256()
     for part in files:
-        content = maybe_gunzip(part.data, limits.max_inflated_bytes)
+        content = maybe_gunzip(part.data, contents.limits.max_inflated_bytes)
         digest.update(content)
-        kind = fmt or ("junit" if content.lstrip()[:1] == b"<" else "json")
-        if kind == "junit":
-            found, bad = parse_junit(content)
-            executions += found
-            skipped += len(bad)
-            errors += bad[: max(limits.max_errors - len(errors), 0)]
-        elif kind == "json":
-            document = load_json(content, "data file")
-            if isinstance(document, dict):  # {"run_env": …, "data": [...]} saved whole
-                run_env_raw.update(document.get("run_env") or {})
-                document = document.get("data")
-            found, bad_count = _json_executions(document, limits, errors)
-            executions += found
-            skipped += bad_count
-        else:
-            raise SchemaViolation(f"format must be json or junit, not {fmt!r}")
-    if len(executions) > limits.max_executions:
-        raise TooLarge(
-            f"{len(executions)} executions in one upload (limit {limits.max_executions})"
-        )
-    run_env_raw.update(form.fields_with_prefix("run_env"))
-    return run_env_from(run_env_raw), executions, skipped, errors, digest.hexdigest()
+        if (fmt or ("junit" if content.lstrip()[:1] == b"<" else "json")) == "junit":
+            contents.add_junit(content)
+            continue
+        document = load_json(content, "data file")
+        if isinstance(document, dict):  # a whole {"run_env": …, "data": [...]} saved to a file
+            contents.run_env.update(_as_dict(document.get("run_env")))
+            document = document.get("data")
+        contents.add_json(document)
+    contents.run_env.update(form.fields_with_prefix("run_env"))  # the form fields win
+    return digest.hexdigest()
+
+
+def _as_dict(raw: object) -> dict[str, object]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SchemaViolation("run_env must be an object")
+    return raw
 
 
 def parse_upload(
@@ -221,33 +229,60 @@ def parse_upload(
     suites: SuiteTokens,
     received_at: datetime,
     limits: Limits = DEFAULT_LIMITS,
+    decoded: bool = False,
 ) -> Upload:
     """Authenticate and read one upload request into ``tests.results`` messages.
 
-    Raises ``Unauthorized`` (401) before reading the body, then ``UnsupportedMedia``
-    (415), ``MalformedBody`` (400), ``TooLarge`` (413) or ``SchemaViolation`` (422).
+    Raises ``Unauthorized`` (401) before looking at the body, then what
+    :func:`read_upload` raises.
     """
     suite = suites.authenticate(headers)
+    return read_upload(
+        suite, headers, body, received_at=received_at, limits=limits, decoded=decoded
+    )
+
+
+def read_upload(
+    suite: str,
+    headers: Headers,
+    body: bytes,
+    *,
+    received_at: datetime,
+    limits: Limits = DEFAULT_LIMITS,
+    decoded: bool = False,
+) -> Upload:
+    """Read an upload already authenticated as ``suite``.
+
+    ``body`` is as received (gzip is undone here, under ``limits.max_inflated_bytes``)
+    unless ``decoded`` says the caller already undid ``Content-Encoding``. Raises
+    ``UnsupportedMedia`` (415), ``MalformedBody`` (400), ``TooLarge`` (413) or
+    ``SchemaViolation`` (422).
+    """
     kind, params = media_type(headers)
-    raw = decode_body(headers, body, limits.max_inflated_bytes)
-    if kind == "multipart/form-data":
-        form = parse_form(raw, params.get("boundary"))
-        run_env, executions, skipped, errors, content_hash = _from_form(form, limits)
-    elif kind in _JSON_TYPES or kind.endswith("+json"):
-        run_env, executions, skipped, errors = _from_json_body(load_json(raw), limits)
-        content_hash = _sha256(raw)
-    else:
+    multipart = kind == "multipart/form-data"
+    if not multipart and kind not in _JSON_TYPES and not kind.endswith("+json"):
         raise UnsupportedMedia(
             f"Content-Type {kind!r}: send application/json or multipart/form-data"
         )
+    if decoded:
+        raw = decode_body({}, body, limits.max_inflated_bytes)  # the size check only
+    else:
+        raw = decode_body(headers, body, limits.max_inflated_bytes)
+    contents = _Contents(limits)
+    if multipart:
+        content_hash = _read_form(parse_form(raw, params.get("boundary")), contents)
+    else:
+        _read_json_body(raw, contents)
+        content_hash = hashlib.sha256(raw).hexdigest()
+    run_env = run_env_from(contents.run_env)
     upload_id = stable_id("upload", suite, run_env.model_dump(mode="json"), content_hash)
     run_id = stable_id("run", suite, run_env.ci, run_env.key) if run_env.key else upload_id
     results = build_results(
-        executions,
+        contents.executions,
         suite=suite,
         upload_id=upload_id,
         run_env=run_env,
         received_at=received_at,
         limits=limits,
     )
-    return Upload(suite, upload_id, run_id, results, skipped, errors)
+    return Upload(suite, upload_id, run_id, results, contents.skipped, contents.errors)

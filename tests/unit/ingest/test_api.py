@@ -14,6 +14,8 @@ from services.ingest.api import (
     handle_deploy,
     handle_incident,
     incident_status,
+    parse_deploy,
+    parse_incident,
 )
 from services.ingest.errors import MalformedBody, SchemaViolation, Unauthorized, UnsupportedMedia
 from tests.unit.ingest.payloads import RECEIVED_AT, fixture, gzipped
@@ -246,3 +248,12 @@ def test_incident_with_a_wrong_bearer_is_401() -> None:
 def test_every_synonym_maps_to_a_contract_value() -> None:
     assert set(DEPLOY_STATES.values()) == {"started", "succeeded", "failed", "cancelled"}
     assert set(INCIDENT_STATUSES.values()) == {"triggered", "acknowledged", "resolved"}
+
+
+def test_parsed_documents_can_be_mapped_without_the_request() -> None:
+    deploy = parse_deploy({"service": "ledger", "state": "deployed"}, RECEIVED_AT)
+    assert deploy.state == "succeeded"
+    assert parse_incident({"action": "AddNote", "alert": {"alertId": "a"}}, RECEIVED_AT) is None
+    incident = parse_incident({"id": "7", "service": "ledger", "title": "t"}, RECEIVED_AT)
+    assert incident is not None
+    assert incident.status == "triggered"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from services.ingest.auth import SuiteTokens, check_bearer, upload_token
 from services.ingest.errors import Unauthorized
@@ -28,6 +29,7 @@ def test_a_wrong_token_is_401() -> None:
     with pytest.raises(Unauthorized) as caught:
         SUITES.authenticate({"authorization": 'Token token="tok-jsx"'})
     assert caught.value.status == 401
+    assert caught.value.reason == "bad_token"
     assert "tok-jsx" not in caught.value.detail
 
 
@@ -76,3 +78,9 @@ def test_a_missing_wrong_or_non_bearer_token_is_401(headers: dict[str, str]) -> 
 def test_no_configured_bearer_tokens_accepts_nobody() -> None:
     with pytest.raises(Unauthorized):
         check_bearer({"Authorization": "Bearer anything"}, [])
+
+
+def test_secrets_straight_from_the_settings_work_unrevealed() -> None:
+    suites = SuiteTokens.from_mapping({"payments-pytest": SecretStr("tok-py")})
+    assert suites.authenticate({"authorization": 'Token token="tok-py"'}) == "payments-pytest"
+    check_bearer({"authorization": "Bearer api-1"}, [SecretStr("api-1")])

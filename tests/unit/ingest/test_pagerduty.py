@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from pydantic import SecretStr
 
 from schemas.operations import IncidentEvent
 from services.ingest.errors import SchemaViolation, Unauthorized, UnsupportedMedia
@@ -57,8 +58,9 @@ def test_bad_signatures_are_401(signature: str) -> None:
 def test_a_signature_over_another_body_is_401() -> None:
     body = fixture("pagerduty/incident_triggered.json")
     tampered = body.replace(b"P1", b"P5")
-    with pytest.raises(Unauthorized, match="does not match"):
+    with pytest.raises(Unauthorized, match="does not match") as caught:
         verify_signature({"X-PagerDuty-Signature": sign(body, "whsec-new")}, tampered, SECRETS)
+    assert caught.value.reason == "bad_signature"
 
 
 def test_a_missing_signature_is_401() -> None:
@@ -174,3 +176,10 @@ def test_signed_bodies_of_the_wrong_shape_are_422(document: object, message: str
 def test_a_non_json_content_type_is_415() -> None:
     with pytest.raises(UnsupportedMedia):
         _deliver(b"{}", signature=sign(b"{}", "whsec-old"), content_type="text/plain")
+
+
+def test_signing_secrets_straight_from_the_settings_work_unrevealed() -> None:
+    body = fixture("pagerduty/incident_triggered.json")
+    signature = sign(body, SecretStr("whsec-new"))
+    assert signature == sign(body, "whsec-new")
+    verify_signature({"X-PagerDuty-Signature": signature}, body, [SecretStr("whsec-new")])

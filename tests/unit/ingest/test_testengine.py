@@ -18,7 +18,7 @@ from services.ingest.errors import (
     UnsupportedMedia,
 )
 from services.ingest.results import Limits
-from services.ingest.testengine import Upload, parse_upload, run_env_from
+from services.ingest.testengine import Upload, parse_upload, read_upload, run_env_from
 from tests.unit.ingest.payloads import RECEIVED_AT, fixture, gzipped, multipart
 
 SUITES = SuiteTokens.parse(["payments-pytest=tok-py", "web-jest=tok-js", "ledger-rspec=tok-rb"])
@@ -351,7 +351,7 @@ def test_a_json_body_that_is_not_json_is_400() -> None:
 def test_json_of_the_wrong_shape_is_422(document: object, message: str) -> None:
     with pytest.raises(SchemaViolation, match=message) as caught:
         _post(orjson.dumps(document))
-    assert caught.value.to_body() == {"error": "invalid", "detail": caught.value.detail}
+    assert caught.value.to_body() == {"error": "invalid_payload", "detail": caught.value.detail}
 
 
 def test_every_refusal_carries_its_status_and_code() -> None:
@@ -360,11 +360,11 @@ def test_every_refusal_carries_its_status_and_code() -> None:
         for cls in (MalformedBody, Unauthorized, TooLarge, UnsupportedMedia, SchemaViolation)
     }
     assert statuses == {
-        "MalformedBody": (400, "malformed"),
+        "MalformedBody": (400, "malformed_body"),
         "Unauthorized": (401, "unauthorized"),
-        "TooLarge": (413, "too_large"),
-        "UnsupportedMedia": (415, "unsupported_media"),
-        "SchemaViolation": (422, "invalid"),
+        "TooLarge": (413, "payload_too_large"),
+        "UnsupportedMedia": (415, "unsupported_media_type"),
+        "SchemaViolation": (422, "invalid_payload"),
     }
     assert all(issubclass(cls, IngestError) for cls in (MalformedBody, TooLarge))
 
@@ -372,3 +372,27 @@ def test_every_refusal_carries_its_status_and_code() -> None:
 def test_run_env_ignores_nested_values_and_blank_strings() -> None:
     env = run_env_from({"CI": "buildkite", "key": " ", "number": 12, "url": {"x": 1}, "x": "y"})
     assert (env.ci, env.key, env.number, env.url) == ("buildkite", None, "12", None)
+
+
+def test_a_body_the_caller_already_inflated_is_not_inflated_again() -> None:
+    headers = {"content-type": JSON, "content-encoding": "gzip"}
+    body = fixture("testengine/ruby_collector.json")
+    upload = read_upload("ledger-rspec", headers, body, received_at=RECEIVED_AT, decoded=True)
+    assert upload.response_body()["queued"] == 3
+
+
+def test_an_inflated_body_over_the_cap_is_still_413() -> None:
+    with pytest.raises(TooLarge):
+        read_upload(
+            "s",
+            {"content-type": JSON},
+            b"[" * 100,
+            received_at=RECEIVED_AT,
+            limits=Limits(max_inflated_bytes=10),
+            decoded=True,
+        )
+
+
+def test_the_content_type_is_checked_before_the_encoding() -> None:
+    with pytest.raises(UnsupportedMedia):
+        _post(b"not gzip", content_type="text/csv", content_encoding="gzip")
