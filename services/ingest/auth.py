@@ -1,80 +1,56 @@
-"""Tokens for the upload API and ``/api/*``: parsed leniently, compared in constant time.
+"""Tokens for the upload API and ``/api/*``, checked with the receiver's credential code.
 
 Test collectors send ``Authorization: Token token="…"`` (Python, JavaScript, Ruby),
-``bktec`` sends it unquoted (``Token token=…``); both name the suite through
+``bktec`` sends it unquoted (``Token token=…``); either names the suite through
 ``KITESTREAM_TEST_SUITES`` (``suite-slug=token`` pairs). ``/api/*`` takes
 ``Authorization: Bearer …`` against ``KITESTREAM_API_TOKENS``.
 
-Each comparison is between SHA-256 digests (equal lengths) with
-:func:`hmac.compare_digest`, and every configured token is compared, so neither the
-position of the match nor a token's length shows in the time taken.
+Parsing the header and the constant-time comparison are the receiver's
+(:mod:`services.receiver.auth`): every configured secret is compared, as SHA-256
+digests, so neither the position of a match nor a token's length shows in the time.
+This module adds what ingest needs on top: suites by token, and the refusals as
+:class:`~services.ingest.errors.Unauthorized` with a reason for the metrics.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import SecretStr
 
 from services.ingest.errors import Unauthorized
 from services.ingest.request import Headers, header
+from services.receiver.auth import authorization_token, match_secret, secret_bytes
 
-__all__ = ["Secret", "SuiteTokens", "bearer_token", "check_bearer", "reveal", "upload_token"]
+__all__ = ["Secret", "SuiteTokens", "check_bearer", "reveal", "upload_token"]
 
 # A configured secret: plain text in tests, ``SecretStr`` straight from the settings.
 Secret = str | SecretStr
-
-# Token token="abc" | Token token=abc | Token abc  (quotes optional, any case)
-_TOKEN_SCHEME = re.compile(r'^token\s+(?:token\s*=\s*)?"?([^"\s]+)"?\s*$', re.IGNORECASE)
-_BEARER_SCHEME = re.compile(r"^bearer\s+(\S+)\s*$", re.IGNORECASE)
 
 
 def reveal(secret: Secret) -> str:
     return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
 
 
-def _digest(token: Secret) -> bytes:
-    return hashlib.sha256(reveal(token).encode("utf-8")).digest()
-
-
-def _matches_any(presented: str, digests: Sequence[bytes]) -> int | None:
-    """Index of the configured digest equal to ``presented``'s, checking all of them."""
-    mine = _digest(presented)
-    found: int | None = None
-    for index, digest in enumerate(digests):
-        if hmac.compare_digest(mine, digest) and found is None:
-            found = index
-    return found
+def _token(headers: Headers, schemes: tuple[str, ...], shown: str) -> str:
+    raw = header(headers, "authorization")
+    if not raw or not raw.strip():
+        raise Unauthorized("missing_credentials", f"missing Authorization: {shown}")
+    token = authorization_token(raw, schemes=schemes)
+    if token is None:
+        raise Unauthorized("malformed_credentials", f"Authorization must be {shown}")
+    return token
 
 
 def upload_token(headers: Headers) -> str:
     """The token of a Test Engine upload (``Token token=…`` quoted or not, or ``Bearer …``)."""
-    raw = (header(headers, "authorization") or "").strip()
-    if not raw:
-        raise Unauthorized("missing_credentials", 'missing Authorization: Token token="…"')
-    match = _TOKEN_SCHEME.match(raw) or _BEARER_SCHEME.match(raw)
-    if match is None:
-        raise Unauthorized("malformed_credentials", 'Authorization must be Token token="…"')
-    return match.group(1)
-
-
-def bearer_token(headers: Headers) -> str:
-    raw = (header(headers, "authorization") or "").strip()
-    if not raw:
-        raise Unauthorized("missing_credentials", "missing Authorization: Bearer …")
-    match = _BEARER_SCHEME.match(raw)
-    if match is None:
-        raise Unauthorized("malformed_credentials", "Authorization must be Bearer …")
-    return match.group(1)
+    return _token(headers, ("Token", "Bearer"), 'Token token="…"')
 
 
 def check_bearer(headers: Headers, tokens: Sequence[Secret]) -> None:
     """Accept the request when its bearer token is one of ``tokens``, else 401."""
-    presented = bearer_token(headers)
-    if _matches_any(presented, [_digest(t) for t in tokens]) is None:
+    presented = _token(headers, ("Bearer",), "Bearer …")
+    if match_secret(presented, [secret_bytes(reveal(t)) for t in tokens]) is None:
         raise Unauthorized("bad_token", "the bearer token is not accepted")
 
 
@@ -83,10 +59,10 @@ class SuiteTokens:
 
     def __init__(self, pairs: Iterable[tuple[str, Secret]]) -> None:
         self._suites: list[str] = []
-        self._digests: list[bytes] = []
+        self._secrets: list[bytes] = []
         for suite, token in pairs:
             self._suites.append(suite)
-            self._digests.append(_digest(token))
+            self._secrets.append(secret_bytes(reveal(token)))
 
     @classmethod
     def from_mapping(cls, suites: Mapping[str, Secret]) -> SuiteTokens:
@@ -113,7 +89,7 @@ class SuiteTokens:
         return len(self._suites)
 
     def suite_for(self, token: str) -> str | None:
-        index = _matches_any(token, self._digests)
+        index = match_secret(token, self._secrets)
         return None if index is None else self._suites[index]
 
     def authenticate(self, headers: Headers) -> str:

@@ -217,6 +217,32 @@ def test_multipart_junit_upload_with_run_env_fields() -> None:
     assert flaky[0].test.scope == "com.acme.payments.CheckoutServiceTest"
 
 
+def test_bktec_upload_multipart_with_unquoted_token() -> None:
+    # what `bktec upload junit.xml` sends: Go's multipart writer, run_env[...] fields
+    body, ctype = multipart(
+        {
+            "format": "junit",
+            "run_env[collector]": "bktec",
+            "run_env[version]": "v1.6.0",
+            "run_env[CI]": "buildkite",
+            "run_env[key]": "0190a1b2-bbbb-7e5f-8a9b-0c1d2e3f4a5b",
+            "run_env[job_id]": "0190a1b2-cccc-7e5f-8a9b-0c1d2e3f4a5b",
+            "run_env[url]": "https://buildkite.com/acme/ledger/builds/78",
+        },
+        {"data": ("build/junit.xml", fixture("junit/pytest_rerunfailures.xml"))},
+        boundary="2c4ad5d8f4e1b0d9a6c3e7f1b2a5d8c0e3f6a9b2c5d8e1f4a7b0c3d6e9f2",
+    )
+    upload = _post(body, token="tok-rb", quoted=False, content_type=ctype)
+    assert upload.suite == "ledger-rspec"
+    idempotent = [r for r in upload.results if r.test.name == "test_sync_is_idempotent"]
+    assert [(r.attempt, r.result) for r in idempotent] == [
+        (1, "failed"),
+        (2, "failed"),
+        (3, "passed"),
+    ]
+    assert idempotent[0].run_env.job_id == "0190a1b2-cccc-7e5f-8a9b-0c1d2e3f4a5b"
+
+
 def test_multipart_json_data_file_with_a_skipped_entry() -> None:
     body, ctype = multipart(
         {"format": "json", "run_env[CI]": "generic", "run_env[key]": "run-7"},
