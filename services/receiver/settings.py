@@ -17,7 +17,14 @@ from pydantic_settings import NoDecode
 from services.common.settings import KafkaSettings, split_csv
 from services.receiver.errors import SettingsError
 
-__all__ = ["ReceiverSettings", "SecretList", "SuiteTokens", "load_settings", "parse_pairs"]
+__all__ = [
+    "ReceiverSettings",
+    "SecretList",
+    "SuiteTokens",
+    "load_settings",
+    "parse_pairs",
+    "split_secrets",
+]
 
 MiB = 1024 * 1024
 
@@ -25,7 +32,10 @@ MiB = 1024 * 1024
 def parse_pairs(value: object) -> dict[str, str]:
     """``"suite-a=tok1, suite-b=tok2"`` as ``{"suite-a": "tok1", "suite-b": "tok2"}``."""
     if isinstance(value, dict):
-        return {str(k).strip(): str(v).strip() for k, v in value.items()}
+        return {
+            str(k).strip(): (v.get_secret_value() if isinstance(v, SecretStr) else str(v)).strip()
+            for k, v in value.items()
+        }
     pairs: dict[str, str] = {}
     for item in split_csv(value):
         name, sep, secret = item.partition("=")
@@ -35,8 +45,15 @@ def parse_pairs(value: object) -> dict[str, str]:
     return pairs
 
 
+def split_secrets(value: object) -> list[str]:
+    """Like :func:`split_csv`, keeping ``SecretStr`` items' values (not their ``****``)."""
+    if isinstance(value, list | tuple):
+        value = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in value]
+    return split_csv(value)
+
+
 # Comma-separated secrets in one variable ("tok1,tok2"): several allow rotation.
-SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(split_csv)]
+SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(split_secrets)]
 # Comma-separated ``name=token`` pairs in one variable.
 SuiteTokens = Annotated[dict[str, SecretStr], NoDecode, BeforeValidator(parse_pairs)]
 

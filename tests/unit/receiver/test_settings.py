@@ -55,3 +55,14 @@ def test_kafka_bootstrap_servers_variable_is_honoured(monkeypatch: pytest.Monkey
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092")
     settings = ReceiverSettings(buildkite_tokens="t")  # type: ignore[arg-type]
     assert settings.bootstrap_servers == "kafka-1:9092"
+
+
+def test_secrets_given_in_code_keep_their_values() -> None:
+    from pydantic import SecretStr
+
+    settings = ReceiverSettings(
+        buildkite_tokens=[SecretStr("a-token"), "b-token"],  # type: ignore[list-item]
+        test_suites={"suite": SecretStr("s-token")},
+    )
+    assert [t.get_secret_value() for t in settings.buildkite_tokens] == ["a-token", "b-token"]
+    assert settings.test_suites["suite"].get_secret_value() == "s-token"
