@@ -180,10 +180,10 @@ class SinkWorker:
                 continue
             await self._pace()
             attempt += 1
-            self._last_send = self._clock()
             try:
                 receipt = await self.sink.send(deliveries, attempt)
             except DeliveryFailed as exc:
+                self._last_send = self._clock()
                 last = exc.reason
                 decision = self._judge(exc, attempt, read_at)
                 if isinstance(decision, GaveUp):
@@ -202,6 +202,7 @@ class SinkWorker:
             except Exception as exc:  # a bug in a sink must not stop its worker for good
                 log.exception("sink %s: internal error while sending", name)
                 return GaveUp(attempt, f"internal error in the sink: {type(exc).__name__}")
+            self._last_send = self._clock()
             self._breaker.record_success()
             return Delivered(attempt, receipt)
 
@@ -233,7 +234,8 @@ class SinkWorker:
         return decision.wait_s
 
     async def _pace(self) -> None:
-        """Keep ``min_interval_s`` between sends."""
+        """Keep ``min_interval_s`` from the end of one send to the start of the next, so
+        that requests also *arrive* at least that far apart."""
         if self._last_send is not None and self.sink.min_interval_s > 0:
             wait = self._last_send + self.sink.min_interval_s - self._clock()
             if wait > 0:
