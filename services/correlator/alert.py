@@ -2,11 +2,12 @@
 
 A summary reads like::
 
-    payments-api: incident "Checkout 500s" opened 25 min after deploy a1b2c3d of
-    payments-api; payments-api #812 failed on main 10 min after it
+    payments-api: incident "Checkout 500s" opened 25 min after deploy a1b2c3d;
+    payments-api #812 failed on main 10 min after it
 
-(on one line), with "(failing tests all known flaky)" when they are and "(candidate 2
-of 2)" when another deploy explains the incident better.
+(on one line), naming the deployed service when it is a dependency, with "(failing
+tests all known flaky)" when they are and "(candidate 2 of 2)" when another deploy
+explains the incident better.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ def alert_id(service: str, incident_id: str, deploy_id: str) -> str:
 def _summary(service: str, c: Candidate) -> str:
     deploy = c.deploy
     what = f"deploy {deploy.commit[:7]}" if deploy.commit else f"deploy {deploy.deploy_id}"
-    whose = deploy.deployed_service + (" (a dependency)" if deploy.via_dependency else "")
+    if deploy.via_dependency:
+        what += f" of {deploy.deployed_service} (a dependency)"
     gap = c.failure.at - deploy.at
     relation = "after it" if gap >= timedelta(0) else "before it"
     text = (
         f'{service}: incident "{c.incident.title}" opened {spoken(c.incident.at - deploy.at)} '
-        f"after {what} of {whose}; {c.failure.title} {spoken(gap)} {relation}"
+        f"after {what}; {c.failure.title} {spoken(gap)} {relation}"
     )
     if c.known_flaky:
         text += " (failing tests all known flaky)"
@@ -49,6 +51,10 @@ def _summary(service: str, c: Candidate) -> str:
 def _dump(model: Any, drop: tuple[str, ...]) -> dict[str, Any]:
     data: dict[str, Any] = model.model_dump(mode="json", exclude={"type", "service", *drop})
     return {k: v for k, v in data.items() if v is not None}
+
+
+def _renamed(data: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    return {new if k == old else k: v for k, v in data.items()}
 
 
 def build_alert(service: str, c: Candidate, created_at: datetime) -> Alert:
@@ -77,7 +83,7 @@ def build_alert(service: str, c: Candidate, created_at: datetime) -> Alert:
         summary=_summary(service, c),
         failure=_dump(c.failure, ()),
         deploy=deploy,
-        incident=_dump(c.incident, ("at",)) | {"opened_at": c.incident.at.isoformat()},
+        incident=_renamed(_dump(c.incident, ()), "at", "opened_at"),
         reasons=list(c.reasons),
         links=links,
         score=c.score,

@@ -10,7 +10,7 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 
 from services.common.settings import CsvList, KafkaSettings
 from services.correlator.windows import Windows
@@ -61,6 +61,11 @@ class CorrelatorSettings(KafkaSettings):
         description="Stable per instance: a restart with the same id fences the old one.",
     )
     max_batch: int = Field(default=500, ge=1, validation_alias=_env("max_batch"))
+
+    @model_validator(mode="after")
+    def _windows_fit(self) -> CorrelatorSettings:
+        self.windows()  # raises ValueError when the retention cannot hold both windows
+        return self
 
     def windows(self) -> Windows:
         return Windows(

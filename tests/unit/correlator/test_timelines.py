@@ -52,11 +52,12 @@ def test_the_alert_names_service_severity_reasons_and_links() -> None:
         "time",
     ]
     assert alert.summary == (
-        'payments-api: incident "Checkout 500s" opened 25 min after deploy a1b2c3d of '
-        "payments-api; payments-api #1 failed on main 10 min after it"
+        'payments-api: incident "Checkout 500s" opened 25 min after deploy a1b2c3d; '
+        "payments-api #1 failed on main 10 min after it"
     )
     assert "\n" not in alert.summary
     assert alert.failing_tests_known_flaky is None
+    assert alert.incident["opened_at"] == "2026-08-01T10:25:00Z"
     assert alert.score is not None
     assert 0.9 < alert.score <= 1.0
 
@@ -125,7 +126,7 @@ def test_a_deploy_of_a_dependency_lines_up_with_a_lower_score() -> None:
     (dep,) = play([failure(10), deploy(0, of="ledger"), incident(25)])
     assert dep.reasons[0] == "dependency: payments-api depends on ledger, which was deployed"
     assert dep.deploy["service"] == "ledger"
-    assert "of ledger (a dependency)" in dep.summary
+    assert "after deploy a1b2c3d of ledger (a dependency);" in dep.summary
     assert own.score is not None
     assert dep.score is not None
     assert dep.score < own.score
