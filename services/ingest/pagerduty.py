@@ -33,6 +33,7 @@ from services.ingest.request import Headers, header, load_json, media_type
 __all__ = ["handle_pagerduty", "parse_pagerduty", "sign", "verify_signature"]
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
+_MAX_SIGNATURES = 16  # PagerDuty sends one, two while a secret rotates
 _STATUSES: dict[str, Literal["triggered", "acknowledged", "resolved"]] = {
     "triggered": "triggered",
     "acknowledged": "acknowledged",
@@ -54,7 +55,7 @@ def verify_signature(headers: Headers, body: bytes, secrets: Sequence[Secret]) -
         part.strip()[3:].strip().lower().encode("ascii", errors="replace")
         for part in raw.split(",")
         if part.strip().lower().startswith("v1=")
-    ]
+    ][:_MAX_SIGNATURES]
     if not offered:
         raise Unauthorized("malformed_credentials", f"{SIGNATURE_HEADER} has no v1= signature")
     expected = [sign(body, secret)[3:].encode("ascii") for secret in secrets]

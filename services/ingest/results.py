@@ -131,13 +131,12 @@ def build_results(
         test = TestIdentity(
             id=ex.id, scope=ex.scope, name=ex.name, location=ex.location, file_name=ex.file_name
         )
-        event_id = stable_id(
-            "tests.results", suite, env, test.model_dump(mode="json"), attempt, ex.result,
-            ex.duration_s,
-        )  # fmt: skip
+        identity_json = test.model_dump(mode="json")
         out.append(
             TestResult(
-                event_id=event_id,
+                event_id=stable_id(
+                    "tests.results", suite, env, identity_json, attempt, ex.result, ex.duration_s
+                ),
                 suite=suite,
                 upload_id=upload_id,
                 received_at=received_at,
@@ -145,9 +144,7 @@ def build_results(
                 result=ex.result,
                 attempt=attempt,
                 duration_s=ex.duration_s,
-                failure_reason=None
-                if reason is None
-                else _cap_text(reason, limits.max_reason_chars),
+                failure_reason=reason and _cap_text(reason, limits.max_reason_chars),
                 failure_expanded=cap_failure(ex.failure_expanded, limits.max_expanded_chars),
                 run_env=run_env,
             )

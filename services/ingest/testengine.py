@@ -2,16 +2,18 @@
 
 What arrives, and from whom::
 
-    Python collector   application/json   {"format": "json", "run_env": {"CI": …}, "data": [...]}
-    JS collector       application/json   same, run_env.ci in lower case
-    Ruby collector     application/json   Content-Encoding: gzip, tests without "id"
-    bktec              application/json   Authorization: Token token=abc (unquoted)
-    curl / plugin      multipart/form-data  format=json|junit, data=@file, run_env[key]=…
+    Python collector     application/json     {"format": "json", "run_env": {…}, "data": [...]}
+    JS collector         application/json     the same, run_env.ci in lower case
+    Ruby collector       application/json     Content-Encoding: gzip, tests without "id"
+    bktec upload, curl,  multipart/form-data  format=json|junit, data=@file, run_env[key]=…
+    test-collector plugin
 
+Any of them may send ``Token token="…"`` quoted or not (older bktec did not quote).
 :func:`parse_upload` authenticates (the token names the suite), undoes gzip, reads
 either shape and returns an :class:`Upload`: the ``tests.results`` messages (key =
-suite) and the 202 body. A malformed test entry is skipped and reported in
-``errors`` as Test Engine does; a malformed request is an
+suite) and the 202 body. :func:`read_upload` is the same after authentication, for
+a route that authenticates before reading the body. A malformed test entry is
+skipped and reported in ``errors``, as Test Engine does; a malformed request is an
 :class:`~services.ingest.errors.IngestError`.
 """
 
