@@ -68,7 +68,8 @@ class Correlator:
             step.changes.append(tick)
         assert state.clock is not None
         horizon = state.clock - self.windows.retention
-        step.changes += state.forget_before(horizon)
+        if tick is not None:  # the horizon moved: forget what fell behind it
+            step.changes += state.forget_before(horizon)
         if obs.at < horizon:
             self.too_late += 1
             log.debug("dropping %s for %s: older than the retention", obs.type, obs.service)
@@ -78,6 +79,8 @@ class Correlator:
             return step
         step.changes.append(change)
         for incident in self._affected(state, obs):
+            if not self._open_pairs(state, incident):
+                continue
             for candidate in candidates(state, incident, self.windows):
                 pair = pair_key(incident.incident_id, candidate.deploy.deploy_id)
                 if pair in state.alerted:
@@ -85,6 +88,14 @@ class Correlator:
                 step.alerts.append(build_alert(state.name, candidate, now))
                 step.changes.append(state.mark_alerted(pair, min(incident.at, candidate.deploy.at)))
         return step
+
+    def _open_pairs(self, state: ServiceState, incident: IncidentSeen) -> bool:
+        """Whether some deploy before ``incident`` has not been alerted on with it yet."""
+        return any(
+            pair_key(incident.incident_id, deploy.deploy_id) not in state.alerted
+            for deploy in state.deploys.values()
+            if self.windows.incident_after_deploy(deploy.at, incident.at)
+        )
 
     def _affected(self, state: ServiceState, obs: Observation) -> list[IncidentSeen]:
         """The incidents whose candidates ``obs`` can have changed."""

@@ -27,19 +27,45 @@ from services.correlator.observations import DeploySeen, FailureSeen, IncidentSe
 from services.correlator.state import ServiceState
 from services.correlator.windows import Windows, spoken
 
-__all__ = ["Candidate", "candidates", "flaky_explained", "same_commit"]
+__all__ = ["Candidate", "candidates", "flaky_explained", "same_commit", "score"]
 
 
 @dataclass(frozen=True)
 class Candidate:
+    """A deploy that lines up with an incident through ``failure``; ranked among the
+    deploys that line up with the same incident."""
+
+    service: str
     incident: IncidentSeen
     deploy: DeploySeen
     failure: FailureSeen
     score: float
-    reasons: tuple[str, ...]
     known_flaky: bool | None  # None: no test results for the failed build
     rank: int = 1
     of: int = 1
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why the three line up, in words, strongest first."""
+        deploy, failure = self.deploy, self.failure
+        if deploy.via_dependency:
+            found = [
+                f"dependency: {self.service} depends on {deploy.deployed_service}, "
+                "which was deployed"
+            ]
+        else:
+            found = [f"same service: {self.service} was deployed"]
+        if same_commit(failure.commit, deploy.commit):
+            found.append(f"same commit: {(failure.commit or '')[:12]} failed and was deployed")
+        gap = failure.at - deploy.at
+        when = "after" if gap >= timedelta(0) else "before"
+        found.append(f"time: the failure came {spoken(gap)} {when} the deploy")
+        found.append(
+            f"time: the incident opened {spoken(self.incident.at - deploy.at)} after the deploy"
+        )
+        if self.known_flaky:
+            found.append("flaky: every failing test of the build is known flaky")
+        return tuple(found)
 
 
 def same_commit(a: str | None, b: str | None) -> bool:
@@ -72,54 +98,40 @@ def flaky_explained(state: ServiceState, failure: FailureSeen) -> bool | None:
     return bool(failed) and failed <= flaky and not any(r.outage for r in runs)
 
 
-def _explain(
-    state: ServiceState,
-    incident: IncidentSeen,
-    deploy: DeploySeen,
-    failure: FailureSeen,
-    windows: Windows,
-) -> Candidate:
-    reasons = []
-    score = 0.0
-    if deploy.via_dependency:
-        score += 0.2
-        reasons.append(
-            f"dependency: {state.name} depends on {deploy.deployed_service}, which was deployed"
-        )
-    else:
-        score += 0.4
-        reasons.append(f"same service: {state.name} was deployed")
+def score(
+    incident: IncidentSeen, deploy: DeploySeen, failure: FailureSeen, windows: Windows
+) -> float:
+    """The sum of the reasons' weights (see the module docs), 0 to 1."""
+    total = 0.2 if deploy.via_dependency else 0.4
     if same_commit(failure.commit, deploy.commit):
-        score += 0.3
-        reasons.append(f"same commit: {(failure.commit or '')[:12]} failed and was deployed")
-    gap = failure.at - deploy.at
-    score += 0.15 * (1 - abs(gap) / windows.failure)
-    when = "after" if gap >= timedelta(0) else "before"
-    reasons.append(f"time: the failure came {spoken(gap)} {when} the deploy")
-    lag = incident.at - deploy.at
-    score += 0.15 * (1 - lag / windows.incident)
-    reasons.append(f"time: the incident opened {spoken(lag)} after the deploy")
-    flaky = flaky_explained(state, failure)
-    if flaky:
-        reasons.append("flaky: every failing test of the build is known flaky")
-    return Candidate(incident, deploy, failure, round(score, 3), tuple(reasons), flaky)
+        total += 0.3
+    total += 0.15 * (1 - abs(failure.at - deploy.at) / windows.failure)
+    total += 0.15 * (1 - (incident.at - deploy.at) / windows.incident)
+    return round(total, 3)
 
 
 def _best(
     state: ServiceState, incident: IncidentSeen, deploy: DeploySeen, windows: Windows
 ) -> Candidate | None:
-    fitting = [f for f in state.failures.values() if windows.deploy_near_failure(deploy.at, f.at)]
-    if not fitting:
+    """The failure that explains the most about ``deploy``, as a candidate."""
+    best: tuple[tuple[bool, bool, timedelta, str], FailureSeen, bool | None] | None = None
+    for failure in state.failures.values():
+        if not windows.deploy_near_failure(deploy.at, failure.at):
+            continue
+        flaky = flaky_explained(state, failure) if state.test_runs else None
+        key = (
+            not flaky,
+            same_commit(failure.commit, deploy.commit),
+            -abs(failure.at - deploy.at),
+            failure.failure_id,
+        )
+        if best is None or key > best[0]:
+            best = (key, failure, flaky)
+    if best is None:
         return None
-    explained = [_explain(state, incident, deploy, f, windows) for f in fitting]
-    return max(
-        explained,
-        key=lambda c: (
-            not c.known_flaky,
-            same_commit(c.failure.commit, deploy.commit),
-            -abs(c.failure.at - deploy.at),
-            c.failure.failure_id,
-        ),
+    _, failure, flaky = best
+    return Candidate(
+        state.name, incident, deploy, failure, score(incident, deploy, failure, windows), flaky
     )
 
 
