@@ -80,6 +80,10 @@ class Catalog:
             repos.add(normalised)
         for repo in repos:
             found |= self._lookup("repositories", repo)
+            host, _, path = repo.partition("/")
+            if host == "dev.azure.com" and path.count("/") == 2:
+                # Cortex names Azure repositories by project/repo; the org is not in it.
+                found |= self._lookup("repositories", f"{host}/{path.partition('/')[2]}")
         return found
 
     def is_deploy(self, service: str, *, pipeline: str, step_key: str | None = None) -> bool:

@@ -57,3 +57,12 @@ def test_the_file_defaults_to_kitestream_catalog(
     assert "payments-api" in capsys.readouterr().out
     monkeypatch.delenv("KITESTREAM_CATALOG")
     assert main(["catalog", "check"]) == 2
+
+
+def test_json_output_of_a_broken_catalog_lists_errors_and_warnings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["catalog", "check", "--json", str(FIXTURES / "broken" / "catalog.yaml")]) == 1
+    data = orjson.loads(capsys.readouterr().out)
+    assert len(data["errors"]) == 4
+    assert data["warnings"][0].endswith("payments-api: no pipeline maps to this service")

@@ -206,3 +206,23 @@ def test_json_files_indented_with_tabs_are_read(tmp_path: Path) -> None:
         tmp_path, "services:\n  a: {pipelines: [a]}\ninclude:\n  pipelines_json: [pipelines.json]\n"
     )
     assert set(load_catalog(path).pipelines) == {"tabbed"}
+
+
+def test_cortex_git_providers_give_their_hosts(tmp_path: Path) -> None:
+    for name, git in [
+        ("bb", "bitbucket: {repository: acme/bb}"),
+        ("az", "azure: {project: Payments, repository: az}"),
+    ]:
+        write(
+            tmp_path,
+            f"info:\n  x-cortex-tag: {name}\n  x-cortex-git:\n    {git}\n",
+            f"c/{name}.yaml",
+        )
+    path = write(tmp_path, "services:\n  a: {pipelines: [a]}\ninclude:\n  cortex: [c/]\n")
+    services = load_catalog(path).services
+    assert services["bb"].repositories == {"bitbucket.org/acme/bb"}
+    assert services["az"].repositories == {"dev.azure.com/payments/az"}
+    catalog = load_catalog(path)
+    assert catalog.services_for_pipeline("x", repository="git@bitbucket.org:acme/bb.git") == {"bb"}
+    azure_url = "git@ssh.dev.azure.com:v3/acme/Payments/az"  # the org is not in Cortex's name
+    assert catalog.services_for_pipeline("x", repository=azure_url) == {"az"}
