@@ -163,7 +163,7 @@ async def test_sigkill_mid_stream_and_restart_give_the_same_alert_set(
     assert restored, "the restarted correlator restores its state from the changelog"
 
 
-async def test_sighup_reloads_the_catalog_and_keeps_the_state(
+async def test_sighup_reloads_the_catalog_and_keeps_the_state_and_sigterm_stops_it(
     kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
 ) -> None:
     catalog = write_catalog(tmp_path, CATALOG)
@@ -191,6 +191,9 @@ async def test_sighup_reloads_the_catalog_and_keeps_the_state(
             )
             alerts = await read_alerts(reader, [], 1, timeout_s=60)
             assert proc.poll() is None, "SIGHUP does not stop it"
+            proc.send_signal(signal.SIGTERM)
+            exit_code = await asyncio.to_thread(proc.wait, 60)
+    assert exit_code == 0, "SIGTERM stops it cleanly"
     assert [a.alert_id for a in alerts] == [alert_id("search", "INC-1", "deploy:dep-1")]
     assert alerts[0].failure["failure_id"] == "build:b-mapped"
 
