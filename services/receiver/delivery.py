@@ -59,7 +59,8 @@ class Delivery:
         self.max_message_bytes = max_message_bytes
         self.drain_batch = drain_batch
         self._drainer: asyncio.Task[None] | None = None
-        self._closing = False
+        self._closing = False  # refuse new messages
+        self._stopping = False  # end the drainer
         self._outage = False  # logged once per outage, not once per request
         metrics.watch(
             spool_bytes=lambda: spool.pending_bytes,
@@ -133,7 +134,7 @@ class Delivery:
 
     async def _drain_forever(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:  # also ends the loop if a cancellation got lost in aiokafka
             try:
                 async with asyncio.timeout(5.0):
                     await self.spool.has_pending.wait()
@@ -200,7 +201,8 @@ class Delivery:
     async def wait_drained(self, timeout_s: float) -> bool:
         """Wait until the spool is empty; False when ``timeout_s`` passed first."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.spool.drained.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self.spool.drained.wait()
         return self.spool.pending_records == 0
 
     # -- state and shutdown --------------------------------------------------------------
@@ -225,9 +227,11 @@ class Delivery:
         self._closing = True
         if self.spool.pending_records and self.link.ready:
             await self.wait_drained(drain_timeout_s)
+        self._stopping = True
         if self._drainer is not None:
-            self._drainer.cancel()
-            await asyncio.wait([self._drainer])
+            while not self._drainer.done():
+                self._drainer.cancel()
+                await asyncio.wait([self._drainer], timeout=1.0)
         await self.link.close()
         if self.spool.pending_records:
             log.warning(

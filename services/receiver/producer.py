@@ -88,7 +88,8 @@ class ProducerLink:
             self.bootstrap_servers, client_id=self.client_id, linger_ms=self.linger_ms
         )
         try:
-            await asyncio.wait_for(producer.start(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await producer.start()
         except (KafkaError, OSError, TimeoutError) as exc:
             log.debug("the Kafka producer did not start: %r", exc)
             await _dispose(producer)
@@ -151,13 +152,15 @@ class ProducerLink:
         """Whether Kafka answers a metadata request on a fresh connection."""
         client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=2000)
         try:
-            await asyncio.wait_for(client.bootstrap(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await client.bootstrap()
             self.kafka_up = True
         except (KafkaError, OSError, TimeoutError):
             self.kafka_up = False
         finally:
             with contextlib.suppress(KafkaError, OSError, TimeoutError):
-                await asyncio.wait_for(client.close(), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    await client.close()
         return self.kafka_up
 
     async def recover(self) -> None:
@@ -184,7 +187,8 @@ class ProducerLink:
             return
         stopping = asyncio.ensure_future(producer.stop())
         try:
-            await asyncio.wait_for(asyncio.shield(stopping), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(stopping)
             return
         except (KafkaError, OSError) as exc:
             log.warning("the Kafka producer stopped with an error: %r", exc)
@@ -193,7 +197,8 @@ class ProducerLink:
             log.warning("the Kafka producer did not flush within %gs; abandoning it", timeout_s)
         _fail_queued(producer)
         with contextlib.suppress(KafkaError, OSError, TimeoutError):
-            await asyncio.wait_for(stopping, 3.0)
+            async with asyncio.timeout(3.0):
+                await stopping
 
 
 def _fail_queued(producer: AIOKafkaProducer) -> None:
@@ -208,7 +213,8 @@ async def _dispose(producer: AIOKafkaProducer, timeout_s: float = 3.0) -> None:
     """Stop a producer we give up on, without waiting for a flush that cannot happen."""
     _fail_queued(producer)
     with contextlib.suppress(KafkaError, OSError, TimeoutError):
-        await asyncio.wait_for(producer.stop(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await producer.stop()
 
 
 def _consume(future: asyncio.Future[object]) -> None:

@@ -129,6 +129,7 @@ class Spool:
         self._cursor = Position(1, 0)
         self._pending: deque[tuple[int, int]] = deque()  # (spooled_at_ms, size) per record
         self._pending_bytes = 0
+        self._full = False  # an append was refused and nothing drained since
         self._written = 0  # append generations: written vs fsync'd
         self._synced = 0
         self._write_lock = asyncio.Lock()
@@ -251,7 +252,8 @@ class Spool:
         return max(0.0, (now_ms - self._pending[0][0]) / 1000)
 
     def writable(self) -> bool:
-        return self._fd >= 0 and self._pending_bytes < self.max_bytes
+        """Open, and neither at its bound nor refusing appends since the last drain."""
+        return self._fd >= 0 and not self._full and self._pending_bytes < self.max_bytes
 
     # -- appending ---------------------------------------------------------------------
 
@@ -262,6 +264,7 @@ class Spool:
         total = sum(len(f) for f in frames)
         async with self._write_lock:
             if self._pending_bytes + total > self.max_bytes:
+                self._full = True
                 raise SpoolFull(f"the spool holds {self._pending_bytes} of {self.max_bytes} bytes")
             if self._size > 0 and self._size + total > self.segment_bytes:
                 async with self._sync_lock:
@@ -338,6 +341,7 @@ class Spool:
         for _ in records:
             _, size = self._pending.popleft()
             self._pending_bytes -= size
+        self._full = False
         self._cursor = records[-1].end
         tmp = self.directory / "cursor.tmp"
         tmp.write_text(f"{self._cursor.segment} {self._cursor.offset}\n")
