@@ -68,7 +68,7 @@ class Dispatcher:
         )
         self._consumer: AIOKafkaConsumer = make_consumer(
             settings.bootstrap_servers,
-            group_id=settings.group_id,
+            group_id=settings.consumer_group,
             client_id=CLIENT_ID,
             max_poll_records=200,
         )
@@ -115,7 +115,7 @@ class Dispatcher:
                 "dispatching %s to %s as group %s",
                 self.alerts_topic,
                 ", ".join(self._sinks) or "no sinks",
-                self._settings.group_id,
+                self._settings.consumer_group,
             )
             await self._consume(stop, tasks)
         finally:

@@ -28,7 +28,11 @@ class DispatcherSettings(KafkaSettings):
     catalog: Path | None = Field(
         default=None, description="The service catalog (YAML), for matching on team."
     )
-    group_id: str = Field(default="kitestream-dispatcher", validation_alias=_env("group_id"))
+    group_id: str | None = Field(
+        default=None,
+        validation_alias=_env("group"),
+        description="Consumer group on alerts; default <topic prefix>kitestream-dispatcher.",
+    )
     dev_mode: bool = Field(
         default=False,
         validation_alias=_env("dev_mode"),
@@ -63,3 +67,8 @@ class DispatcherSettings(KafkaSettings):
     )
     commit_interval_s: float = Field(default=1.0, gt=0, validation_alias=_env("commit_interval_s"))
     shutdown_grace_s: float = Field(default=15.0, ge=0, validation_alias=_env("shutdown_grace_s"))
+
+    @property
+    def consumer_group(self) -> str:
+        """The group to consume ``alerts`` in: one per topic prefix unless set."""
+        return self.group_id or f"{self.topic_prefix}kitestream-dispatcher"

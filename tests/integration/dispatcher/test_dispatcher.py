@@ -66,7 +66,7 @@ async def test_alerts_reach_the_sinks_their_routes_name_and_offsets_are_committe
             await audit.wait_for(lambda got: len(got) >= 4)
     assert sorted(keys(oncall)) == sorted(a.alert_id for a in critical)
     assert sorted(keys(audit)) == sorted(a.alert_id for a in flaky)
-    committed = await committed_offsets(kafka_bootstrap, kafka_topics, settings.group_id)
+    committed = await committed_offsets(kafka_bootstrap, kafka_topics, settings.consumer_group)
     assert sum(committed.values()) == 10  # every alert settled and committed
 
 
@@ -83,7 +83,7 @@ async def test_delivery_records_keep_a_second_dispatcher_from_sending_again(
             await produce(kafka_bootstrap, alerts_topic, entries(earlier, key="payments-api"))
             await server.wait_for(lambda got: len(got) >= 5)
         # A new consumer group reads every alert again; the records say they were sent.
-        second = first.model_copy(update={"group_id": first.group_id + "-again"})
+        second = first.model_copy(update={"group_id": first.consumer_group + "-again"})
         async with dispatching(second, ENV):
             await produce(kafka_bootstrap, alerts_topic, entries([later], key="payments-api"))
             await server.wait_for(lambda got: later.alert_id in keys(server))

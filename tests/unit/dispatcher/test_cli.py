@@ -72,7 +72,11 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("KITESTREAM_CATALOG", "/etc/kitestream/catalog.yaml")
     monkeypatch.setenv("KITESTREAM_DISPATCHER_MAX_ATTEMPTS", "3")
     monkeypatch.setenv("KITESTREAM_DISPATCHER_DEV_MODE", "true")
+    monkeypatch.setenv("KITESTREAM_TOPIC_PREFIX", "staging.")
     settings = DispatcherSettings()
+    assert settings.consumer_group == "staging.kitestream-dispatcher"
+    monkeypatch.setenv("KITESTREAM_DISPATCHER_GROUP", "alerts-team")
+    assert DispatcherSettings().consumer_group == "alerts-team"
     assert settings.routes == Path("/etc/kitestream/routes.yaml")
     assert settings.catalog == Path("/etc/kitestream/catalog.yaml")
     assert settings.max_attempts == 3
