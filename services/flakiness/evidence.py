@@ -1,19 +1,24 @@
 """Why a test or step looks flaky, read off its window.
 
-Two kinds of evidence, both computed from the set of executions in the window (so the
-order in which they arrived does not matter):
+Two kinds of evidence, both computed from the set of executions in the window:
 
 * **Same commit, both outcomes.** A commit on which the test both failed and passed.
   The pair that explains it best is named: a rerun in the same job (pytest-rerunfailures,
   Surefire reruns), a job retry in the same build (automatic or manual, from the job's
   ``retry_type``/``retry_source``; for steps this is the job-level evidence), or another
-  build of the same commit. Its time is the later of the pair. Steps compare only jobs of
-  the same parallel shard.
-* **Transition rate.** On the default branch, in event-time order, the share of
-  consecutive executions whose outcome differs, when above the threshold over at least
-  the minimum number of executions. Its time is the latest flip::
+  build of the same commit. Steps compare only jobs of the same parallel shard.
+* **Transition rate.** On the default branch, each build's outcome (failed if the test
+  failed there and never passed) in build order; flips (outcome changes between
+  neighbouring builds) per build, when above the threshold over at least the minimum
+  number of builds. One break fixed by the next commit is two flips: 0.2 over ten builds,
+  not above the default threshold; two such breaks are::
 
-      P P F P P F F P P P   9 neighbour pairs, 4 flips: rate 0.44 > 0.2
+      P P F P P F F P P P   10 builds, 4 flips: rate 0.4 > 0.2
+
+The time of a piece of evidence is the newest execution it rests on (the commit's
+newest execution; the newest build in the series). Adding executions never moves it
+back, so however the executions of a commit arrive, once they are all in, the
+evidence and its time are the same.
 
 Executions of an outage run (most of its tests failed) are left out entirely.
 """
@@ -43,6 +48,9 @@ class Found:
     passed: Context
     detail: str
     retry_type: str | None = None
+
+    def at_time(self, at: float) -> Found:
+        return Found(self.kind, at, self.failed, self.passed, self.detail, self.retry_type)
 
     @property
     def identity(self) -> tuple[str, str | None]:
@@ -100,7 +108,7 @@ def _same_commit(slots: list[Slot], settings: FlakinessSettings) -> list[Found]:
         if fails and len(fails) < len(group):
             best = _best_pair(fails, [s for s in group if not s.failed], settings)
             if best is not None:
-                found.append(best)
+                found.append(best.at_time(max(s.at for s in group)))
     return found
 
 
@@ -157,19 +165,31 @@ def _describe(relation: int, f: Slot, p: Slot, retry_type: str | None) -> Found:
 
 
 def _transition(slots: Iterable[Slot], settings: FlakinessSettings) -> Found | None:
-    series = [s for s in slots if s.context.on_default_branch]
-    if len(series) < settings.transition_min_runs:
+    builds: dict[str, list[Slot]] = {}
+    for slot in slots:
+        if slot.context.on_default_branch:
+            builds.setdefault(slot.context.build_id, []).append(slot)
+    if len(builds) < settings.transition_min_runs:
         return None
-    flips = _flips(series)
-    rate = flips / (len(series) - 1)
+    series = sorted(
+        (min(s.order for s in group), _build_failed(group), group) for group in builds.values()
+    )
+    flips = sum(a[1] != b[1] for a, b in pairwise(series))
+    rate = flips / len(series)
     if rate <= settings.transition_threshold:
         return None
-    last = max(i for i in range(1, len(series)) if series[i].failed != series[i - 1].failed)
-    a, b = series[last - 1], series[last]
-    failed, passed = (a, b) if a.failed else (b, a)
-    branch = b.context.branch or "the default branch"
+    last = max(i for i in range(1, len(series)) if series[i][1] != series[i - 1][1])
+    before, after = series[last - 1][2], series[last][2]
+    failed, passed = (before, after) if series[last - 1][1] else (after, before)
+    newest = max(s.at for _, _, group in series for s in group)
+    branch = after[0].context.branch or "the default branch"
     detail = (
-        f"{flips} flips in {len(series)} runs on {branch} "
+        f"{flips} flips in {len(series)} builds on {branch} "
         f"(rate {rate:.2f} > {settings.transition_threshold})"
     )
-    return Found("transition_rate", b.at, failed.context, passed.context, detail)
+    return Found("transition_rate", newest, failed[0].context, passed[0].context, detail)
+
+
+def _build_failed(group: list[Slot]) -> bool:
+    """A build failed the test when it failed there and never passed."""
+    return all(s.failed for s in group)

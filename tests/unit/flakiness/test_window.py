@@ -1,0 +1,108 @@
+"""The window holds the last N executions within T, whichever is tighter."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.flakiness.window import Window
+from tests.unit.flakiness.timeline import T0, days, result
+
+
+def times(window: Window) -> list[float]:
+    return [s.at for s in window.ordered()]
+
+
+def test_window_keeps_only_the_last_n_executions() -> None:
+    window = Window()
+    for n in range(7):
+        window.add(result(T0 + n, failed=False), 5, days(14))
+    assert times(window) == [T0 + n for n in range(2, 7)]
+
+
+def test_window_drops_executions_older_than_t_before_the_newest() -> None:
+    window = Window()
+    for d in (0, 5, 10, 16):
+        window.add(result(T0 + days(d), failed=False), 50, days(14))
+    assert times(window) == [T0 + days(5), T0 + days(10), T0 + days(16)]
+
+
+def test_whichever_bound_is_tighter_wins() -> None:
+    window = Window()
+    for d in (0, 12, 17, 22, 24, 27, 30):
+        window.add(result(T0 + days(d), failed=False), 4, days(10))
+    assert times(window) == [T0 + days(22), T0 + days(24), T0 + days(27), T0 + days(30)]
+
+
+def test_a_duplicate_event_id_is_refused() -> None:
+    window = Window()
+    assert window.add(result(T0, failed=True, event="e-1"), 50, days(14)) is not None
+    assert window.add(result(T0 + 5, failed=False, event="e-1"), 50, days(14)) is None
+    assert len(window) == 1
+    assert window.failures == 1
+
+
+def test_an_execution_older_than_a_full_window_is_refused() -> None:
+    window = Window()
+    for n in range(1, 4):
+        window.add(result(T0 + n, failed=False), 3, days(14))
+    assert window.add(result(T0, failed=True), 3, days(14)) is None
+    assert window.failures == 0
+
+
+def test_an_execution_older_than_t_is_refused() -> None:
+    window = Window()
+    window.add(result(T0 + days(20), failed=False), 50, days(14))
+    assert window.add(result(T0, failed=True), 50, days(14)) is None
+
+
+def test_a_newcomer_takes_the_slot_of_the_execution_it_evicts() -> None:
+    window = Window()
+    slots = [window.add(result(T0 + n, failed=False), 3, days(14)) for n in range(3)]
+    added = window.add(result(T0 + 10, failed=True), 3, days(14))
+    assert added is not None
+    assert [s.index for s in slots if s is not None] == [0, 1, 2]
+    assert added.index == 0
+    assert [e.at for e in added.evicted] == [T0]
+
+
+def test_a_slot_emptied_by_age_is_reused() -> None:
+    window = Window()
+    window.add(result(T0, failed=False), 50, days(14))
+    window.add(result(T0 + days(1), failed=False), 50, days(14))
+    late = window.add(result(T0 + days(15), failed=False), 50, days(14))
+    assert late is not None
+    assert [e.at for e in late.evicted] == [T0]
+    again = window.add(result(T0 + days(16), failed=False), 50, days(14))
+    assert again is not None
+    assert again.index == 0
+    assert window.capacity == 3
+
+
+executions = st.lists(
+    st.tuples(st.floats(0, days(40)), st.booleans(), st.integers(0, 30)),
+    max_size=80,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(executions, st.integers(2, 12), st.floats(days(1), days(20)), st.randoms())
+def test_window_never_holds_more_than_n_or_older_than_t_and_ignores_arrival_order(
+    items: list[tuple[float, bool, int]], size: int, max_age: float, rnd: random.Random
+) -> None:
+    made = [result(T0 + at, failed=f, event=f"e{ev}-{at}-{f}") for at, f, ev in items]
+    shuffled = list(made)
+    rnd.shuffle(shuffled)
+    windows = []
+    for order in (made, shuffled):
+        window = Window()
+        for execution in order:
+            window.add(execution, size, max_age)
+            assert len(window) <= size
+            assert all(s.at >= window.newest - max_age for s in window)
+        windows.append(window)
+    first, second = ({(s.at, s.eid, s.failed) for s in w} for w in windows)
+    assert first == second
+    assert windows[0].failures == sum(1 for s in windows[0] if s.failed)
