@@ -62,7 +62,8 @@ class Dispatcher:
         self.alerts_topic = topics.name(Topic.ALERTS)
         self.dlq_topic = topics.name(Topic.DLQ)
         self.delivered_topic = topics.internal(DELIVERED_TOPIC)
-        self._producer = make_producer(settings.bootstrap_servers, client_id=CLIENT_ID)
+        # Each settled delivery waits for its record's ack: no linger, records are sparse.
+        self._producer = make_producer(settings.bootstrap_servers, client_id=CLIENT_ID, linger_ms=0)
         self._records = DeliveryLog(
             settings.bootstrap_servers, self.delivered_topic, self._producer
         )
@@ -76,7 +77,6 @@ class Dispatcher:
         self._generation: dict[TopicPartition, int] = {}
         self._catch_up = True
         self._paused = False
-        self._stop = asyncio.Event()
         policy = RetryPolicy(
             max_attempts=settings.max_attempts,
             base_s=settings.backoff_base_s,
@@ -97,7 +97,6 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; then finish what is in flight, commit, close."""
-        self._stop = stop
         await create_topics(
             self._settings.bootstrap_servers,
             [TopicSpec(self.delivered_topic, {"cleanup.policy": "compact"})],
