@@ -105,6 +105,7 @@ class SinkWorker:
         self._ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._last_send: float | None = None
+        self._last_error = "earlier failures"  # the sink's, for alerts its open circuit stops
 
     @property
     def queued(self) -> int:
@@ -169,7 +170,7 @@ class SinkWorker:
         read_at = min(job.read_at for job in batch)
         name = self.sink.name
         attempt = 0
-        last = "no attempt was made"
+        last = self._last_error
         while True:
             now = self._clock()
             wait = self._breaker.wait_s(now)
@@ -184,7 +185,7 @@ class SinkWorker:
                 receipt = await self.sink.send(deliveries, attempt)
             except DeliveryFailed as exc:
                 self._last_send = self._clock()
-                last = exc.reason
+                last = self._last_error = exc.reason
                 decision = self._judge(exc, attempt, read_at)
                 if isinstance(decision, GaveUp):
                     return decision

@@ -105,6 +105,7 @@ async def test_an_open_circuit_stops_calls_to_a_dead_sink() -> None:
     assert first.attempts == 2
     assert first.reason.startswith("circuit open after repeated failures (HTTP 500")
     assert second.attempts == 0  # not even tried: the circuit was open
+    assert second.reason == "circuit open after repeated failures (HTTP 500: dead)"
     assert len(server.received) == 2
 
 
