@@ -73,19 +73,19 @@ class ServiceSettings(KafkaSettings):
 
     instance_id: str = Field(
         default_factory=socket.gethostname,
-        validation_alias=AliasChoices("KITESTREAM_INSTANCE_ID", "instance_id"),
+        validation_alias=AliasChoices(
+            "KITESTREAM_FLAKINESS_INSTANCE_ID", "KITESTREAM_INSTANCE_ID", "instance_id"
+        ),
         description="Stable per instance: a restart with the same id fences the old one.",
     )
     group_id: str = Field(
         default="kitestream-flakiness",
         validation_alias=AliasChoices("KITESTREAM_FLAKINESS_GROUP_ID", "group_id"),
-    )
-    partitions: int = Field(
-        default=6,
-        validation_alias=AliasChoices("KITESTREAM_FLAKINESS_PARTITIONS", "partitions"),
-        description="Partitions of the changelog when it must be created (match the inputs).",
+        description="Consumer group (the topic prefix is put in front of it).",
     )
     max_batch: int = Field(
         default=500,
+        ge=1,
         validation_alias=AliasChoices("KITESTREAM_FLAKINESS_MAX_BATCH", "max_batch"),
+        description="Records per transaction at most.",
     )

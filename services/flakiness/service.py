@@ -1,0 +1,143 @@
+"""``kitestream flakiness``: the flakiness processor on the shared stream runtime.
+
+Reads ``tests.results`` and ``buildkite.jobs``, keeps one :class:`FlakinessTask` per
+partition (restored from the compacted changelog ``kitestream.flakiness-changelog``
+before it sees a record), and writes ``flakiness.state``, ``tests.runs`` and
+``alerts`` in the same Kafka transaction as the changelog and the input offsets.
+Scaling out is running more instances with distinct instance ids in one group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # heavy imports wait until the command runs
+    from services.common.topics import Topics
+    from services.flakiness.settings import FlakinessSettings, ServiceSettings
+    from services.flakiness.task import TopicNames
+
+__all__ = ["add_arguments", "partition_count", "prepare_topics", "run", "serve"]
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_PARTITIONS = 6
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Keep rolling windows per test (tests.results) and per pipeline step "
+        "(buildkite.jobs), flag flaky ones with hysteresis, and write flakiness.state, "
+        "tests.runs and flaky_test / flaky_test_recovered alerts, effectively once. "
+        "Settings: KITESTREAM_FLAKINESS_* (see the README), KAFKA_BOOTSTRAP_SERVERS, "
+        "KITESTREAM_TOPIC_PREFIX. SIGINT or SIGTERM stops after the current batch."
+    )
+    parser.add_argument(
+        "--instance-id",
+        help="this instance's stable id (default: KITESTREAM_FLAKINESS_INSTANCE_ID, "
+        "KITESTREAM_INSTANCE_ID or the hostname)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+    from pydantic import ValidationError
+
+    from services.common.lifecycle import run_until_signalled
+    from services.common.processor import ProcessorError
+    from services.flakiness.settings import FlakinessSettings, ServiceSettings
+
+    try:
+        settings = ServiceSettings()
+        if args.instance_id:
+            settings = settings.model_copy(update={"instance_id": args.instance_id})
+        core = FlakinessSettings()
+    except ValidationError as exc:
+        log.error("bad settings: %s", exc)
+        return 2
+
+    async def main(stop: asyncio.Event) -> None:
+        await serve(settings, core, stop)
+
+    try:
+        return run_until_signalled(main)
+    except (ProcessorError, KafkaError, TimeoutError) as exc:
+        log.error("flakiness processor stopped: %s", exc)
+        return 1
+
+
+async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asyncio.Event) -> None:
+    """Run the processor until ``stop`` is set."""
+    from services.common.processor import PartitionTask, StreamProcessor
+    from services.common.topics import Topics
+    from services.flakiness.task import FlakinessTask
+
+    names = await prepare_topics(settings.bootstrap_servers, Topics(settings.topic_prefix))
+
+    def task(partition: int) -> PartitionTask:
+        return FlakinessTask(partition, names, core)
+
+    processor = StreamProcessor(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=f"{settings.topic_prefix}{settings.group_id}",
+        input_topics=[names.results, names.jobs],
+        task_factory=task,
+        changelog_topic=names.changelog,
+        dlq_topic=names.dlq,
+        service="flakiness",
+        instance_id=settings.instance_id,
+        max_batch=settings.max_batch,
+    )
+    log.info(
+        "flakiness up as %s: last %d executions within %g days, clear after %g days or %d runs",
+        settings.instance_id,
+        core.window_size,
+        core.window_days,
+        core.clear_after_days,
+        core.clear_after_runs,
+    )
+    try:
+        await processor.run(stop)
+    finally:
+        log.info(
+            "flakiness stopped: %d records in %d transactions, %d dead letters",
+            processor.processed,
+            processor.transactions,
+            processor.dead_letters,
+        )
+
+
+async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
+    """Create what is missing: the contract topics, and the changelog (compacted) with
+    as many partitions as ``tests.results``."""
+    from services.common.topics import TopicSpec, create_topics, topic_specs
+    from services.flakiness.task import TopicNames
+
+    names = TopicNames.under(topics)
+    partitions = await partition_count(bootstrap_servers, names.results) or _DEFAULT_PARTITIONS
+    changelog = TopicSpec(names.changelog, {"cleanup.policy": "compact"})
+    await create_topics(
+        bootstrap_servers, topic_specs(topics, extra=[changelog]), partitions=partitions
+    )
+    count = await partition_count(bootstrap_servers, names.changelog)
+    if count != partitions:
+        log.warning("%s has %s partitions, tests.results %d", names.changelog, count, partitions)
+    return names
+
+
+async def partition_count(bootstrap_servers: str, topic: str) -> int | None:
+    """How many partitions ``topic`` has (``None``: it does not exist)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="flakiness-setup")
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for entry in described:
+        if entry["topic"] == topic and entry["error_code"] == 0:
+            return len(entry["partitions"]) or None
+    return None

@@ -1,0 +1,211 @@
+"""The flakiness processor on real Kafka, run as ``python -m services flakiness``.
+
+A stream with known flaky tests and steps (``tests/unit/flakiness/stream.py``) must give
+exactly the expected alerts: uninterrupted, killed with SIGKILL mid-stream and
+restarted, and split across two instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from services.common.kafka import make_consumer, make_producer
+from services.common.topics import Topic, Topics
+from services.flakiness.service import partition_count
+from tests.unit.flakiness.stream import (
+    CLEAR_AFTER_RUNS,
+    Input,
+    Project,
+    expected_alert_ids,
+    project_stream,
+)
+
+PROJECTS = [
+    Project("pytest", "payments-api"),
+    Project("jest", "web"),
+    Project("rspec", "ledger"),
+    Project("gotest", "api"),
+]
+
+
+async def produce(bootstrap: str, topics: Topics, inputs: list[Input]) -> None:
+    names = {"results": topics.name(Topic.TEST_RESULTS), "jobs": topics.name(Topic.JOBS)}
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        for item in inputs:
+            await producer.send(names[item.topic], item.value, key=item.key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def interleaved(projects: list[Project], builds: int = 24) -> list[Input]:
+    """The projects' builds side by side, as several pipelines would report them."""
+    streams = [project_stream(p, builds=builds) for p in projects]
+    out: list[Input] = []
+    for n in range(max(len(s) for s in streams)):
+        out.extend(s[n] for s in streams if n < len(s))
+    return out
+
+
+@contextlib.contextmanager
+def processor(
+    bootstrap: str, topics: Topics, instance: str, **settings: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KITESTREAM_TOPIC_PREFIX": topics.prefix,
+        "KITESTREAM_INSTANCE_ID": instance,
+        "KITESTREAM_FLAKINESS_CLEAR_AFTER_RUNS": str(CLEAR_AFTER_RUNS),
+        "KITESTREAM_LOG_FORMAT": "json",
+        **settings,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services", "flakiness"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def committed(bootstrap: str, topic: str) -> AsyncIterator[AIOKafkaConsumer]:
+    consumer = make_consumer(bootstrap, topic, group_id=None, read_committed=True)
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def read_until(
+    consumer: AIOKafkaConsumer, seen: list[dict[str, object]], count: int, timeout_s: float
+) -> list[dict[str, object]]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while len(seen) < count and loop.time() < deadline:
+        batch = await consumer.getmany(timeout_ms=300)
+        for records in batch.values():
+            seen.extend(orjson.loads(r.value) for r in records)
+    return seen
+
+
+def ids(alerts: list[dict[str, object]]) -> Counter[object]:
+    return Counter(a["alert_id"] for a in alerts)
+
+
+async def test_a_known_flaky_stream_gives_exactly_the_expected_alerts(
+    kafka_bootstrap: str, kafka_topics: Topics
+) -> None:
+    expected = expected_alert_ids(PROJECTS)
+    await produce(kafka_bootstrap, kafka_topics, interleaved(PROJECTS))
+    async with committed(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
+        with processor(kafka_bootstrap, kafka_topics, "solo"):
+            alerts = await read_until(reader, [], len(expected), timeout_s=120)
+            await read_until(reader, alerts, len(expected) + 1, timeout_s=3)  # no extra
+    assert ids(alerts) == Counter(expected)
+    changelog = kafka_topics.internal("flakiness-changelog")
+    assert await partition_count(kafka_bootstrap, changelog) == 3  # as many as the inputs
+    flagged = [a for a in alerts if a["kind"] == "flaky_test"]
+    assert {a["severity"] for a in flagged} == {"warning"}
+    assert all(str(a["links"]).count("https://buildkite.com/acme/") >= 1 for a in flagged)
+
+
+async def test_sigkill_mid_stream_and_restart_gives_the_same_alerts_without_duplicates(
+    kafka_bootstrap: str, kafka_topics: Topics
+) -> None:
+    expected = expected_alert_ids(PROJECTS)
+    await produce(kafka_bootstrap, kafka_topics, interleaved(PROJECTS))
+    slow = {"KITESTREAM_FLAKINESS_MAX_BATCH": "5"}
+    async with committed(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
+        alerts: list[dict[str, object]] = []
+        for kill_after in (2, 7):
+            with processor(kafka_bootstrap, kafka_topics, "crashy", **slow) as proc:
+                await read_until(reader, alerts, kill_after, timeout_s=120)
+                proc.send_signal(signal.SIGKILL)
+            assert kill_after <= len(alerts) < len(expected), "the kill must land mid-stream"
+        with processor(kafka_bootstrap, kafka_topics, "crashy"):
+            await read_until(reader, alerts, len(expected), timeout_s=120)
+            await read_until(reader, alerts, len(expected) + 1, timeout_s=3)
+    assert ids(alerts) == Counter(expected)
+
+
+async def test_two_instances_give_the_same_alerts_as_one(
+    kafka_bootstrap: str, kafka_topics: Topics
+) -> None:
+    expected = expected_alert_ids(PROJECTS)
+    inputs = interleaved(PROJECTS)
+    half = len(inputs) // 2
+    await produce(kafka_bootstrap, kafka_topics, inputs[:half])
+    async with committed(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
+        alerts: list[dict[str, object]] = []
+        with processor(kafka_bootstrap, kafka_topics, "first", KITESTREAM_FLAKINESS_MAX_BATCH="20"):
+            await read_until(reader, alerts, 1, timeout_s=120)
+            # the second joins mid-stream: partitions move and are restored from the changelog
+            with processor(kafka_bootstrap, kafka_topics, "second"):
+                await produce(kafka_bootstrap, kafka_topics, inputs[half:])
+                await read_until(reader, alerts, len(expected), timeout_s=120)
+                await read_until(reader, alerts, len(expected) + 1, timeout_s=3)
+    assert ids(alerts) == Counter(expected)
+
+
+async def test_flaky_list_shows_what_is_flagged(kafka_bootstrap: str, kafka_topics: Topics) -> None:
+    project = PROJECTS[0]
+    await produce(kafka_bootstrap, kafka_topics, project_stream(project, builds=7))
+    async with committed(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
+        with processor(kafka_bootstrap, kafka_topics, "solo"):
+            await read_until(reader, [], 2, timeout_s=120)
+    flaky = orjson.loads(
+        await kitestream(kafka_bootstrap, kafka_topics, "--json", "--suite", "pytest")
+    )
+    assert sorted(s["name"] for s in flaky) == ["test_rebuild", "test_rerun"]
+    assert all(s["status"] == "flaky" and s["evidence"] for s in flaky)
+    table = (await kitestream(kafka_bootstrap, kafka_topics)).decode()
+    assert table.splitlines()[0].split() == ["SCORE", "STATUS", "SINCE", "TEST", "LAST", "EVIDENCE"]
+    assert "payments-api#unit-tests" not in table  # the step is not flaky by build 7
+    assert "https://buildkite.com/acme/payments-api/builds/3#payments-api-job-3" in table
+
+
+async def kitestream(bootstrap: str, topics: Topics, *args: str) -> bytes:
+    """Run ``kitestream flaky list ARGS`` and return what it printed."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KITESTREAM_TOPIC_PREFIX": topics.prefix,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services",
+        "flaky",
+        "list",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    stdout, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+    return stdout
