@@ -112,6 +112,7 @@ def create_app(
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
     app.state.metrics = metrics
+    app.state.ingest = ingest  # what the lifespan made: delivery, topics (for tests, tools)
     return app
 
 

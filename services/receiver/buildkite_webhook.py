@@ -18,7 +18,13 @@ from starlette.responses import Response
 from services.receiver.body import BodyLimits, parse_json, read_body
 from services.receiver.buildkite_payload import AgentWebhook, BuildWebhook, JobWebhook
 from services.receiver.endpoints import Endpoint, Ingest
-from services.receiver.events import KNOWN_EVENTS, event_family, event_name, normalise
+from services.receiver.events import (
+    EVENT_NAME_PATTERN,
+    KNOWN_EVENTS,
+    event_family,
+    event_name,
+    normalise,
+)
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
 from services.receiver.signature import BuildkiteVerifier
@@ -127,12 +133,15 @@ def _schemas() -> dict[str, Any]:
     return schemas
 
 
-def _header(name: str, description: str) -> dict[str, Any]:
+def _header(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
     return {
         "name": name,
         "in": "header",
         "required": False,
-        "schema": {"type": "string"},
+        "schema": schema,
         "description": description,
     }
 
@@ -156,7 +165,11 @@ OPERATION: dict[str, Any] = {
     ),
     "tags": ["buildkite"],
     "parameters": [
-        _header("X-Buildkite-Event", "Event name; falls back to the body's `event` field."),
+        _header(
+            "X-Buildkite-Event",
+            "Event name (family.action); falls back to the body's `event` field.",
+            f"^{EVENT_NAME_PATTERN}$",
+        ),
         _header("X-Buildkite-Token", "Token mode: the webhook token."),
         _header("X-Buildkite-Signature", "Signature mode: timestamp=T,signature=HEX."),
     ],

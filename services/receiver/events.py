@@ -50,7 +50,14 @@ from services.receiver.buildkite_payload import (
 )
 from services.receiver.errors import InvalidPayload
 
-__all__ = ["KNOWN_EVENTS", "Routed", "event_family", "event_name", "normalise"]
+__all__ = [
+    "EVENT_NAME_PATTERN",
+    "KNOWN_EVENTS",
+    "Routed",
+    "event_family",
+    "event_name",
+    "normalise",
+]
 
 KNOWN_EVENTS = frozenset(
     {
@@ -66,7 +73,8 @@ KNOWN_EVENTS = frozenset(
         ),
     }
 )
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
+EVENT_NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}"
+_NAME = re.compile(EVENT_NAME_PATTERN)
 _FAMILY_TOPICS = {"build": Topic.BUILDS, "job": Topic.JOBS, "agent": Topic.AGENTS}
 
 

@@ -63,7 +63,9 @@ class Receiver:
         return await self.client.post("/webhooks/buildkite", content=body, headers=sent)
 
 
-def make_settings(bootstrap: str, topics: Topics, spool_dir: Path, **overrides: Any) -> ReceiverSettings:
+def make_settings(
+    bootstrap: str, topics: Topics, spool_dir: Path, **overrides: Any
+) -> ReceiverSettings:
     values: dict[str, Any] = {
         "buildkite_tokens": [SecretStr(TOKEN), SecretStr(OLD_TOKEN)],
         "bootstrap_servers": bootstrap,
@@ -87,7 +89,9 @@ async def running(
 
 
 @pytest.fixture
-def receiver_settings(kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path) -> ReceiverSettings:
+def receiver_settings(
+    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
+) -> ReceiverSettings:
     return make_settings(kafka_bootstrap, kafka_topics, tmp_path / "spool")
 
 
@@ -129,7 +133,9 @@ async def count_messages(bootstrap: str, topics: Topics) -> int:
         await consumer.stop()
 
 
-async def read_all(bootstrap: str, topics: Topics, at_least: int, timeout_s: float = 30) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_all(
+    bootstrap: str, topics: Topics, at_least: int, timeout_s: float = 30
+) -> list[ConsumerRecord[bytes, bytes]]:
     """Every message on the Buildkite topics, once at least ``at_least`` are there."""
     names = [topics.name(t) for t in BUILDKITE_TOPICS]
     consumer = make_consumer(bootstrap, *names, group_id=None, read_committed=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -40,7 +41,8 @@ async def test_events_spooled_while_kafka_is_away_are_drained_in_order(
             assert response.status_code == 202, response.text
             assert response.json()["delivery"] == "spool"
         ready = (await receiver.client.get("/readyz")).json()
-        assert ready["kafka"] == "down" and ready["spool"]["records"] == 25
+        assert ready["kafka"] == "down"
+        assert ready["spool"]["records"] == 25
         assert ready["spool"]["oldest_age_s"] >= 0
         metrics = (await receiver.client.get("/metrics")).text
         assert 'kitestream_receiver_messages_total{path="spool"} 25.0' in metrics
@@ -74,7 +76,10 @@ async def test_a_full_spool_answers_503_and_keeps_what_it_acknowledged(
         else:
             raise AssertionError("the spool never filled up")
         assert (await receiver.client.get("/readyz")).status_code == 503
-        assert "kitestream_receiver_spool_full_total 1.0" in (await receiver.client.get("/metrics")).text
+        assert (
+            "kitestream_receiver_spool_full_total 1.0"
+            in (await receiver.client.get("/metrics")).text
+        )
     assert 3 <= len(accepted) < 40
 
     async with running(make_settings(kafka_bootstrap, kafka_topics, spool)):
@@ -92,17 +97,23 @@ def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
         )
 
 
-def _wait_healthy(client: httpx.Client, proc: subprocess.Popen[bytes], log: Path) -> None:
+async def _wait_healthy(
+    client: httpx.AsyncClient, proc: subprocess.Popen[bytes], log: Path
+) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
+        assert proc.poll() is None, _text(log)
         try:
-            if client.get("/healthz").status_code == 200:
+            if (await client.get("/healthz")).status_code == 200:
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.1)
-    raise AssertionError(f"the receiver did not come up:\n{log.read_text()}")
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the receiver did not come up:\n{_text(log)}")
+
+
+def _text(log: Path) -> str:
+    return log.read_text()
 
 
 async def test_a_receiver_killed_with_sigkill_drains_its_spool_after_a_restart(
@@ -119,13 +130,13 @@ async def test_a_receiver_killed_with_sigkill_drains_its_spool_after_a_restart(
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # Kafka away
     }
     accepted: list[str] = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
         proc = _start(env, port, log)
         try:
-            _wait_healthy(client, proc, log)
+            await _wait_healthy(client, proc, log)
             for n in range(20):
                 body = orjson.dumps(numbered(n))
-                response = client.post(
+                response = await client.post(
                     "/webhooks/buildkite",
                     content=body,
                     headers={
@@ -144,10 +155,10 @@ async def test_a_receiver_killed_with_sigkill_drains_its_spool_after_a_restart(
 
         proc = _start({**env, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}, port, log)
         try:
-            _wait_healthy(client, proc, log)
+            await _wait_healthy(client, proc, log)
             records = await read_all(kafka_bootstrap, kafka_topics, len(accepted))
             assert [orjson.loads(r.value)["event_id"] for r in records] == accepted
-            assert client.get("/readyz").json()["spool"]["records"] == 0
+            assert (await client.get("/readyz")).json()["spool"]["records"] == 0
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0, log.read_text()

@@ -101,7 +101,12 @@ async def test_client_that_disconnects_mid_body_is_400() -> None:
         return {"type": "http.disconnect"}
 
     req = Request(
-        {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-type", b"application/json")]},
+        {
+            "type": "http",
+            "method": "POST",
+            "path": "/",
+            "headers": [(b"content-type", b"application/json")],
+        },
         receive,
     )
     with pytest.raises(MalformedBody):

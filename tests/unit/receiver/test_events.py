@@ -28,7 +28,8 @@ def test_build_event_goes_to_builds_keyed_by_pipeline_slug() -> None:
     assert message.received_at == AT
     assert message.build.state == "passed"
     assert message.build.number == 1514
-    assert message.build.creator is not None and message.build.creator.name == "Keith Pitt"
+    assert message.build.creator is not None
+    assert message.build.creator.name == "Keith Pitt"
     assert message.build.meta_data["release-version"] == "2026.08.01-3"
     assert message.pipeline.provider == "github"
     assert message.pipeline.tags == ["team-payments", "tier-1"]
@@ -37,7 +38,8 @@ def test_build_event_goes_to_builds_keyed_by_pipeline_slug() -> None:
 
 def test_both_timestamp_forms_are_read_as_utc() -> None:
     routed = normalise("build.finished", build_webhook(), AT)
-    assert routed is not None and isinstance(routed.message, BuildEvent)
+    assert routed is not None
+    assert isinstance(routed.message, BuildEvent)
     assert routed.message.build.created_at == datetime(2026, 8, 1, 10, 0, 5, tzinfo=UTC)
     assert routed.message.build.finished_at == datetime(2026, 8, 1, 10, 8, 41, tzinfo=UTC)
 
@@ -54,7 +56,8 @@ def test_job_event_goes_to_jobs_keyed_by_pipeline_slug_with_build_reference() ->
     assert message.job.parallel_group_index == 2
     assert message.job.retry_source is not None
     assert message.job.retry_source.retry_type == "automatic"
-    assert message.job.agent is not None and message.job.agent.hostname == "ip-10-0-3-17"
+    assert message.job.agent is not None
+    assert message.job.agent.hostname == "ip-10-0-3-17"
     assert message.build.id == build_webhook()["build"]["id"]
     assert message.build.commit == "a65572555600c07c7ee79a2bd909bd4e2b5a0a1c"
 
@@ -83,20 +86,23 @@ def test_unknown_names_are_routed_by_family() -> None:
             "agent.hibernating": agent_webhook,
         }[name](name)
         routed = normalise(name, payload, AT)
-        assert routed is not None and routed.topic is topic
+        assert routed is not None
+        assert routed.topic is topic
 
 
 def test_unknown_family_goes_to_agents_keyed_by_event_name_without_an_agent() -> None:
     routed = normalise("cluster.token_created", {"cluster": {"id": "c1"}}, AT)
     assert routed is not None
     assert (routed.topic, routed.key) == (Topic.AGENTS, "cluster.token_created")
-    assert isinstance(routed.message, AgentEvent) and routed.message.agent is None
+    assert isinstance(routed.message, AgentEvent)
+    assert routed.message.agent is None
 
 
 def test_same_payload_gets_the_same_event_id_whenever_received() -> None:
     first = normalise("build.finished", build_webhook(), AT)
     again = normalise("build.finished", build_webhook(), datetime(2027, 1, 1, tzinfo=UTC))
-    assert first is not None and again is not None
+    assert first is not None
+    assert again is not None
     assert first.event_id == again.event_id
 
 
@@ -111,20 +117,25 @@ def test_same_payload_gets_the_same_event_id_whenever_received() -> None:
 def test_a_change_of_state_time_or_object_gives_a_new_event_id(changed: dict[str, Any]) -> None:
     base = normalise("build.finished", build_webhook(), AT)
     other = normalise("build.finished", build_webhook(**changed), AT)
-    assert base is not None and other is not None
+    assert base is not None
+    assert other is not None
     assert base.event_id != other.event_id
 
 
 def test_event_name_changes_the_event_id() -> None:
     a = normalise("build.running", build_webhook(), AT)
     b = normalise("build.finished", build_webhook(), AT)
-    assert a is not None and b is not None and a.event_id != b.event_id
+    assert a is not None
+    assert b is not None
+    assert a.event_id != b.event_id
 
 
 def test_unknown_family_events_with_different_payloads_get_different_ids() -> None:
     a = normalise("cluster.created", {"cluster": {"id": "c1"}}, AT)
     b = normalise("cluster.created", {"cluster": {"id": "c2"}}, AT)
-    assert a is not None and b is not None and a.event_id != b.event_id
+    assert a is not None
+    assert b is not None
+    assert a.event_id != b.event_id
 
 
 def test_fields_of_the_wrong_type_become_none_instead_of_failing() -> None:
@@ -134,7 +145,8 @@ def test_fields_of_the_wrong_type_become_none_instead_of_failing() -> None:
     )
     payload["pipeline"]["tags"] = "not-a-list"
     routed = normalise("build.finished", payload, AT)
-    assert routed is not None and isinstance(routed.message, BuildEvent)
+    assert routed is not None
+    assert isinstance(routed.message, BuildEvent)
     build = routed.message.build
     assert (build.number, build.blocked, build.creator, build.finished_at) == (
         None,
@@ -149,7 +161,8 @@ def test_pipeline_nested_in_the_build_is_used_when_not_at_top_level() -> None:
     payload = build_webhook()
     del payload["pipeline"]
     routed = normalise("build.finished", payload, AT)
-    assert routed is not None and routed.key == "payments-api"
+    assert routed is not None
+    assert routed.key == "payments-api"
 
 
 @pytest.mark.parametrize(
@@ -193,7 +206,9 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**63), max_value=2**64 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
     max_leaves=30,
 )
 near_payloads = st.fixed_dictionaries(
@@ -215,7 +230,7 @@ near_payloads = st.fixed_dictionaries(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    name=st.sampled_from(sorted(KNOWN_EVENTS) + ["build.x", "job.y", "other.z"]),
+    name=st.sampled_from([*sorted(KNOWN_EVENTS), "build.x", "job.y", "other.z"]),
     payload=near_payloads | json_values,
 )
 def test_any_json_either_normalises_to_a_valid_message_or_is_422(name: str, payload: Any) -> None:

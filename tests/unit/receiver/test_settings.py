@@ -53,7 +53,7 @@ def test_pairs_without_a_token_are_refused() -> None:
 
 def test_kafka_bootstrap_servers_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092")
-    settings = ReceiverSettings(buildkite_tokens="t")  # type: ignore[arg-type]
+    settings = ReceiverSettings(buildkite_tokens="t")
     assert settings.bootstrap_servers == "kafka-1:9092"
 
 
@@ -61,7 +61,7 @@ def test_secrets_given_in_code_keep_their_values() -> None:
     from pydantic import SecretStr
 
     settings = ReceiverSettings(
-        buildkite_tokens=[SecretStr("a-token"), "b-token"],  # type: ignore[list-item]
+        buildkite_tokens=[SecretStr("a-token"), "b-token"],
         test_suites={"suite": SecretStr("s-token")},
     )
     assert [t.get_secret_value() for t in settings.buildkite_tokens] == ["a-token", "b-token"]

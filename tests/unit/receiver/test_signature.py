@@ -32,7 +32,9 @@ def reason(exc: pytest.ExceptionInfo[Unauthorized]) -> str:
 
 def test_signature_matches_the_documented_test_vector() -> None:
     assert hmac_sha256_hex(VECTOR_TOKEN.encode(), b"1700000000", b".", VECTOR_BODY) == VECTOR_HEX
-    assert sign(VECTOR_TOKEN, VECTOR_T, VECTOR_BODY) == f"timestamp={VECTOR_T},signature={VECTOR_HEX}"
+    assert (
+        sign(VECTOR_TOKEN, VECTOR_T, VECTOR_BODY) == f"timestamp={VECTOR_T},signature={VECTOR_HEX}"
+    )
 
 
 def test_documented_vector_is_accepted_in_signature_mode() -> None:
@@ -135,9 +137,7 @@ def test_non_ascii_signature_is_rejected_not_crashed() -> None:
 
 def test_token_mode_is_refused_when_signatures_are_required() -> None:
     with pytest.raises(Unauthorized) as exc:
-        verifier(require_signature=True).verify(
-            token=VECTOR_TOKEN, signature=None, body=b"", now=0
-        )
+        verifier(require_signature=True).verify(token=VECTOR_TOKEN, signature=None, body=b"", now=0)
     assert reason(exc) == "signature_required"
 
 

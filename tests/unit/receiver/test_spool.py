@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from services.receiver.errors import SpoolError
-from services.receiver.spool import Outgoing, Spool, SpoolFull, decode, encode
+from services.receiver.spool import Outgoing, Spool, SpooledRecord, SpoolFull, decode, encode
 
 
 def msg(n: int, size: int = 10) -> Outgoing:
     return Outgoing("t.builds", f"key-{n}".encode(), str(n).encode().ljust(size, b"."))
 
 
-def values(records: list[object]) -> list[int]:
-    return [int(r.message.value.rstrip(b".")) for r in records]  # type: ignore[attr-defined]
+def values(records: Sequence[SpooledRecord]) -> list[int]:
+    return [int(r.message.value.rstrip(b".")) for r in records]
+
+
+def segments(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.seg"))
 
 
 def test_records_round_trip_through_the_frame_format() -> None:
@@ -35,15 +40,18 @@ async def test_appended_records_are_read_back_in_order_and_removed_when_committe
         await spool.append([msg(0), msg(1)])
         await spool.append([msg(2)])
         assert spool.pending_records == 3
-        assert spool.has_pending.is_set() and not spool.drained.is_set()
+        assert spool.has_pending.is_set()
+        assert not spool.drained.is_set()
         first = spool.read(max_records=2)
         assert values(first) == [0, 1]
         spool.commit(first)
         rest = spool.read()
         assert values(rest) == [2]
         spool.commit(rest)
-        assert spool.pending_records == 0 and spool.pending_bytes == 0
-        assert spool.drained.is_set() and not spool.has_pending.is_set()
+        assert spool.pending_records == 0
+        assert spool.pending_bytes == 0
+        assert spool.drained.is_set()
+        assert not spool.has_pending.is_set()
         assert spool.read() == []
     finally:
         spool.close()
@@ -78,7 +86,7 @@ async def test_a_torn_record_at_the_tail_is_cut_off_on_open(tmp_path: Path) -> N
     spool = Spool.open(tmp_path, max_bytes=1 << 20)
     await spool.append([msg(0), msg(1)])
     spool.close()
-    segment = next(tmp_path.glob("*.seg"))
+    segment = segments(tmp_path)[0]
     with segment.open("ab") as f:
         f.write(encode(msg(2), 0)[:-3])  # a crash in the middle of a write
     again = Spool.open(tmp_path, max_bytes=1 << 20)
@@ -115,14 +123,14 @@ async def test_segments_roll_and_drained_ones_are_deleted(tmp_path: Path) -> Non
     try:
         for n in range(10):
             await spool.append([msg(n)])
-        assert len(list(tmp_path.glob("*.seg"))) == 4
+        assert len(segments(tmp_path)) == 4
         batch = spool.read(max_records=7)
         assert values(batch) == list(range(7))  # reads across segments
         spool.commit(batch)
-        assert len(list(tmp_path.glob("*.seg"))) == 2
+        assert len(segments(tmp_path)) == 2
         spool.commit(spool.read())
         await spool.compact()
-        assert len(list(tmp_path.glob("*.seg"))) == 1
+        assert len(segments(tmp_path)) == 1
         assert spool.pending_records == 0
         await spool.append([msg(99)])
         assert values(spool.read()) == [99]
