@@ -27,13 +27,14 @@ __all__ = [
     "decode_key",
     "decode_meta",
     "decode_slot",
+    "encode_context",
     "encode_meta",
     "encode_slot",
     "meta_key",
     "slot_key",
 ]
 
-_CONTEXT_FIELDS = tuple(Context.__dataclass_fields__)
+_CONTEXT_FIELDS = tuple(f for f, d in Context.__dataclass_fields__.items() if d.init)
 
 
 def _identity(subject: Subject) -> list[Any]:
@@ -72,16 +73,23 @@ def decode_key(raw: bytes) -> tuple[str, Subject, int | None]:
     raise BadRecord(f"unknown changelog record {raw!r}")
 
 
-def encode_slot(execution: Execution) -> bytes:
-    ctx = execution.context
-    context = {f: getattr(ctx, f) for f in _CONTEXT_FIELDS if getattr(ctx, f) not in (None, False)}
+def encode_context(ctx: Context) -> bytes:
+    """The context part of a slot record (cache it: many slots share one context)."""
+    return orjson.dumps(
+        {f: getattr(ctx, f) for f in _CONTEXT_FIELDS if getattr(ctx, f) not in (None, False)}
+    )
+
+
+def encode_slot(execution: Execution, context: bytes | None = None) -> bytes:
+    """One slot record; ``context`` is :func:`encode_context` of its context, if at hand."""
+    encoded = encode_context(execution.context) if context is None else context
     return orjson.dumps(
         {
             "at": execution.at,
             "id": execution.event_id,
             "f": int(execution.failed),
             "a": execution.attempt,
-            "c": context,
+            "c": orjson.Fragment(encoded),
         }
     )
 

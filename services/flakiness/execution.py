@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from services.flakiness import BadRecord
 __all__ = [
     "Context",
     "Execution",
+    "LastContext",
     "StepSubject",
     "Subject",
     "TestSubject",
@@ -98,10 +99,11 @@ class Context:
     suite: str | None = None
     retry_type: str | None = None  # steps: this job is a retry of that type
     shard: int | None = None  # steps: parallel_group_index
+    run: tuple[str, str] | None = field(init=False, compare=False, repr=False)
 
-    @property
-    def run(self) -> tuple[str, str] | None:
-        return None if self.suite is None else (self.build_id, self.suite)
+    def __post_init__(self) -> None:
+        run = None if self.suite is None else (self.build_id, self.suite)
+        object.__setattr__(self, "run", run)
 
     @property
     def url(self) -> str | None:
@@ -162,7 +164,22 @@ def _str(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def from_test_result(data: dict[str, Any], default_branches: frozenset[str]) -> Execution | None:
+class LastContext:
+    """Remembers the context of the previous result: the results of one upload arrive
+    together and share it, so most results reuse one :class:`Context` instead of
+    building (and later hashing) an equal one each."""
+
+    __slots__ = ("context", "env", "suite")
+
+    def __init__(self) -> None:
+        self.suite: str | None = None
+        self.env: dict[str, Any] | None = None
+        self.context: Context | None = None
+
+
+def from_test_result(
+    data: dict[str, Any], default_branches: frozenset[str], last: LastContext | None = None
+) -> Execution | None:
     """A ``tests.results`` value (decoded JSON) as an execution, or ``None`` if not one."""
     try:
         result = data["result"]
@@ -176,10 +193,35 @@ def from_test_result(data: dict[str, Any], default_branches: frozenset[str]) -> 
     if result not in ("passed", "failed"):
         return None
     env = data.get("run_env") or {}
+    if last is not None and last.context is not None and last.suite == suite and last.env == env:
+        context = last.context
+    else:
+        context = _test_context(data, env, suite, event_id, default_branches)
+        if last is not None:
+            last.suite, last.env, last.context = suite, env, context
+    file = _str(test.get("file_name"))
+    subject = TestSubject(
+        suite=suite,
+        scope=sys.intern(str(test.get("scope") or "")),
+        name=name,
+        file=None if file is None else sys.intern(file),
+    )
+    attempt = data.get("attempt")
+    attempt = attempt if isinstance(attempt, int) and attempt > 0 else 1
+    return Execution(subject, context, at, event_id, result == "failed", attempt)
+
+
+def _test_context(
+    data: dict[str, Any],
+    env: dict[str, Any],
+    suite: str,
+    event_id: str,
+    default_branches: frozenset[str],
+) -> Context:
     url = _str(env.get("url"))
     build_id = _str(env.get("key")) or _str(data.get("upload_id")) or event_id
     branch = _str(env.get("branch"))
-    context = Context(
+    return Context(
         build_id=build_id,
         build_number=_str(env.get("number")),
         job_id=_str(env.get("job_id")),
@@ -191,16 +233,6 @@ def from_test_result(data: dict[str, Any], default_branches: frozenset[str]) -> 
         pipeline=pipeline_from_url(url),
         suite=suite,
     )
-    file = _str(test.get("file_name"))
-    subject = TestSubject(
-        suite=suite,
-        scope=sys.intern(str(test.get("scope") or "")),
-        name=name,
-        file=None if file is None else sys.intern(file),
-    )
-    attempt = data.get("attempt")
-    attempt = attempt if isinstance(attempt, int) and attempt > 0 else 1
-    return Execution(subject, context, at, event_id, result == "failed", attempt)
 
 
 _FAILED_STATES = frozenset({"failed", "timed_out"})

@@ -25,11 +25,14 @@ RunKey = tuple[str, str]  # (build id, suite)
 
 @dataclass(slots=True)
 class Run:
-    """Live counts of one run, and per failing subject its [failures, passes] in the run."""
+    """Live counts of one run, and per failing subject its [failures, passes] in the run.
+
+    ``failed_tests`` counts the subjects that failed and did not pass in the run."""
 
     context: Context
     total: int = 0
     failed: int = 0
+    failed_tests: int = 0
     failing: dict[Subject, list[int]] = field(default_factory=dict)
 
     def is_outage(self, settings: FlakinessSettings) -> bool:
@@ -71,10 +74,16 @@ class RunBook:
         run.total += 1
         if failed:
             run.failed += 1
-            counts = run.failing.setdefault(subject, [0, passes_before])
+            counts = run.failing.get(subject)
+            if counts is None:
+                counts = run.failing[subject] = [0, passes_before]
+                run.failed_tests += passes_before == 0
             counts[0] += 1
-        elif subject in run.failing:
-            run.failing[subject][1] += 1
+        else:
+            counts = run.failing.get(subject)
+            if counts is not None:
+                counts[1] += 1
+                run.failed_tests -= counts[1] == 1
         return run
 
     def leave(self, subject: Subject, context: Context, failed: bool) -> None:
@@ -89,7 +98,11 @@ class RunBook:
             counts[0] -= 1
             if counts[0] == 0:
                 del run.failing[subject]
-        elif subject in run.failing:
-            run.failing[subject][1] -= 1
+                run.failed_tests -= counts[1] == 0
+        else:
+            passed = run.failing.get(subject)
+            if passed is not None:
+                passed[1] -= 1
+                run.failed_tests += passed[1] == 0
         if run.total == 0:
             del self.runs[key]

@@ -20,12 +20,19 @@ from services.flakiness.changelog import (
     decode_key,
     decode_meta,
     decode_slot,
+    encode_context,
     encode_meta,
     encode_slot,
     meta_key,
     slot_key,
 )
-from services.flakiness.execution import Execution, from_job_event, from_test_result
+from services.flakiness.execution import (
+    Context,
+    Execution,
+    LastContext,
+    from_job_event,
+    from_test_result,
+)
 from services.flakiness.messages import alert, state, test_run
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.tracker import Changes, Tracker
@@ -69,6 +76,8 @@ class FlakinessTask:
         self.settings = settings
         self.tracker = Tracker(settings)
         self._branches = frozenset(settings.default_branches)
+        self._last = LastContext()
+        self._encoded: tuple[Context, bytes] | None = None
 
     def restore(self, key: bytes, value: bytes | None) -> None:
         try:
@@ -104,16 +113,23 @@ class FlakinessTask:
         if not isinstance(data, dict):
             raise BadRecord("not a JSON object")
         if record.topic == self.names.results:
-            return from_test_result(data, self._branches)
+            return from_test_result(data, self._branches, self._last)
         if record.topic == self.names.jobs:
             return from_job_event(data, self._branches)
         raise BadRecord(f"unexpected topic {record.topic}")
 
+    def _context_json(self, context: Context) -> bytes:
+        if self._encoded is None or self._encoded[0] is not context:
+            self._encoded = (context, encode_context(context))
+        return self._encoded[1]
+
     def _outputs(self, changes: Changes) -> list[Output]:
         names, entries, p = self.names, self.tracker.entries, self.partition
         out = [
-            Output(names.changelog, slot_key(subject, index), encode_slot(execution), p)
-            for subject, index, execution in changes.slots
+            Output(
+                names.changelog, slot_key(s, i), encode_slot(e, self._context_json(e.context)), p
+            )
+            for s, i, e in changes.slots
         ]
         out.extend(Output(names.changelog, slot_key(s, i), None, p) for s, i in changes.dropped)
         for subject in dict.fromkeys(changes.metas):

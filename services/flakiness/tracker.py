@@ -26,24 +26,26 @@ from services.flakiness.execution import Context, Execution, Subject
 from services.flakiness.runs import Run, RunBook, RunKey
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.status import Change, Meta
-from services.flakiness.window import Window
+from services.flakiness.window import Contexts, Window
 
 __all__ = ["Alerted", "Changes", "Entry", "Tracker"]
 
 HOUSEKEEPING_EVERY_S = 3600.0
 
 
-@dataclass(slots=True)
-class Entry:
-    """One tracked test or step."""
+class Entry(Window):
+    """One tracked test or step: its window, plus its status once it had evidence."""
 
-    subject: Subject
-    window: Window
-    meta: Meta | None = None
-    flips: int = 0
+    __slots__ = ("flips", "meta", "subject")
+
+    def __init__(self, subject: Subject, contexts: Contexts) -> None:
+        super().__init__(contexts)
+        self.subject = subject
+        self.meta: Meta | None = None
+        self.flips = 0
 
     def summary(self) -> Summary:
-        return Summary(len(self.window), self.window.failures, self.flips)
+        return Summary(len(self), self.failures, self.flips)
 
     @property
     def flaky(self) -> bool:
@@ -82,7 +84,7 @@ class Tracker:
         self.entries: dict[Subject, Entry] = {}
         self.runs = RunBook(settings)
         self.watermark = float("-inf")
-        self._contexts: dict[Context, list[Context | int]] = {}
+        self.contexts = Contexts()
         self._hour = float("-inf")
         self._staged_slots: dict[tuple[Subject, int], Execution | None] = {}
         self._staged_meta: dict[Subject, Meta | None] = {}
@@ -94,23 +96,19 @@ class Tracker:
         entry = self.entries.get(subject)
         fresh = entry is None
         if entry is None:
-            entry = Entry(subject, Window())
+            entry = Entry(subject, self.contexts)
         before = entry.summary()
-        context = self._hold(execution.context)
-        size, max_age = self.settings.window_size, self.settings.window_s
-        added = entry.window.add(execution, size, max_age, context)
+        added = entry.add(execution, self.settings.window_size, self.settings.window_s)
         if added is None:
-            self._release(context)
             return None
         if fresh:
             self.entries[subject] = entry
         changes = Changes(at=execution.at)
         changes.slots.append((subject, added.index, execution))
         for old in added.evicted:
-            self._release(old.context)
             if old.context.run is not None:
                 self.runs.leave(subject, old.context, old.failed)
-        run, was_outage = self._enter_run(entry, execution, context)
+        run, was_outage = self._enter_run(entry, execution, execution.context)
         self._judge(entry, before, execution.at, changes)
         if run is not None:
             self._after_run(run, entry, execution, was_outage, changes)
@@ -131,7 +129,7 @@ class Tracker:
         was_outage = run is not None and run.is_outage(self.settings)
         passes = 0
         if execution.failed and (run is None or entry.subject not in run.failing):
-            passes = sum(1 for s in entry.window if s.context.run == key and not s.failed)
+            passes = sum(1 for s in entry if s.context.run == key and not s.failed)
         return self.runs.enter(entry.subject, context, execution.failed, passes), was_outage
 
     def _after_run(
@@ -140,7 +138,7 @@ class Tracker:
         """Publish the run when it matters; look again at its failures if it stopped
         looking like an outage."""
         outage = run.is_outage(self.settings)
-        failing = sum(1 for _, p in run.failing.values() if p == 0)
+        failing = run.failed_tests
         listed = self.settings.failed_tests_listed
         counts = run.failing.get(entry.subject)
         if (
@@ -159,7 +157,7 @@ class Tracker:
     def _judge(
         self, entry: Entry, before: Summary, added_at: float | None, changes: Changes
     ) -> None:
-        window = entry.window
+        window: Window = entry
         summary = summarize(window)
         entry.flips = summary.flips
         found = find(window, self.settings, self.runs.is_outage) if window.failures else []
@@ -195,19 +193,16 @@ class Tracker:
         """Drop the windows of subjects that have not run for a whole window."""
         cutoff = self.watermark - self.settings.window_s
         for subject, entry in list(self.entries.items()):
-            window = entry.window
-            if not len(window) or window.newest >= cutoff:
+            if not len(entry) or entry.newest >= cutoff:
                 continue
-            for slot in window:
-                self._release(slot.context)
+            changes.dropped.extend((subject, i) for i in range(entry.capacity))
+            for slot in entry.clear():
                 if slot.context.run is not None:
                     self.runs.leave(subject, slot.context, slot.failed)
-            changes.dropped.extend((subject, i) for i in range(window.capacity))
             changes.states.append(subject)
             if entry.meta is None or entry.meta.episodes == 0:
                 del self.entries[subject]
                 continue
-            entry.window = Window()
             entry.flips = 0
             change = entry.meta.expire()
             changes.metas.append(subject)
@@ -216,22 +211,6 @@ class Tracker:
                 changes.alerts.append(
                     Alerted(subject, change, entry.meta.episodes, changes.at, reason)
                 )
-
-    # -- shared contexts ---------------------------------------------------------------
-
-    def _hold(self, context: Context) -> Context:
-        ref = self._contexts.get(context)
-        if ref is None:
-            self._contexts[context] = [context, 1]
-            return context
-        ref[1] += 1  # type: ignore[operator]
-        return ref[0]  # type: ignore[return-value]
-
-    def _release(self, context: Context) -> None:
-        ref = self._contexts[context]
-        ref[1] -= 1  # type: ignore[operator]
-        if ref[1] == 0:
-            del self._contexts[context]
 
     # -- restoring ---------------------------------------------------------------------
 
@@ -253,13 +232,12 @@ class Tracker:
                 continue
             entry = self.entries.get(subject)
             if entry is None:
-                entry = self.entries[subject] = Entry(subject, Window())
-            context = self._hold(execution.context)
-            entry.window.put(
+                entry = self.entries[subject] = Entry(subject, self.contexts)
+            entry.put(
                 index,
                 execution.at,
                 execution.eid,
-                context,
+                execution.context,
                 failed=execution.failed,
                 attempt=execution.attempt,
             )
@@ -267,22 +245,21 @@ class Tracker:
             if meta is not None:
                 entry = self.entries.get(subject)
                 if entry is None:
-                    entry = self.entries[subject] = Entry(subject, Window())
+                    entry = self.entries[subject] = Entry(subject, self.contexts)
                 entry.meta = meta
         self._staged_slots.clear()
         self._staged_meta.clear()
         for entry in self.entries.values():
-            for slot in entry.window.expire(self.settings.window_s):
-                self._release(slot.context)
+            entry.expire(self.settings.window_s)
             self._count_runs(entry)
-            entry.flips = summarize(entry.window).flips
-            if len(entry.window):
-                self.watermark = max(self.watermark, entry.window.newest)
+            entry.flips = summarize(entry).flips
+            if len(entry):
+                self.watermark = max(self.watermark, entry.newest)
         self._hour = self.watermark // HOUSEKEEPING_EVERY_S
 
     def _count_runs(self, entry: Entry) -> None:
         # failures first, so that each pass finds its subject's failures already counted
-        for slot in sorted(entry.window, key=lambda s: not s.failed):
+        for slot in sorted(entry, key=lambda s: not s.failed):
             if slot.context.run is not None:
                 self.runs.enter(entry.subject, slot.context, slot.failed, 0)
 

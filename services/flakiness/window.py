@@ -16,7 +16,8 @@ newest) is refused and changes nothing.
 Storage is compact and slot-indexed: slot *s* holds one execution until it is
 evicted (by N, the newcomer takes its slot; by T, the slot becomes a hole that the
 next newcomer fills). Slots are stable, so the changelog can hold one record per
-slot and overwrite it in place. About 25 bytes per execution.
+slot and overwrite it in place. A slot takes 21 bytes: time, event-id hash, the index
+of its :class:`Context` in the shared :class:`Contexts` table, and outcome + attempt.
 """
 
 from __future__ import annotations
@@ -27,10 +28,68 @@ from dataclasses import dataclass
 
 from services.flakiness.execution import Context, Execution
 
-__all__ = ["Added", "Slot", "Window"]
+__all__ = ["Added", "Contexts", "Slot", "Window"]
 
 _HOLE_AT = float("inf")  # holes sort after everything, so min() finds the oldest
 _MAX_ATTEMPT = 127
+
+
+class Contexts:
+    """The contexts that window slots refer to, by index, counted by the slots holding each.
+
+    Every result of one job shares one context; a slot stores its 4-byte index, and a
+    context is forgotten when no slot holds it any more. Index 0 means "no context"
+    (an empty slot).
+    """
+
+    __slots__ = ("_free", "_index", "_items", "_last", "_refs")
+
+    def __init__(self) -> None:
+        self._items: list[Context | None] = [None]
+        self._refs: list[int] = [0]
+        self._index: dict[Context, int] = {}
+        self._free: list[int] = []
+        self._last = 0
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, i: int) -> Context:
+        ctx = self._items[i]
+        assert ctx is not None
+        return ctx
+
+    def hold(self, ctx: Context) -> int:
+        last = self._last
+        if last and self._items[last] is ctx:  # the common case: the same job as before
+            self._refs[last] += 1
+            return last
+        i = self._index.get(ctx)
+        if i is None:
+            if self._free:
+                i = self._free.pop()
+                self._items[i] = ctx
+                self._refs[i] = 1
+            else:
+                i = len(self._items)
+                self._items.append(ctx)
+                self._refs.append(1)
+            self._index[ctx] = i
+        else:
+            self._refs[i] += 1
+        self._last = i
+        return i
+
+    def release(self, i: int) -> None:
+        self._refs[i] -= 1
+        if self._refs[i] == 0:
+            ctx = self._items[i]
+            assert ctx is not None
+            del self._index[ctx]
+            self._items[i] = None
+            self._free.append(i)
+            if self._last == i:
+                self._last = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +119,20 @@ class Added:
 class Window:
     """Up to ``size`` executions, none older than ``max_age_s`` before the newest."""
 
-    __slots__ = ("_at", "_bits", "_ctx", "_eid", "failures", "newest")
+    __slots__ = ("_at", "_bits", "_ctx", "_eid", "_live", "_table", "failures", "newest")
 
-    def __init__(self) -> None:
+    def __init__(self, contexts: Contexts) -> None:
+        self._table = contexts
         self._at = array("d")
         self._eid = array("q")
-        self._ctx: list[Context | None] = []
+        self._ctx = array("I")  # 0: an empty slot
         self._bits = bytearray()  # bit 0: failed; bits 1-7: attempt
+        self._live = 0
         self.failures = 0
         self.newest = float("-inf")
 
     def __len__(self) -> int:
-        return len(self._ctx) - self._ctx.count(None)
+        return self._live
 
     @property
     def capacity(self) -> int:
@@ -80,10 +141,9 @@ class Window:
 
     def __iter__(self) -> Iterator[Slot]:
         """Live slots in slot order (not time order; see :meth:`ordered`)."""
-        for i, ctx in enumerate(self._ctx):
-            if ctx is not None:
-                bits = self._bits[i]
-                yield Slot(i, self._at[i], self._eid[i], ctx, bool(bits & 1), bits >> 1)
+        for i, ci in enumerate(self._ctx):
+            if ci:
+                yield self._slot(i)
 
     def ordered(self) -> list[Slot]:
         """Live slots, oldest first."""
@@ -92,7 +152,7 @@ class Window:
     def holds(self, eid: int) -> bool:
         if eid not in self._eid:
             return False
-        return any(e == eid and c is not None for e, c in zip(self._eid, self._ctx, strict=True))
+        return any(e == eid and c for e, c in zip(self._eid, self._ctx, strict=True))
 
     def count_after(self, t: float) -> int:
         """How many executions are newer than ``t``."""
@@ -110,7 +170,7 @@ class Window:
             return None
         attempt = min(execution.attempt, _MAX_ATTEMPT)
         evicted: list[Slot] = []
-        live = len(self)
+        live = self._live
         if live >= size:
             oldest = self._oldest()
             if (at, attempt, eid) < oldest.order:
@@ -119,7 +179,7 @@ class Window:
             evicted.append(oldest)
             self._drop(index)
         else:
-            index = self._ctx.index(None) if live < len(self._ctx) else len(self._ctx)
+            index = self._ctx.index(0) if live < len(self._ctx) else len(self._ctx)
         self.put(
             index, at, eid, context or execution.context, failed=execution.failed, attempt=attempt
         )
@@ -134,15 +194,16 @@ class Window:
         while len(self._ctx) <= index:
             self._at.append(_HOLE_AT)
             self._eid.append(0)
-            self._ctx.append(None)
+            self._ctx.append(0)
             self._bits.append(0)
-        if self._ctx[index] is not None:
+        if self._ctx[index]:
             self._drop(index)
         self._at[index] = at
         self._eid[index] = eid
-        self._ctx[index] = ctx
+        self._ctx[index] = self._table.hold(ctx)
         self._bits[index] = (min(attempt, _MAX_ATTEMPT) << 1) | int(failed)
         self.failures += int(failed)
+        self._live += 1
         self.newest = max(self.newest, at)
 
     def expire(self, max_age_s: float) -> list[Slot]:
@@ -153,19 +214,31 @@ class Window:
             self._drop(slot.index)
         return old
 
+    def clear(self) -> list[Slot]:
+        """Drop everything; return what was held."""
+        held = list(self)
+        for slot in held:
+            self._drop(slot.index)
+        self._at, self._eid, self._ctx, self._bits = array("d"), array("q"), array("I"), bytearray()
+        self.newest = float("-inf")
+        return held
+
+    def _slot(self, i: int) -> Slot:
+        bits = self._bits[i]
+        ctx = self._table[self._ctx[i]]
+        return Slot(i, self._at[i], self._eid[i], ctx, bool(bits & 1), bits >> 1)
+
     def _oldest(self) -> Slot:
         first = min(self._at)
         if self._at.count(first) == 1:
-            i = self._at.index(first)
-            bits = self._bits[i]
-            ctx = self._ctx[i]
-            assert ctx is not None
-            return Slot(i, first, self._eid[i], ctx, bool(bits & 1), bits >> 1)
+            return self._slot(self._at.index(first))
         return min((s for s in self if s.at == first), key=lambda s: s.order)
 
     def _drop(self, index: int) -> None:
+        self._table.release(self._ctx[index])
+        self._live -= 1
         self.failures -= self._bits[index] & 1
         self._at[index] = _HOLE_AT
         self._eid[index] = 0
-        self._ctx[index] = None
+        self._ctx[index] = 0
         self._bits[index] = 0

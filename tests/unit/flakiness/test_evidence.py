@@ -5,12 +5,12 @@ from __future__ import annotations
 from services.flakiness.evidence import Found, find, summarize
 from services.flakiness.execution import Context, Execution
 from services.flakiness.settings import FlakinessSettings
-from services.flakiness.window import Window
+from services.flakiness.window import Contexts, Window
 from tests.unit.flakiness.timeline import T0, days, job, result, settings
 
 
 def window_of(*executions: Execution, size: int = 50) -> Window:
-    window = Window()
+    window = Window(Contexts())
     for execution in executions:
         window.add(execution, size, days(14))
     return window

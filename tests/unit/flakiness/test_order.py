@@ -63,6 +63,8 @@ def outcome(executions: list[Execution], settings: FlakinessSettings) -> tuple[o
         changes = tracker.add(execution)
         if changes is not None:
             alerts.extend((a.subject.key, a.change, a.episode) for a in changes.alerts)
+        for run in tracker.runs.runs.values():  # the incremental count stays right
+            assert run.failed_tests == len(run.failed_subjects())
     flags = {s.key: (e.flaky, e.meta.episodes if e.meta else 0) for s, e in tracker.entries.items()}
     return sorted(alerts), flags
 

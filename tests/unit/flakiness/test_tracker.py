@@ -150,7 +150,7 @@ def test_a_subject_idle_for_a_whole_window_is_dropped_and_its_flag_cleared() -> 
         tracker, result(T0 + days(15), failed=False, build="9", commit="c9", subject=OTHER)
     )
     assert alerts(later) == [("cleared", 1)]
-    assert len(tracker.entries[SUBJECT].window) == 0
+    assert len(tracker.entries[SUBJECT]) == 0
     assert {s for s, _ in later[0].dropped} == {SUBJECT}
     assert tracker.entries[SUBJECT].meta is not None  # episodes are remembered
 

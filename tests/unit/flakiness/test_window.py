@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.flakiness.window import Window
+from services.flakiness.window import Contexts, Window
 from tests.unit.flakiness.timeline import T0, days, result
 
 
@@ -16,28 +16,28 @@ def times(window: Window) -> list[float]:
 
 
 def test_window_keeps_only_the_last_n_executions() -> None:
-    window = Window()
+    window = Window(Contexts())
     for n in range(7):
         window.add(result(T0 + n, failed=False), 5, days(14))
     assert times(window) == [T0 + n for n in range(2, 7)]
 
 
 def test_window_drops_executions_older_than_t_before_the_newest() -> None:
-    window = Window()
+    window = Window(Contexts())
     for d in (0, 5, 10, 16):
         window.add(result(T0 + days(d), failed=False), 50, days(14))
     assert times(window) == [T0 + days(5), T0 + days(10), T0 + days(16)]
 
 
 def test_whichever_bound_is_tighter_wins() -> None:
-    window = Window()
+    window = Window(Contexts())
     for d in (0, 12, 17, 22, 24, 27, 30):
         window.add(result(T0 + days(d), failed=False), 4, days(10))
     assert times(window) == [T0 + days(22), T0 + days(24), T0 + days(27), T0 + days(30)]
 
 
 def test_a_duplicate_event_id_is_refused() -> None:
-    window = Window()
+    window = Window(Contexts())
     assert window.add(result(T0, failed=True, event="e-1"), 50, days(14)) is not None
     assert window.add(result(T0 + 5, failed=False, event="e-1"), 50, days(14)) is None
     assert len(window) == 1
@@ -45,7 +45,7 @@ def test_a_duplicate_event_id_is_refused() -> None:
 
 
 def test_an_execution_older_than_a_full_window_is_refused() -> None:
-    window = Window()
+    window = Window(Contexts())
     for n in range(1, 4):
         window.add(result(T0 + n, failed=False), 3, days(14))
     assert window.add(result(T0, failed=True), 3, days(14)) is None
@@ -53,13 +53,13 @@ def test_an_execution_older_than_a_full_window_is_refused() -> None:
 
 
 def test_an_execution_older_than_t_is_refused() -> None:
-    window = Window()
+    window = Window(Contexts())
     window.add(result(T0 + days(20), failed=False), 50, days(14))
     assert window.add(result(T0, failed=True), 50, days(14)) is None
 
 
 def test_a_newcomer_takes_the_slot_of_the_execution_it_evicts() -> None:
-    window = Window()
+    window = Window(Contexts())
     slots = [window.add(result(T0 + n, failed=False), 3, days(14)) for n in range(3)]
     added = window.add(result(T0 + 10, failed=True), 3, days(14))
     assert added is not None
@@ -69,7 +69,7 @@ def test_a_newcomer_takes_the_slot_of_the_execution_it_evicts() -> None:
 
 
 def test_a_slot_emptied_by_age_is_reused() -> None:
-    window = Window()
+    window = Window(Contexts())
     window.add(result(T0, failed=False), 50, days(14))
     window.add(result(T0 + days(1), failed=False), 50, days(14))
     late = window.add(result(T0 + days(15), failed=False), 50, days(14))
@@ -97,7 +97,7 @@ def test_window_never_holds_more_than_n_or_older_than_t_and_ignores_arrival_orde
     rnd.shuffle(shuffled)
     windows = []
     for order in (made, shuffled):
-        window = Window()
+        window = Window(Contexts())
         for execution in order:
             window.add(execution, size, max_age)
             assert len(window) <= size
@@ -106,3 +106,15 @@ def test_window_never_holds_more_than_n_or_older_than_t_and_ignores_arrival_orde
     first, second = ({(s.at, s.eid, s.failed) for s in w} for w in windows)
     assert first == second
     assert windows[0].failures == sum(1 for s in windows[0] if s.failed)
+
+
+def test_contexts_are_shared_and_forgotten_when_no_slot_holds_them() -> None:
+    contexts = Contexts()
+    window = Window(contexts)
+    for n in range(3):
+        window.add(result(T0 + n, failed=False, build="1"), 2, days(14))
+    window.add(result(T0 + 10, failed=False, build="2"), 2, days(14))
+    assert len(contexts) == 2  # build 1's context held by one slot, build 2's by another
+    window.add(result(T0 + 11, failed=False, build="2"), 2, days(14))
+    assert len(contexts) == 1
+    assert {s.context.build_id for s in window} == {"build-2"}
