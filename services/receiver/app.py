@@ -73,6 +73,7 @@ def create_app(
         link = ProducerLink(
             settings.bootstrap_servers,
             linger_ms=settings.linger_ms,
+            batch_bytes=settings.kafka_batch_bytes,
             on_replace=lambda _reason: metrics.producer_replacements.inc(),
         )
         delivery = Delivery(

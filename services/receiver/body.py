@@ -88,7 +88,13 @@ async def read_body(request: Request, limits: BodyLimits) -> bytes:
     size = 0
     try:
         async with asyncio.timeout(limits.timeout_s):
-            async for chunk in request.stream():
+            more = True
+            while more:
+                message = await request.receive()
+                if message["type"] != "http.request":
+                    raise ClientDisconnect
+                chunk: bytes = message.get("body", b"")
+                more = message.get("more_body", False)
                 size += len(chunk)
                 if size > limits.max_bytes:
                     raise PayloadTooLarge(f"the body is over {limits.max_bytes} bytes")
@@ -97,7 +103,7 @@ async def read_body(request: Request, limits: BodyLimits) -> bytes:
         raise RequestTimeout(f"the body did not arrive within {limits.timeout_s:g}s") from None
     except ClientDisconnect:
         raise MalformedBody("the client disconnected before sending the whole body") from None
-    raw = b"".join(chunks)
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     return _gunzip(raw, limits.max_bytes) if encoding == "gzip" else raw
 
 
@@ -115,20 +121,21 @@ def _gunzip(raw: bytes, max_bytes: int) -> bytes:
 
 
 def depth_exceeds(value: Any, max_depth: int) -> bool:
-    """Whether ``value`` nests objects/arrays deeper than ``max_depth`` (``{}`` is 1)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children: Iterable[Any]
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > max_depth:
+    """Whether ``value`` nests objects/arrays deeper than ``max_depth`` (``{}`` is 1).
+
+    Recursion stops at ``max_depth`` levels, so its depth is bounded by the setting.
+    """
+    if type(value) is dict:
+        children: Iterable[Any] = value.values()
+    elif type(value) is list:
+        children = value
+    else:
+        return False
+    if max_depth <= 0:
+        return True
+    for child in children:
+        if (type(child) is dict or type(child) is list) and depth_exceeds(child, max_depth - 1):
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 

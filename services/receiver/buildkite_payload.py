@@ -56,8 +56,14 @@ def parse_timestamp(value: object) -> datetime | None:
     """A UTC datetime from Buildkite's timestamp forms, or ``None`` when unreadable."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+    if not isinstance(value, str) or len(value) > 64:
         return None
+    try:  # the common case: ISO 8601 (Python 3.11 reads the trailing Z too)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     text = value.strip()
     if text.endswith(" UTC"):
         text = text[:-4].strip() + "+00:00"

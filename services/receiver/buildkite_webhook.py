@@ -77,9 +77,10 @@ async def receive(request: Request, ingest: Ingest) -> Response:
     if name not in KNOWN_EVENTS:
         _log_unknown_once(name, ingest.shared(_unknown_seen))
     topic = ingest.topics.name(routed.topic)
-    path = await ingest.delivery.accept([(topic, routed.key.encode(), routed.message.to_json())])
+    path = await ingest.delivery.accept([(topic, routed.key.encode(), routed.value)])
     family = event_family(name)
-    ingest.metrics.events.labels("buildkite", family if family in _FAMILIES else "other").inc()
+    family = family if family in _FAMILIES else "other"
+    ingest.metrics.child(ingest.metrics.events, "buildkite", family).inc()
     log.debug("accepted %s %s for %s via %s", name, routed.event_id, topic, path)
     return json_response(
         202,

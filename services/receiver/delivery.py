@@ -99,13 +99,15 @@ class Delivery:
             try:
                 await self.link.send(batch, self.deadline_s)
             except ProduceFailed as exc:
-                self.metrics.produce_seconds.labels("error").observe(time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                self.metrics.child(self.metrics.produce_seconds, "error").observe(elapsed)
                 if exc.rejected:
                     raise PayloadTooLarge(f"Kafka refuses the message: {exc.reason}") from None
                 self._enter_outage(exc.reason)
             else:
-                self.metrics.produce_seconds.labels("ok").observe(time.perf_counter() - started)
-                self.metrics.messages.labels("kafka").inc(len(batch))
+                elapsed = time.perf_counter() - started
+                self.metrics.child(self.metrics.produce_seconds, "ok").observe(elapsed)
+                self.metrics.child(self.metrics.messages, "kafka").inc(len(batch))
                 return "kafka"
         await self._spool(batch)
         return "spool"
@@ -121,7 +123,7 @@ class Delivery:
             raise Unavailable(
                 "Kafka is not acknowledging and the spool cannot be written"
             ) from None
-        self.metrics.messages.labels("spool").inc(len(batch))
+        self.metrics.child(self.metrics.messages, "spool").inc(len(batch))
 
     def _enter_outage(self, reason: str) -> None:
         if not self._outage:

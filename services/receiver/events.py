@@ -19,32 +19,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from schemas.base import stable_id
 from schemas.buildkite import (
     AgentEvent,
-    AgentRef,
-    Build,
     BuildEvent,
-    BuildRef,
-    Job,
     JobEvent,
-    Person,
-    Pipeline,
-    RetrySource,
 )
 from services.common.topics import Topic
 from services.receiver.buildkite_payload import (
-    AgentIn,
     AgentWebhook,
-    BuildIn,
     BuildWebhook,
     JobWebhook,
-    PersonIn,
     PipelineIn,
     parse_timestamp,
 )
@@ -80,15 +71,23 @@ _FAMILY_TOPICS = {"build": Topic.BUILDS, "job": Topic.JOBS, "agent": Topic.AGENT
 
 @dataclass(frozen=True)
 class Routed:
-    """One webhook, normalised: where it goes and under which key."""
+    """One webhook, normalised: where it goes, under which key, and its message as JSON.
+
+    ``value`` is built straight from the validated edge models (one validation, one
+    serialization, the raw payload handed to orjson as it came); ``message`` reads it back
+    through the contract model, and the tests hold the two to be the same bytes.
+    """
 
     topic: Topic
     key: str
-    message: BuildEvent | JobEvent | AgentEvent
+    event_id: str
+    value: bytes
+    model: type[BuildEvent | JobEvent | AgentEvent]
 
     @property
-    def event_id(self) -> str:
-        return self.message.event_id
+    def message(self) -> BuildEvent | JobEvent | AgentEvent:
+        """The contract model of ``value``, validated."""
+        return self.model.model_validate_json(self.value)
 
 
 def event_name(header: str | None, body: Any) -> str:
@@ -127,70 +126,49 @@ def normalise(name: str, payload: Any, received_at: datetime) -> Routed | None:
 def _build_event(name: str, payload: dict[str, Any], received_at: datetime) -> Routed:
     hook = BuildWebhook.model_validate(payload)
     pipeline = _pipeline(hook.pipeline or hook.build.pipeline)
-    raw_build = payload.get("build")
-    message = BuildEvent(
-        event_id=_event_id(name, hook.build.id, hook.build.state, raw_build),
-        event=name,
-        received_at=received_at,
-        pipeline=pipeline,
-        build=_build(hook.build),
-        payload=payload,
-    )
-    return Routed(Topic.BUILDS, pipeline.slug, message)
+    build = hook.build.model_dump(mode="json", exclude={"pipeline"})
+    build["meta_data"] = build["meta_data"] or {}
+    event_id = _event_id(name, hook.build.id, hook.build.state, payload.get("build"))
+    value = _encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=payload)
+    return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
 
 def _job_event(name: str, payload: dict[str, Any], received_at: datetime) -> Routed:
     hook = JobWebhook.model_validate(payload)
     pipeline = _pipeline(hook.pipeline or hook.build.pipeline)
-    job, build = hook.job, hook.build
-    retry = job.retry_source
-    message = JobEvent(
-        event_id=_event_id(name, job.id, job.state, payload.get("job")),
-        event=name,
-        received_at=received_at,
-        pipeline=pipeline,
-        build=BuildRef(
-            id=build.id,
-            number=build.number,
-            state=build.state,
-            branch=build.branch,
-            commit=build.commit,
-            web_url=build.web_url,
-        ),
-        job=Job(
-            **job.model_dump(exclude={"retry_source", "agent"}),
-            retry_source=None
-            if retry is None
-            else RetrySource(
-                job_id=retry.job_id,
-                retry_type=retry.retry_type if retry.retry_type in _RETRY_TYPES else None,
-                retried_by=retry.retried_by,
-            ),
-            agent=_agent(job.agent),
-        ),
-        payload=payload,
+    job = hook.job.model_dump(mode="json", exclude={"agent": {"connection_state"}})
+    if job["retry_source"] is not None and job["retry_source"]["retry_type"] not in _RETRIES:
+        job["retry_source"]["retry_type"] = None  # the raw value stays in the payload
+    build = hook.build.model_dump(mode="json", include=_BUILD_REF)
+    event_id = _event_id(name, hook.job.id, hook.job.state, payload.get("job"))
+    value = _encode(
+        event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=payload
     )
-    return Routed(Topic.JOBS, pipeline.slug, message)
+    return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
 
 
-_RETRY_TYPES = {"manual", "automatic"}
+_RETRIES = {"manual", "automatic"}
+_BUILD_REF = {"id", "number", "state", "branch", "commit", "web_url"}
 
 
 def _agent_event(name: str, payload: dict[str, Any], received_at: datetime) -> Routed:
     hook = AgentWebhook.model_validate(payload)
     agent = hook.agent
-    raw_agent = payload.get("agent")
     # Without an agent id, the payload itself tells one event from another.
     object_id = agent.id if agent and agent.id else stable_id(payload)
-    message = AgentEvent(
-        event_id=_event_id(name, object_id, agent.connection_state if agent else None, raw_agent),
-        event=name,
-        received_at=received_at,
-        agent=_agent(agent),
-        payload=payload,
-    )
+    state = agent.connection_state if agent else None
+    event_id = _event_id(name, object_id, state, payload.get("agent"))
+    ref = None if agent is None else agent.model_dump(mode="json", exclude={"connection_state"})
+    value = _encode(event_id, name, received_at, agent=ref, payload=payload)
     key = agent.id if agent and agent.id else name
-    return Routed(_FAMILY_TOPICS.get(event_family(name), Topic.AGENTS), key, message)
+    topic = _FAMILY_TOPICS.get(event_family(name), Topic.AGENTS)
+    return Routed(topic, key, event_id, value, AgentEvent)
+
+
+def _encode(event_id: str, name: str, received_at: datetime, **fields: Any) -> bytes:
+    """The message JSON, fields in the contract model's order (``payload`` last)."""
+    stamp = received_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return orjson.dumps({"event_id": event_id, "event": name, "received_at": stamp, **fields})
 
 
 def _event_id(name: str, object_id: str, state: str | None, raw: object) -> str:
@@ -207,29 +185,12 @@ def _latest_timestamp(raw: object) -> datetime | None:
     return max((s for s in stamps if s is not None), default=None)
 
 
-def _pipeline(pipeline: PipelineIn | None) -> Pipeline:
+def _pipeline(pipeline: PipelineIn | None) -> dict[str, Any]:
     if pipeline is None:
         raise InvalidPayload("the payload has no pipeline with a slug")
-    return Pipeline(**pipeline.model_dump(exclude={"tags"}), tags=pipeline.tags or [])
-
-
-def _person(person: PersonIn | None) -> Person | None:
-    return None if person is None else Person(**person.model_dump())
-
-
-def _agent(agent: AgentIn | None) -> AgentRef | None:
-    if agent is None:
-        return None
-    return AgentRef(id=agent.id, name=agent.name, hostname=agent.hostname)
-
-
-def _build(build: BuildIn) -> Build:
-    return Build(
-        **build.model_dump(exclude={"creator", "author", "meta_data", "pipeline"}),
-        creator=_person(build.creator),
-        author=_person(build.author),
-        meta_data=build.meta_data or {},
-    )
+    out = pipeline.model_dump(mode="json")
+    out["tags"] = out["tags"] or []
+    return out
 
 
 def _describe(exc: ValidationError) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import BaseRoute
@@ -26,6 +27,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.requests = Counter(
             "kitestream_receiver_requests",
@@ -96,6 +98,15 @@ class Metrics:
             "kitestream_receiver_kafka_up", "1 when Kafka answered last time we asked.", registry=r
         )
 
+    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: ``labels()`` validates and locks each call,
+        which shows on the hot path; label sets here are few and bounded."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
     def watch(
         self,
         *,
@@ -139,5 +150,6 @@ class MetricsMiddleware:
             label = str(label) if label else "unmatched"
             method = scope.get("method", "")
             method = method if method in _METHODS else "other"
-            self.metrics.requests.labels(label, method, str(status)).inc()
-            self.metrics.request_seconds.labels(label).observe(time.perf_counter() - started)
+            metrics = self.metrics
+            metrics.child(metrics.requests, label, method, str(status)).inc()
+            metrics.child(metrics.request_seconds, label).observe(time.perf_counter() - started)

@@ -80,12 +80,13 @@ class ReceiverSettings(KafkaSettings):
     spool_segment_bytes: int = Field(default=8 * MiB, gt=0)
 
     max_body_bytes: int = Field(default=10 * MiB, gt=0)
-    max_json_depth: int = Field(default=32, gt=0)
+    max_json_depth: int = Field(default=32, gt=0, le=512)
     body_timeout_s: float = Field(default=10.0, gt=0, description="Slow-client cut-off.")
 
     produce_deadline_s: float = Field(default=2.0, gt=0, description="Kafka ack, else spool.")
     kafka_max_message_bytes: int = Field(default=1_000_000, gt=0)
-    linger_ms: int = Field(default=5, ge=0)
+    linger_ms: int = Field(default=0, ge=0, description="Producer linger; 0 batches naturally.")
+    kafka_batch_bytes: int = Field(default=256 * 1024, gt=0, description="Producer batch size.")
     shutdown_drain_s: float = Field(default=5.0, ge=0)
 
     @field_validator("buildkite_tokens")

@@ -1,0 +1,469 @@
+"""Receiver benchmark: signed ``build.finished`` webhooks (about 4 KB) through the whole
+path to a Kafka ack (``acks=all``, idempotent), against a bare starlette endpoint that
+reads the body and answers 202 without other work, in the same run, with the same load
+generator and the same concurrency.
+
+Load generator: the raw-socket asyncio HTTP/1.1 keep-alive client below, on uvloop, in
+this process; each server runs in a subprocess under uvicorn. Two measurements each:
+
+- closed loop: ``--concurrency`` connections send back to back for ``--duration``
+  seconds (after a warm-up): throughput, p50, p99;
+- open loop: a fixed ``--rate`` (default 500 requests/s) for ``--duration`` seconds,
+  latency measured from each request's *scheduled* time, so queueing counts (no
+  coordinated omission): p50, p99.
+
+Kafka: ``KAFKA_BOOTSTRAP_SERVERS``, else the local broker (started, and stopped after,
+when it does not run). Topics get a unique prefix and are deleted at the end.
+
+    python bench/receiver.py                 # the default configuration (what make bench runs)
+    python bench/receiver.py --matrix        # also asyncio/h11 and producer linger variants
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+log = logging.getLogger("bench.receiver")
+TOKEN = "bench-webhook-token"  # noqa: S105 - a throwaway token for the benchmark
+
+
+# -- the payload ---------------------------------------------------------------------
+
+
+def build_finished(n: int) -> dict[str, Any]:
+    """A ``build.finished`` webhook shaped like Buildkite's, about 4 KB."""
+    slug = ("payments-api", "ledger", "checkout", "search")[n % 4]
+    user = {
+        "id": "3d3c3bf0-7d58-4afe-8fe7-b3017d5504de",
+        "name": "Keith Pitt",
+        "email": "keith@example.com",
+        "avatar_url": "https://www.gravatar.com/avatar/e14f55d3f939977cecbf51b64ff6f861",
+        "created_at": "2015-05-22T12:36:45.309Z",
+    }
+    api = f"https://api.buildkite.com/v2/organizations/acme/pipelines/{slug}"
+    return {
+        "event": "build.finished",
+        "build": {
+            "id": str(uuid.UUID(int=n)),
+            "graphql_id": "QnVpbGQtLS1mNjJhMWI0ZA==",
+            "url": f"{api}/builds/{n}",
+            "web_url": f"https://buildkite.com/acme/{slug}/builds/{n}",
+            "number": n,
+            "state": "failed" if n % 7 == 0 else "passed",
+            "blocked": False,
+            "message": "Retry card authorisations with jitter (#4821)",
+            "commit": hashlib.sha1(str(n).encode(), usedforsecurity=False).hexdigest(),
+            "branch": "main",
+            "tag": None,
+            "env": {"DEPLOY_ENV": "production"},
+            "source": "webhook",
+            "creator": user,
+            "created_at": "2026-08-01T10:00:05.000Z",
+            "scheduled_at": "2026-08-01T10:00:05.000Z",
+            "started_at": "2026-08-01T10:00:09.000Z",
+            "finished_at": "2026-08-01T10:08:41.000Z",
+            "meta_data": {"release-version": "2026.08.01-3"},
+            "pull_request": None,
+        },
+        "pipeline": {
+            "id": "0188b9a4-5e3f-4b6a-9c39-3f6d0a8c1f11",
+            "url": api,
+            "web_url": f"https://buildkite.com/acme/{slug}",
+            "name": slug,
+            "slug": slug,
+            "repository": f"git@github.com:acme/{slug}.git",
+            "default_branch": "main",
+            "provider": {
+                "id": "github",
+                "webhook_url": "https://webhook.buildkite.com/deliver/abcdef0123456789",
+                "settings": {"trigger_mode": "code", "repository": f"acme/{slug}"},
+            },
+            "created_at": "2023-06-14T09:12:31.000Z",
+            "tags": ["team-payments", "tier-1"],
+            "steps": [
+                {
+                    "type": "script",
+                    "name": f":pytest: tests {i}",
+                    "command": "make test",
+                    "key": f"tests-{i}",
+                    "agent_query_rules": ["queue=default"],
+                    "artifact_paths": "reports/**/*",
+                    "timeout_in_minutes": 30,
+                }
+                for i in range(14)
+            ],
+        },
+        "sender": {"id": user["id"], "name": user["name"]},
+    }
+
+
+def signed_requests(count: int) -> list[bytes]:
+    """Raw HTTP/1.1 requests, each signed now (valid for the 300 s tolerance)."""
+    stamp = str(int(time.time()))
+    out = []
+    for n in range(count):
+        body = orjson.dumps(build_finished(n))
+        mac = hmac.new(TOKEN.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        head = (
+            "POST /webhooks/buildkite HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\nX-Buildkite-Event: build.finished\r\n"
+            f"X-Buildkite-Signature: timestamp={stamp},signature={mac}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        out.append(head.encode() + body)
+    return out
+
+
+# -- the load generator --------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; ``request`` sends raw bytes, returns status."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer)
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    spooled: int = 0
+    seconds: float = 0.0
+
+    def note(self, latency: float, status: int, body: bytes) -> None:
+        self.latencies.append(latency)
+        self.statuses[status] += 1
+        if b'"delivery":"spool"' in body:
+            self.spooled += 1
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def quantile(self, q: float) -> float:
+        if len(self.latencies) < 2:
+            return float("nan")
+        return statistics.quantiles(self.latencies, n=1000, method="inclusive")[int(q * 1000) - 1]
+
+
+async def closed_loop(
+    port: int, requests: list[bytes], concurrency: int, duration: float, warmup: float
+) -> Result:
+    conns = [await Connection.open(port) for _ in range(concurrency)]
+    result = Result()
+    measure_from = time.perf_counter() + warmup
+    end = measure_from + duration
+
+    async def worker(conn: Connection, k: int) -> None:
+        while time.perf_counter() < end:
+            raw = requests[k % len(requests)]
+            k += concurrency
+            started = time.perf_counter()
+            status, body = await conn.request(raw)
+            if started >= measure_from:
+                result.note(time.perf_counter() - started, status, body)
+
+    await asyncio.gather(*(worker(c, i) for i, c in enumerate(conns)))
+    result.seconds = duration
+    for conn in conns:
+        conn.close()
+    return result
+
+
+async def open_loop(
+    port: int, requests: list[bytes], rate: float, duration: float, pool: int = 64
+) -> Result:
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(pool):
+        idle.put_nowait(await Connection.open(port))
+    result = Result()
+
+    async def one(scheduled: float, raw: bytes) -> None:
+        conn = await idle.get()  # waiting for a free connection counts as latency
+        status, body = await conn.request(raw)
+        result.note(time.perf_counter() - scheduled, status, body)
+        idle.put_nowait(conn)
+
+    # perf_counter, not loop.time(): uvloop's clock ticks in whole milliseconds.
+    start = time.perf_counter() + 0.2
+    tasks = []
+    for i in range(int(rate * duration)):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled, requests[i % len(requests)])))
+    await asyncio.gather(*tasks)
+    result.seconds = duration
+    while not idle.empty():
+        idle.get_nowait().close()
+    return result
+
+
+# -- servers -------------------------------------------------------------------------
+
+
+def serve(kind: str, port: int, loop: str, http: str) -> None:
+    """Child process: run one server until SIGTERM."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from services.common.logs import configure_logging
+
+    configure_logging("text", "WARNING")
+    if kind == "bare":
+
+        async def accept(request: Request) -> Response:
+            await request.body()
+            return Response(b'{"status":"accepted"}', 202, media_type="application/json")
+
+        app: Any = Starlette(routes=[Route("/webhooks/buildkite", accept, methods=["POST"])])
+    else:
+        from services.receiver.app import create_app
+        from services.receiver.settings import load_settings
+
+        app = create_app(load_settings())
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, loop=loop, http=http, log_config=None, access_log=False
+    )
+    uvicorn.Server(config).run()
+
+
+@contextlib.contextmanager
+def server(kind: str, args: argparse.Namespace, env: dict[str, str], **over: str) -> Iterator[int]:
+    port = _free_port()
+    loop, http = over.get("loop", args.loop), over.get("http", args.http)
+    argv = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+    proc = subprocess.Popen(
+        [*argv, "--loop", loop, "--http", http],
+        env={**env, "KITESTREAM_LINGER_MS": over.get("linger_ms", str(args.linger_ms))},
+    )
+    try:
+        _wait_listening(port, proc)
+        yield port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    closed: Result
+    fixed: Result
+    versus: Row | None = None  # the bare run this one is compared with
+
+
+async def measure(port: int, args: argparse.Namespace) -> tuple[Result, Result]:
+    requests = signed_requests(2000)
+    closed = await closed_loop(port, requests, args.concurrency, args.duration, args.warmup)
+    fixed = await open_loop(port, requests, args.rate, args.duration)
+    return closed, fixed
+
+
+def run_one(
+    kind: str,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    label: str = "",
+    versus: Row | None = None,
+    **over: str,
+) -> Row:
+    with server(kind, args, env, **over) as port:
+        closed, fixed = _run_async(measure(port, args))
+    name = f"{'bare starlette' if kind == 'bare' else 'receiver → Kafka'} {label}".strip()
+    return Row(name, closed, fixed, versus)
+
+
+def _run_async(coro: Any) -> Any:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+def report(rows: list[Row], args: argparse.Namespace) -> str:
+    ms = 1000
+    lines = [
+        f"load generator: raw asyncio HTTP/1.1 keep-alive client (uvloop), "
+        f"{args.concurrency} connections closed loop {args.duration:g} s after "
+        f"{args.warmup:g} s warm-up; open loop {args.rate:g} req/s for {args.duration:g} s",
+        f"{'server':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{f'@{args.rate:g}/s p50':>14}{'p99 ms':>9}  answers",
+    ]
+    for row in rows:
+        c, f = row.closed, row.fixed
+        answers = dict(sorted((c.statuses + f.statuses).items()))
+        spooled = c.spooled + f.spooled
+        lines.append(
+            f"{row.name:<44}{c.throughput:>9.0f}{c.quantile(0.5) * ms:>9.1f}"
+            f"{c.quantile(0.99) * ms:>9.1f}{f.quantile(0.5) * ms:>14.1f}"
+            f"{f.quantile(0.99) * ms:>9.1f}  {answers}" + (f" spooled={spooled}" if spooled else "")
+        )
+    for row in rows:
+        if row.versus is None:
+            continue
+        bare = row.versus
+        lines.append(
+            f"{row.name} vs {bare.name}: throughput ratio "
+            f"{row.closed.throughput / bare.closed.throughput:.2f} (aim >= 0.5), "
+            f"p99 at {args.rate:g} req/s {row.fixed.quantile(0.99) * ms:.1f} ms (aim < 50 ms)"
+        )
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def kafka() -> Iterator[str]:
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    from services.localkafka.broker import LocalBroker
+
+    broker = LocalBroker()
+    started = broker.up()
+    try:
+        yield broker.bootstrap
+    finally:
+        if started:
+            broker.down()
+
+
+async def _topics(bootstrap: str, prefix: str, *, delete: bool = False) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from services.common.topics import Topics, create_topics, topic_specs
+
+    if not delete:
+        await create_topics(bootstrap, topic_specs(Topics(prefix)), partitions=3)
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=1.0, help="closed-loop warm-up seconds")
+    parser.add_argument("--concurrency", type=int, default=32, help="closed-loop connections")
+    parser.add_argument("--rate", type=float, default=500.0, help="open-loop requests/s")
+    parser.add_argument("--loop", default="uvloop", choices=["uvloop", "asyncio"])
+    parser.add_argument("--http", default="httptools", choices=["httptools", "h11"])
+    parser.add_argument("--linger-ms", type=int, default=5, help="producer linger_ms")
+    parser.add_argument("--matrix", action="store_true", help="also try other loops and lingers")
+    parser.add_argument("--serve", choices=["bare", "receiver"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.loop, args.http)
+        return 0
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    with kafka() as bootstrap, tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(_topics(bootstrap, prefix))
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KITESTREAM_TOPIC_PREFIX": prefix,
+            "KITESTREAM_BUILDKITE_TOKENS": TOKEN,
+            "KITESTREAM_SPOOL_DIR": str(Path(tmp) / "spool"),
+        }
+        try:
+            bare = run_one("bare", args, env)
+            rows = [bare, run_one("receiver", args, env, versus=bare)]
+            if args.matrix:
+                label = "(asyncio, h11)"
+                bare_slow = run_one("bare", args, env, label, loop="asyncio", http="h11")
+                rows.append(bare_slow)
+                rows.append(
+                    run_one("receiver", args, env, label, bare_slow, loop="asyncio", http="h11")
+                )
+                for linger in ("5", "20"):
+                    label = f"(linger_ms={linger})"
+                    rows.append(run_one("receiver", args, env, label, bare, linger_ms=linger))
+        finally:
+            asyncio.run(_topics(bootstrap, prefix, delete=True))
+    sys.stdout.write(report(rows, args) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
