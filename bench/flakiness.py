@@ -13,6 +13,13 @@
      task on one core.
 
    Each is timed from its first record to its last; the ratio is processor / bare.
+   A third pass (diagnostic) runs the processor again on a fresh consumer group with
+   the runtime's consumer given ``fetch_max_wait_ms=50`` instead of aiokafka's 500 ms
+   default, patched in this process only: with one idle input topic, a fetch for it
+   holds the busy one's next fetch for up to that long (see docs/benchmarks.md). A
+   fourth pass, with the same patch, runs the runtime with a task that only decodes
+   each record and writes one changelog record for it: the ceiling the runtime allows
+   a processor that writes one changelog record per input.
 2. Memory. ``--memory-tests`` tests, each with a full window of N = 50 executions (one
    build context per execution, shared by every test of the build, as an upload
    shares its job), fed through the tracker's restore path; RSS growth per test,
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -36,13 +44,16 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import orjson
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from services.common import kafka as kafka_module
 from services.common.kafka import make_consumer, make_producer
-from services.common.processor import PartitionTask, StreamProcessor
+from services.common.processor import Output, PartitionTask, Record, StreamProcessor
 from services.common.topics import Topic, Topics, TopicSpec, create_topics, topic_specs
 from services.flakiness.execution import Context, Execution, TestSubject
 from services.flakiness.settings import FlakinessSettings
@@ -67,6 +78,7 @@ def results(total: int, tests: int, seed: int = 7) -> Iterator[bytes]:
             "commit_sha": f"{build:040x}",
             "url": f"https://buildkite.com/acme/payments-api/builds/{build}",
         }
+        received_at = datetime.fromtimestamp(T0 + build * 600, UTC).isoformat()
         for t in range(tests):
             failed = t % 50 == 0 and rnd.random() < 0.1
             for attempt, outcome in enumerate(["failed", "passed"] if failed else ["passed"], 1):
@@ -78,7 +90,7 @@ def results(total: int, tests: int, seed: int = 7) -> Iterator[bytes]:
                         "event_id": f"{build:08x}{t:08x}{attempt:016x}",
                         "suite": "pytest",
                         "upload_id": f"upload-{build}",
-                        "received_at": T0 + build * 600,
+                        "received_at": received_at,
                         "test": {
                             "scope": f"tests.test_module_{t // 20}.TestModule",
                             "name": f"test_case_{t}_behaves",
@@ -129,11 +141,47 @@ async def bare_loop(bootstrap: str, topic: str, count: int) -> float:
         await consumer.stop()
 
 
-async def through_processor(bootstrap: str, topics: Topics, count: int) -> float:
+class _ShortFetchWait(AIOKafkaConsumer):  # type: ignore[misc]
+    def __init__(self, *topics: str, **config: object) -> None:
+        config.setdefault("fetch_max_wait_ms", 50)
+        super().__init__(*topics, **config)
+
+
+@contextlib.contextmanager
+def short_fetch_wait() -> Iterator[None]:
+    """The diagnostic: the runtime's consumers wait at most 50 ms for an idle input."""
+    original = vars(kafka_module)["AIOKafkaConsumer"]
+    setattr(kafka_module, "AIOKafkaConsumer", _ShortFetchWait)  # noqa: B010 - a bench-only patch
+    try:
+        yield
+    finally:
+        setattr(kafka_module, "AIOKafkaConsumer", original)  # noqa: B010
+
+
+class _DecodeOnly:
+    """The floor: decode, then one changelog record per input, nothing else."""
+
+    def __init__(self, changelog: str) -> None:
+        self.changelog = changelog
+
+    def restore(self, key: bytes, value: bytes | None) -> None:
+        pass
+
+    def process(self, record: Record) -> list[Output]:
+        data = orjson.loads(record.value or b"{}")
+        value = orjson.dumps({"at": data["received_at"], "id": data["event_id"], "f": 0})
+        return [Output(self.changelog, data["event_id"].encode(), value, record.partition)]
+
+
+async def through_processor(
+    bootstrap: str, topics: Topics, count: int, *, floor: bool = False
+) -> float:
     names = TopicNames.under(topics)
     core = FlakinessSettings()
 
     def task(partition: int) -> PartitionTask:
+        if floor:
+            return _DecodeOnly(names.changelog)
         return FlakinessTask(partition, names, core)
 
     processor = StreamProcessor(
@@ -220,18 +268,27 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
-async def throughput(bootstrap: str, count: int, tests: int) -> tuple[float, float]:
-    topics = Topics(prefix=f"bench{uuid.uuid4().hex[:8]}.")
-    changelog = TopicSpec(topics.internal("flakiness-changelog"), {"cleanup.policy": "compact"})
-    await create_topics(bootstrap, topic_specs(topics, extra=[changelog]), partitions=1)
-    try:
-        values = list(results(count, tests))
-        await produce(bootstrap, topics.name(Topic.TEST_RESULTS), values)
-        bare = await bare_loop(bootstrap, topics.name(Topic.TEST_RESULTS), count)
-        processed = await through_processor(bootstrap, topics, count)
-        return bare, processed
-    finally:
-        await delete_topics(bootstrap, topics.prefix)
+async def throughput(bootstrap: str, count: int, tests: int) -> list[float]:
+    """Bare loop, processor, and the two diagnostics; each on topics of its own."""
+    values = list(results(count, tests))
+    rates = []
+    for run in ("bare", "processor", "diagnostic", "floor"):
+        topics = Topics(prefix=f"bench{uuid.uuid4().hex[:8]}.")
+        changelog = TopicSpec(topics.internal("flakiness-changelog"), {"cleanup.policy": "compact"})
+        await create_topics(bootstrap, topic_specs(topics, extra=[changelog]), partitions=1)
+        try:
+            await produce(bootstrap, topics.name(Topic.TEST_RESULTS), values)
+            if run == "bare":
+                rates.append(await bare_loop(bootstrap, topics.name(Topic.TEST_RESULTS), count))
+            elif run == "processor":
+                rates.append(await through_processor(bootstrap, topics, count))
+            else:
+                with short_fetch_wait():
+                    rate = await through_processor(bootstrap, topics, count, floor=run == "floor")
+                rates.append(rate)
+        finally:
+            await delete_topics(bootstrap, topics.prefix)
+    return rates
 
 
 def _in_fresh_interpreter(path: str, tests: int) -> float:
@@ -242,7 +299,7 @@ def _in_fresh_interpreter(path: str, tests: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results", type=int, default=100_000)
+    parser.add_argument("--results", type=int, default=60_000)
     parser.add_argument("--tests", type=int, default=2_000, help="tests per build")
     parser.add_argument("--memory-tests", type=int, default=100_000)
     parser.add_argument("--memory-only", choices=["restore", "add"], help=argparse.SUPPRESS)
@@ -255,12 +312,18 @@ def main() -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
-    bare, processed = asyncio.run(throughput(bootstrap, args.results, args.tests))
+    bare, processed, diagnostic, floor = asyncio.run(
+        throughput(bootstrap, args.results, args.tests)
+    )
     out = sys.stdout.write
     out(f"throughput over {args.results} results ({args.tests} tests per build), one partition:\n")
-    out(f"  bare consume + decode  {bare:9.0f} results/s\n")
-    out(f"  flakiness processor    {processed:9.0f} results/s\n")
-    out(f"  ratio                  {processed / bare:9.2f}\n")
+    out(f"  bare consume + decode                {bare:9.0f} results/s\n")
+    out(f"  flakiness processor                  {processed:9.0f} results/s")
+    out(f"  ratio {processed / bare:.3f}\n")
+    out(f"  … with fetch_max_wait_ms=50 (diag.)  {diagnostic:9.0f} results/s")
+    out(f"  ratio {diagnostic / bare:.3f}\n")
+    out(f"  runtime floor, same patch (diag.)    {floor:9.0f} results/s")
+    out(f"  ratio {floor / bare:.3f}\n")
     restored = _in_fresh_interpreter("restore", args.memory_tests)
     added = _in_fresh_interpreter("add", args.memory_tests // 10)
     out("memory per tracked test, N = 50 full windows:\n")

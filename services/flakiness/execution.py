@@ -15,7 +15,7 @@ import hashlib
 import re
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.flakiness import BadRecord
@@ -149,14 +149,21 @@ def pipeline_from_url(url: str | None) -> str | None:
 
 
 def _time(value: Any) -> float:
+    """Epoch seconds from ISO 8601 (``…Z`` or an offset), Buildkite's older
+    ``2026-08-01 10:00:05 UTC`` form, or a number; naive times are UTC."""
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
-        text = value.strip().replace(" UTC", "+00:00").replace("Z", "+00:00")
+        text = value.strip()
+        if text.endswith(" UTC"):
+            text = text[:-4] + "+00:00"
         try:
-            return datetime.fromisoformat(text).timestamp()
+            parsed = datetime.fromisoformat(text)
         except ValueError as exc:
             raise BadRecord(f"not a timestamp: {value!r}") from exc
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
     raise BadRecord(f"not a timestamp: {value!r}")
 
 
@@ -169,12 +176,21 @@ class LastContext:
     together and share it, so most results reuse one :class:`Context` instead of
     building (and later hashing) an equal one each."""
 
-    __slots__ = ("context", "env", "suite")
+    __slots__ = ("at", "context", "env", "received_at", "suite")
 
     def __init__(self) -> None:
         self.suite: str | None = None
         self.env: dict[str, Any] | None = None
         self.context: Context | None = None
+        self.received_at: object = None
+        self.at = 0.0
+
+    def time(self, received_at: object) -> float:
+        """``received_at`` in epoch seconds (one upload's results share it)."""
+        if received_at != self.received_at:
+            self.at = _time(received_at)
+            self.received_at = received_at
+        return self.at
 
 
 def from_test_result(
@@ -186,7 +202,7 @@ def from_test_result(
         test = data["test"]
         suite = sys.intern(str(data["suite"]))
         event_id = str(data["event_id"])
-        at = _time(data["received_at"])
+        at = _time(data["received_at"]) if last is None else last.time(data["received_at"])
         name = str(test["name"])
     except (KeyError, TypeError) as exc:
         raise BadRecord(f"not a test result: missing {exc}") from exc

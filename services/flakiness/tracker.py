@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.flakiness.evidence import Summary, find, summarize
-from services.flakiness.execution import Context, Execution, Subject
+from services.flakiness.execution import Execution, Subject
 from services.flakiness.runs import Run, RunBook, RunKey
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.status import Change, Meta
@@ -97,7 +97,7 @@ class Tracker:
         fresh = entry is None
         if entry is None:
             entry = Entry(subject, self.contexts)
-        before = entry.summary()
+        before = (len(entry), entry.failures, entry.flips)
         added = entry.add(execution, self.settings.window_size, self.settings.window_s)
         if added is None:
             return None
@@ -108,9 +108,11 @@ class Tracker:
         for old in added.evicted:
             if old.context.run is not None:
                 self.runs.leave(subject, old.context, old.failed)
-        run, was_outage = self._enter_run(entry, execution, execution.context)
-        self._judge(entry, before, execution.at, changes)
-        if run is not None:
+        if execution.context.run is None:
+            self._judge(entry, before, execution.at, changes)
+        else:
+            run, was_outage = self._enter_run(entry, execution)
+            self._judge(entry, before, execution.at, changes)
             self._after_run(run, entry, execution, was_outage, changes)
         if execution.at > self.watermark:
             self.watermark = execution.at
@@ -119,12 +121,10 @@ class Tracker:
                 self._housekeeping(changes)
         return changes
 
-    def _enter_run(
-        self, entry: Entry, execution: Execution, context: Context
-    ) -> tuple[Run | None, bool]:
+    def _enter_run(self, entry: Entry, execution: Execution) -> tuple[Run, bool]:
+        context = execution.context
         key = context.run
-        if key is None:
-            return None, False
+        assert key is not None
         run = self.runs.get(key)
         was_outage = run is not None and run.is_outage(self.settings)
         passes = 0
@@ -152,11 +152,25 @@ class Tracker:
             for subject in list(run.failing):
                 other = self.entries[subject]
                 if other is not entry:
-                    self._judge(other, other.summary(), None, changes)
+                    self._judge(other, (len(other), other.failures, other.flips), None, changes)
 
     def _judge(
-        self, entry: Entry, before: Summary, added_at: float | None, changes: Changes
+        self,
+        entry: Entry,
+        before: tuple[int, int, int],
+        added_at: float | None,
+        changes: Changes,
     ) -> None:
+        """Look at the subject's evidence and status again; note what to publish.
+
+        ``before`` is (runs, failures, flips) before the change."""
+        size = self.settings.window_size
+        if entry.failures == 0 and before[1] == 0 and entry.meta is None:
+            # the common case, a test that keeps passing: nothing to look for
+            runs = len(entry)
+            if runs == 1 or (runs == size and before[0] < size):
+                changes.states.append(entry.subject)
+            return
         window: Window = entry
         summary = summarize(window)
         entry.flips = summary.flips
@@ -173,13 +187,12 @@ class Tracker:
                 entry.meta = meta
                 changes.metas.append(entry.subject)
                 meta_changed = now[:3] != was[:3]
-        size = self.settings.window_size
         if (
             meta_changed
-            or summary.failures != before.failures
-            or summary.flips != before.flips
+            or summary.failures != before[1]
+            or summary.flips != before[2]
             or summary.runs == 1
-            or (summary.runs == size and before.runs < size)
+            or (summary.runs == size and before[0] < size)
         ):
             changes.states.append(entry.subject)
         if change is not None:

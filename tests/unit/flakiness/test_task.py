@@ -155,3 +155,23 @@ def test_an_unreadable_changelog_record_is_skipped_on_restore() -> None:
     task.restore(b"garbage", b"{}")
     task.restore(b'["s","test","pytest","s","n",null,0]', b"{}")
     assert run(task, STREAM[:5]) == run(FlakinessTask(0, NAMES, CONFIG), STREAM[:5])
+
+
+@pytest.mark.parametrize(
+    "received_at",
+    [
+        "2027-01-15T08:00:00Z",
+        "2027-01-15T08:00:00.000+00:00",
+        "2027-01-15 08:00:00 UTC",
+        "2027-01-15T08:00:00",
+        1800000000.0,
+    ],
+)
+def test_every_timestamp_form_buildkite_sends_is_read_as_utc(received_at: object) -> None:
+    from services.flakiness.execution import from_test_result
+
+    value = orjson.loads(STREAM[0].value or b"")
+    value["received_at"] = received_at
+    execution = from_test_result(value, frozenset({"main"}))
+    assert execution is not None
+    assert execution.at == 1_800_000_000.0
