@@ -175,3 +175,34 @@ def test_every_timestamp_form_buildkite_sends_is_read_as_utc(received_at: object
     execution = from_test_result(value, frozenset({"main"}))
     assert execution is not None
     assert execution.at == 1_800_000_000.0
+
+
+SHORT = FlakinessSettings(clear_after_runs=CLEAR_AFTER_RUNS, window_days=0.5)
+IDLE_STREAM = records(
+    [*project_stream(Project("rspec", "ledger"), builds=8), *project_stream(PROJECTS[0])]
+)
+IDLE_UNINTERRUPTED = run(FlakinessTask(0, NAMES, SHORT), IDLE_STREAM)
+
+
+def test_subjects_idle_for_a_whole_window_are_dropped_and_their_flags_cleared() -> None:
+    dropped = [o for o in on(IDLE_UNINTERRUPTED, NAMES.changelog) if o.value is None]
+    assert dropped  # the ledger project stopped after build 8: its windows went
+    recovered = [
+        Alert.model_validate_json(o.value or b"")
+        for o in on(IDLE_UNINTERRUPTED, NAMES.alerts)
+        if b"flaky_test_recovered" in (o.value or b"")
+    ]
+    assert any(
+        a.test.get("suite") == "rspec" and a.reasons == ["no executions for a whole window"]
+        for a in recovered
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, len(IDLE_STREAM)), st.booleans())
+def test_a_restart_across_dropped_windows_gives_the_same_outputs(cut: int, compact: bool) -> None:
+    first = run(FlakinessTask(0, NAMES, SHORT), IDLE_STREAM[:cut])
+    task = FlakinessTask(0, NAMES, SHORT)
+    for key, value in replay(first, compact):
+        task.restore(key, value)
+    assert first + run(task, IDLE_STREAM[cut:]) == IDLE_UNINTERRUPTED
