@@ -1,9 +1,10 @@
 """Flakiness: rolling windows per test and per pipeline step, flags with hysteresis.
 
-The core (``window``, ``evidence``, ``runs``, ``status``, ``tracker``) is pure: plain
-classes of (execution, event time), no Kafka. ``task`` adapts it to the shared stream
-runtime; ``service`` and ``listing`` are the ``kitestream flakiness`` and
-``kitestream flaky list`` commands.
+The core (``execution``, ``window``, ``evidence``, ``runs``, ``status``, ``tracker``)
+is pure: plain classes of (execution, event time), no Kafka. ``inputs`` reads input
+messages into executions, ``changelog`` and ``messages`` write what the tracker
+changed, ``task`` adapts it all to the shared stream runtime; ``service`` and
+``listing`` are the ``kitestream flakiness`` and ``kitestream flaky list`` commands.
 
 Exceptions::
 

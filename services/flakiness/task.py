@@ -26,13 +26,8 @@ from services.flakiness.changelog import (
     meta_key,
     slot_key,
 )
-from services.flakiness.execution import (
-    Context,
-    Execution,
-    LastContext,
-    from_job_event,
-    from_test_result,
-)
+from services.flakiness.execution import Context, Execution
+from services.flakiness.inputs import LastContext, from_job_event, from_test_result
 from services.flakiness.messages import alert, state, test_run
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.tracker import Changes, Tracker

@@ -168,7 +168,7 @@ def test_an_unreadable_changelog_record_is_skipped_on_restore() -> None:
     ],
 )
 def test_every_timestamp_form_buildkite_sends_is_read_as_utc(received_at: object) -> None:
-    from services.flakiness.execution import from_test_result
+    from services.flakiness.inputs import from_test_result
 
     value = orjson.loads(STREAM[0].value or b"")
     value["received_at"] = received_at

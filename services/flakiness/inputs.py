@@ -1,0 +1,185 @@
+"""Input messages as executions: ``tests.results`` and ``buildkite.jobs`` values.
+
+This is the edge: values are read as decoded JSON, tolerant of fields kitestream does
+not use. Skipped and unknown test results, and jobs that did not finish passed or
+failed (cancelled, blocked, waiting), are not executions and give ``None``; a value
+that lacks what an execution needs raises :class:`~services.flakiness.BadRecord`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from services.flakiness import BadRecord
+from services.flakiness.execution import Context, Execution, StepSubject, TestSubject
+
+__all__ = ["LastContext", "from_job_event", "from_test_result", "pipeline_from_url"]
+
+_BUILD_URL = re.compile(r"^https?://[^/]+/(?P<org>[^/]+)/(?P<pipeline>[^/]+)/builds/(?P<n>\d+)")
+
+
+def pipeline_from_url(url: str | None) -> str | None:
+    """``https://buildkite.com/<org>/<pipeline>/builds/<n>`` → ``<pipeline>``."""
+    if not url:
+        return None
+    match = _BUILD_URL.match(url)
+    return match["pipeline"] if match else None
+
+
+def _time(value: Any) -> float:
+    """Epoch seconds from ISO 8601 (``…Z`` or an offset), Buildkite's older
+    ``2026-08-01 10:00:05 UTC`` form, or a number; naive times are UTC."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(" UTC"):
+            text = text[:-4] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise BadRecord(f"not a timestamp: {value!r}") from exc
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    raise BadRecord(f"not a timestamp: {value!r}")
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+class LastContext:
+    """Remembers the context of the previous result: the results of one upload arrive
+    together and share it, so most results reuse one :class:`Context` instead of
+    building (and later hashing) an equal one each."""
+
+    __slots__ = ("at", "context", "env", "received_at", "suite")
+
+    def __init__(self) -> None:
+        self.suite: str | None = None
+        self.env: dict[str, Any] | None = None
+        self.context: Context | None = None
+        self.received_at: object = None
+        self.at = 0.0
+
+    def time(self, received_at: object) -> float:
+        """``received_at`` in epoch seconds (one upload's results share it)."""
+        if received_at != self.received_at:
+            self.at = _time(received_at)
+            self.received_at = received_at
+        return self.at
+
+
+def from_test_result(
+    data: dict[str, Any], default_branches: frozenset[str], last: LastContext | None = None
+) -> Execution | None:
+    """A ``tests.results`` value (decoded JSON) as an execution, or ``None`` if not one."""
+    try:
+        result = data["result"]
+        test = data["test"]
+        suite = sys.intern(str(data["suite"]))
+        event_id = str(data["event_id"])
+        at = _time(data["received_at"]) if last is None else last.time(data["received_at"])
+        name = str(test["name"])
+    except (KeyError, TypeError) as exc:
+        raise BadRecord(f"not a test result: missing {exc}") from exc
+    if result not in ("passed", "failed"):
+        return None
+    env = data.get("run_env") or {}
+    if last is not None and last.context is not None and last.suite == suite and last.env == env:
+        context = last.context
+    else:
+        context = _test_context(data, env, suite, event_id, default_branches)
+        if last is not None:
+            last.suite, last.env, last.context = suite, env, context
+    file = _str(test.get("file_name"))
+    subject = TestSubject(
+        suite=suite,
+        scope=sys.intern(str(test.get("scope") or "")),
+        name=name,
+        file=None if file is None else sys.intern(file),
+    )
+    attempt = data.get("attempt")
+    attempt = attempt if isinstance(attempt, int) and attempt > 0 else 1
+    return Execution(subject, context, at, event_id, result == "failed", attempt)
+
+
+def _test_context(
+    data: dict[str, Any],
+    env: dict[str, Any],
+    suite: str,
+    event_id: str,
+    default_branches: frozenset[str],
+) -> Context:
+    url = _str(env.get("url"))
+    build_id = _str(env.get("key")) or _str(data.get("upload_id")) or event_id
+    branch = _str(env.get("branch"))
+    return Context(
+        build_id=build_id,
+        build_number=_str(env.get("number")),
+        job_id=_str(env.get("job_id")),
+        commit=_str(env.get("commit_sha")),
+        branch=branch,
+        on_default_branch=branch in default_branches,
+        build_url=url,
+        job_url=f"{url}#{env['job_id']}" if url and env.get("job_id") else None,
+        pipeline=pipeline_from_url(url),
+        suite=suite,
+    )
+
+
+_FAILED_STATES = frozenset({"failed", "timed_out"})
+
+
+def from_job_event(data: dict[str, Any], default_branches: frozenset[str]) -> Execution | None:
+    """A ``buildkite.jobs`` value as an execution of its step, or ``None`` if not one.
+
+    Only ``job.finished`` of command jobs that passed or failed count. The execution is
+    identified by the job id, so a job reported twice (under two event ids) counts once.
+    """
+    try:
+        event = data["event"]
+        job = data["job"]
+        build = data["build"]
+        pipeline = data["pipeline"]["slug"]
+        job_id = str(job["id"])
+        build_id = str(build["id"])
+    except (KeyError, TypeError) as exc:
+        raise BadRecord(f"not a job event: missing {exc}") from exc
+    if event != "job.finished" or job.get("type") not in (None, "script"):
+        return None
+    state = job.get("state")
+    if state == "passed" or (state is None and job.get("exit_status") == 0):
+        failed = False
+    elif state in _FAILED_STATES or (state is None and job.get("exit_status")):
+        failed = True
+    else:
+        return None
+    step_key = _str(job.get("step_key")) or _str(job.get("name"))
+    if step_key is None:
+        return None
+    retry = job.get("retry_source") or {}
+    retry_type = _str(retry.get("retry_type")) or _str(job.get("retry_type"))
+    own_default = _str(data["pipeline"].get("default_branch"))
+    branch = _str(build.get("branch"))
+    on_default = branch == own_default if own_default else branch in default_branches
+    context = Context(
+        build_id=build_id,
+        build_number=_str(build.get("number")),
+        job_id=job_id,
+        commit=_str(build.get("commit")),
+        branch=branch,
+        on_default_branch=on_default,
+        build_url=_str(build.get("web_url")),
+        job_url=_str(job.get("web_url")),
+        pipeline=str(pipeline),
+        retry_type=retry_type,
+        shard=job.get("parallel_group_index"),
+    )
+    at = _time(job.get("finished_at") or data["received_at"])
+    subject = StepSubject(pipeline=sys.intern(str(pipeline)), step_key=step_key)
+    return Execution(subject, context, at, job_id, failed)
