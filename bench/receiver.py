@@ -6,11 +6,11 @@ generator and the same concurrency.
 Load generator: the raw-socket asyncio HTTP/1.1 keep-alive client below, on uvloop, in
 this process; each server runs in a subprocess under uvicorn. Two measurements each:
 
-- closed loop: ``--concurrency`` connections send back to back for ``--duration``
-  seconds (after a warm-up): throughput, p50, p99;
-- open loop: a fixed ``--rate`` (default 500 requests/s) for ``--duration`` seconds,
-  latency measured from each request's *scheduled* time, so queueing counts (no
-  coordinated omission): p50, p99.
+- after a warm-up, open loop: a fixed ``--rate`` (default 500 requests/s) for
+  ``--duration`` seconds, latency measured from each request's *scheduled* time, so
+  queueing counts (no coordinated omission): p50, p99;
+- then closed loop: ``--concurrency`` connections send back to back for ``--duration``
+  seconds: throughput, p50, p99.
 
 Kafka: ``KAFKA_BOOTSTRAP_SERVERS``, else the local broker (started, and stopped after,
 when it does not run). Topics get a unique prefix and are deleted at the end.
@@ -325,8 +325,9 @@ class Row:
 
 async def measure(port: int, args: argparse.Namespace) -> tuple[Result, Result]:
     requests = signed_requests(2000)
-    closed = await closed_loop(port, requests, args.concurrency, args.duration, args.warmup)
+    await closed_loop(port, requests, args.concurrency, args.warmup, 0.0)  # warm-up, discarded
     fixed = await open_loop(port, requests, args.rate, args.duration)
+    closed = await closed_loop(port, requests, args.concurrency, args.duration, 0.5)
     return closed, fixed
 
 
@@ -356,9 +357,9 @@ def _run_async(coro: Any) -> Any:
 def report(rows: list[Row], args: argparse.Namespace) -> str:
     ms = 1000
     lines = [
-        f"load generator: raw asyncio HTTP/1.1 keep-alive client (uvloop), "
-        f"{args.concurrency} connections closed loop {args.duration:g} s after "
-        f"{args.warmup:g} s warm-up; open loop {args.rate:g} req/s for {args.duration:g} s",
+        f"load generator: raw asyncio HTTP/1.1 keep-alive client (uvloop); after "
+        f"{args.warmup:g} s warm-up, open loop {args.rate:g} req/s for {args.duration:g} s, "
+        f"then {args.concurrency} connections closed loop for {args.duration:g} s",
         f"{'server':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{f'@{args.rate:g}/s p50':>14}{'p99 ms':>9}  answers",
     ]
