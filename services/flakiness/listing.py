@@ -10,12 +10,13 @@ only), keeps the latest record per key, and prints those flagged flaky::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from schemas.flakiness import FlakinessState
+if TYPE_CHECKING:  # pydantic waits until the command runs
+    from schemas.flakiness import FlakinessState
 
 __all__ = ["add_arguments", "read_states", "render_json", "render_table", "run", "select"]
 
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
     import logging
 
     from aiokafka.errors import KafkaError
@@ -66,8 +68,11 @@ async def read_states(
     bootstrap_servers: str, topic: str, timeout_s: float = 30.0
 ) -> list[FlakinessState]:
     """The latest state per key (tombstones remove it), up to the topic's current end."""
+    import asyncio
+
     from aiokafka.structs import TopicPartition
 
+    from schemas.flakiness import FlakinessState
     from services.common.kafka import make_consumer
     from services.flakiness.service import partition_count
 

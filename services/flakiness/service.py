@@ -10,11 +10,12 @@ Scaling out is running more instances with distinct instance ids in one group.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # heavy imports wait until the command runs
+    import asyncio
+
     from services.common.topics import Topics
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
     from services.flakiness.task import TopicNames
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+
     from aiokafka.errors import KafkaError
     from pydantic import ValidationError
 
