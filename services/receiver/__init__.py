@@ -3,6 +3,6 @@
 ``create_app(settings)`` (``app.py``) is the ASGI app; ``kitestream receiver`` (``cli.py``)
 serves it with uvicorn. Endpoints are listed in ``routes.py``; what they share lives in
 ``endpoints.py`` (the plug-in shape), ``auth.py`` and ``signature.py`` (credentials),
-``body.py`` (limits), ``delivery.py`` (ack or spool), ``spool.py``, ``producer.py`` and
-``metrics.py``.
+``body.py`` (limits), ``delivery.py`` (ack or spool, with ``spool.py``, ``frames.py``
+and ``producer.py``) and ``metrics.py``.
 """

@@ -28,9 +28,10 @@ from collections.abc import Iterable
 from typing import Literal
 
 from services.receiver.errors import PayloadTooLarge, ProduceFailed, SpoolError, Unavailable
+from services.receiver.frames import Outgoing, SpooledRecord
 from services.receiver.metrics import Metrics
 from services.receiver.producer import ProducerLink
-from services.receiver.spool import Outgoing, Spool, SpooledRecord, SpoolFull
+from services.receiver.spool import Spool, SpoolFull
 
 __all__ = ["Delivery", "Outgoing"]
 

@@ -39,7 +39,7 @@ from aiokafka.errors import (
 )
 
 from services.receiver.errors import ProduceFailed
-from services.receiver.spool import Outgoing
+from services.receiver.frames import Outgoing
 
 __all__ = ["ProducerLink"]
 

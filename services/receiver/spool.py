@@ -8,14 +8,13 @@ Layout of ``KITESTREAM_SPOOL_DIR``::
     cursor                       "<segment> <offset>": everything before it reached Kafka
     rejected.seg                 records Kafka refused for good (kept, never retried)
 
-A record is framed as ``b"KS" | u32 length | u32 crc32 | body`` with body
-``u64 spooled_at_ms | u16 topic length | topic | i32 key length (-1: no key) | key |
-value``. An append returns only after the bytes are fsync'd; appends that arrive while
-an fsync runs share the next one (group commit). Records are read back strictly in
-append order and the cursor moves only after Kafka acked them, so a receiver killed
-with SIGKILL sends, after a restart, everything it had acknowledged (some records
-twice; ``event_id`` lets consumers drop the copies). A torn record at the tail (a crash
-mid-write) was never acknowledged and is cut off when the spool is opened.
+Records are framed as ``frames.py`` describes. An append returns only after the bytes
+are fsync'd; appends that arrive while an fsync runs share the next one (group commit).
+Records are read back strictly in append order and the cursor moves only after Kafka
+acked them, so a receiver killed with SIGKILL sends, after a restart, everything it had
+acknowledged (some records twice; ``event_id`` lets consumers drop the copies). A torn
+record at the tail (a crash mid-write) was never acknowledged and is cut off when the
+spool is opened.
 
 The bound is on the bytes not yet drained; :meth:`Spool.append` raises
 :class:`SpoolFull` rather than grow past it.
@@ -28,91 +27,21 @@ import contextlib
 import fcntl
 import logging
 import os
-import struct
 import time
-import zlib
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from services.receiver.errors import SpoolError
+from services.receiver.frames import Outgoing, Position, SpooledRecord, decode, encode
 
-__all__ = ["Outgoing", "Position", "Spool", "SpoolFull", "SpooledRecord", "decode", "encode"]
+__all__ = ["Spool", "SpoolFull"]
 
 log = logging.getLogger(__name__)
-
-_MAGIC = b"KS"
-_HEAD = struct.Struct(">2sII")  # magic, body length, crc32(body)
-_BODY = struct.Struct(">QH")  # spooled_at_ms, topic length
-_KEY = struct.Struct(">i")
-_MAX_RECORD = 64 * 1024 * 1024
-
-
-class Outgoing(NamedTuple):
-    """One message to produce: full topic name, key, value bytes."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
 
 
 class SpoolFull(SpoolError):
     """The spool holds ``max_bytes`` not yet drained; nothing was written."""
-
-
-class Position(NamedTuple):
-    segment: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class SpooledRecord:
-    message: Outgoing
-    spooled_at_ms: int
-    size: int  # framed bytes on disk
-    end: Position  # where the next record starts
-
-
-def encode(message: Outgoing, spooled_at_ms: int) -> bytes:
-    topic = message.topic.encode()
-    key = message.key
-    body = b"".join(
-        (
-            _BODY.pack(spooled_at_ms, len(topic)),
-            topic,
-            _KEY.pack(-1 if key is None else len(key)),
-            key or b"",
-            message.value,
-        )
-    )
-    return _HEAD.pack(_MAGIC, len(body), zlib.crc32(body)) + body
-
-
-def decode(buf: bytes, pos: int = 0) -> tuple[Outgoing, int, int] | None:
-    """``(message, spooled_at_ms, end)`` of the record framed at ``buf[pos:]``, or ``None``
-    when no complete, intact record starts there."""
-    if len(buf) - pos < _HEAD.size:
-        return None
-    magic, length, crc = _HEAD.unpack_from(buf, pos)
-    start = pos + _HEAD.size
-    end = start + length
-    if magic != _MAGIC or length > _MAX_RECORD or len(buf) < end:
-        return None
-    body = memoryview(buf)[start:end]
-    if length < _BODY.size + _KEY.size or zlib.crc32(body) != crc:
-        return None
-    at_ms, topic_len = _BODY.unpack_from(body)
-    cut = _BODY.size + topic_len
-    (key_len,) = _KEY.unpack_from(body, cut)
-    key_start = cut + _KEY.size
-    value_start = key_start + max(key_len, 0)
-    if value_start > length:
-        return None
-    topic = bytes(body[_BODY.size : cut]).decode(errors="replace")
-    key = None if key_len < 0 else bytes(body[key_start:value_start])
-    return Outgoing(topic, key, bytes(body[value_start:])), at_ms, end
 
 
 class Spool:

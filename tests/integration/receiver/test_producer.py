@@ -16,8 +16,8 @@ from aiokafka.errors import OutOfOrderSequenceNumber
 
 from services.common.topics import Topic, Topics, TopicSpec, create_topics
 from services.receiver.errors import ProduceFailed
+from services.receiver.frames import Outgoing
 from services.receiver.producer import ProducerLink
-from services.receiver.spool import Outgoing
 from tests.integration.receiver.conftest import Receiver, read_all
 from tests.unit.receiver.payloads import build_webhook
 

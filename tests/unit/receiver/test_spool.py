@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.receiver.errors import SpoolError
-from services.receiver.spool import Outgoing, Spool, SpooledRecord, SpoolFull, decode, encode
+from services.receiver.frames import Outgoing, SpooledRecord, decode, encode
+from services.receiver.spool import Spool, SpoolFull
 
 
 def msg(n: int, size: int = 10) -> Outgoing:
