@@ -83,7 +83,15 @@ class Delivery:
     async def accept(
         self, messages: Iterable[Outgoing | tuple[str, bytes | None, bytes]]
     ) -> Accepted:
-        """Make all of ``messages`` durable, or none (an error maps to the HTTP answer)."""
+        """Make all of ``messages`` durable, or raise (the error is the HTTP answer).
+
+        All or nothing from the client's point of view: a 2xx covers every message; an
+        error means the request must be sent again. Messages are checked against the
+        size Kafka takes before anything is sent, and a batch goes whole to Kafka or whole
+        to the spool; only a 503 after Kafka acked part of a batch and the spool then
+        refused the rest leaves some messages in Kafka, which the retried request repeats
+        with the same ``event_id``.
+        """
         batch = [Outgoing(*m) for m in messages]
         for message in batch:
             size = len(message.value) + len(message.key or b"")
