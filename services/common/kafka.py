@@ -68,11 +68,14 @@ def make_consumer(
     auto_offset_reset: str = "earliest",
     max_poll_records: int = 500,
     co_partitioned: bool = False,
+    fetch_max_wait_ms: int = 500,
 ) -> AIOKafkaConsumer:
     """A consumer that commits by hand and reads only committed transactional data.
 
     ``co_partitioned`` uses range assignment, so that partition *i* of every subscribed
     topic goes to the same member (stream processors join inputs by partition number).
+    ``fetch_max_wait_ms`` bounds how long a fetch waits on idle partitions; a stream
+    processor with one busy and one idle input wants it short.
     """
     strategy = (RangePartitionAssignor,) if co_partitioned else (RoundRobinPartitionAssignor,)
     return AIOKafkaConsumer(
@@ -85,6 +88,7 @@ def make_consumer(
         isolation_level="read_committed" if read_committed else "read_uncommitted",
         max_poll_records=max_poll_records,
         partition_assignment_strategy=strategy,
+        fetch_max_wait_ms=fetch_max_wait_ms,
     )
 
 

@@ -35,17 +35,24 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import TopicPartition
 
 from schemas.deadletter import DeadLetter
 from services.common.kafka import make_consumer, make_producer
+from services.common.topics import partition_counts
 
-__all__ = ["Output", "PartitionTask", "ProcessorError", "Record", "StreamProcessor"]
+__all__ = [
+    "BatchingTask",
+    "Output",
+    "PartitionTask",
+    "ProcessorError",
+    "Record",
+    "StreamProcessor",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +93,14 @@ class PartitionTask(Protocol):
         """Handle one record; return what to produce, changelog records included."""
 
 
+@runtime_checkable
+class BatchingTask(PartitionTask, Protocol):
+    """A task that buffers (e.g. coalesces changelog writes per key) within a batch."""
+
+    def flush(self) -> list[Output]:
+        """Called once per batch, after the task's last :meth:`process`, before commit."""
+
+
 class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
     """Keeps the tasks in step with the partitions this member owns.
 
@@ -120,6 +135,7 @@ class StreamProcessor:
         instance_id: str,
         max_batch: int = 500,
         restore_timeout_s: float = 120.0,
+        fetch_max_wait_ms: int = 50,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
@@ -131,6 +147,7 @@ class StreamProcessor:
         self.transactional_id = f"{group_id}-{instance_id}"
         self.max_batch = max_batch
         self.restore_timeout_s = restore_timeout_s
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.tasks: dict[int, PartitionTask] = {}
         self._pending: set[int] = set()
         self.processed = 0
@@ -200,6 +217,7 @@ class StreamProcessor:
             client_id=self.service,
             max_poll_records=self.max_batch,
             co_partitioned=True,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
         await producer.start()
         try:
@@ -214,7 +232,7 @@ class StreamProcessor:
             await producer.stop()
 
     async def _check_co_partitioned(self) -> None:
-        counts = await _partition_counts(self.bootstrap_servers, self.input_topics)
+        counts = await partition_counts(self.bootstrap_servers, self.input_topics)
         missing = [topic for topic, count in counts.items() if count == 0]
         if missing:
             raise ProcessorError(f"input topics do not exist: {missing}")
@@ -245,15 +263,18 @@ class StreamProcessor:
     ) -> None:
         await producer.begin_transaction()
         offsets: dict[TopicPartition, int] = {}
+        touched: dict[int, PartitionTask] = {}
         for tp, records in batch.items():
-            task = self.tasks[tp.partition]
+            task = touched[tp.partition] = self.tasks[tp.partition]
             for raw in records:
                 record = Record(
                     raw.topic, raw.partition, raw.offset, raw.key, raw.value, raw.timestamp
                 )
-                for out in self._process_one(task, record):
-                    await producer.send(out.topic, out.value, key=out.key, partition=out.partition)
+                await _send_all(producer, self._process_one(task, record))
             offsets[tp] = records[-1].offset + 1
+        for task in touched.values():
+            if isinstance(task, BatchingTask):
+                await _send_all(producer, task.flush())
         await producer.send_offsets_to_transaction(offsets, self.group_id)
         await producer.commit_transaction()
         self.transactions += 1
@@ -301,19 +322,9 @@ class StreamProcessor:
                 consumer.seek(tp, committed)
 
 
-async def _partition_counts(bootstrap_servers: str, topics: list[str]) -> dict[str, int]:
-    """Partition count of each topic (0 when it does not exist)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
-    counts = {topic: 0 for topic in topics}
-    for entry in described:
-        if entry["error_code"] == 0:
-            counts[entry["topic"]] = len(entry["partitions"])
-    return counts
+async def _send_all(producer: AIOKafkaProducer, outputs: list[Output]) -> None:
+    for out in outputs:
+        await producer.send(out.topic, out.value, key=out.key, partition=out.partition)
 
 
 async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-__all__ = ["Topic", "TopicSpec", "Topics", "create_topics", "topic_specs"]
+__all__ = ["Topic", "TopicSpec", "Topics", "create_topics", "partition_counts", "topic_specs"]
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +115,18 @@ async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: set[str], timeou
             return
         await asyncio.sleep(0.1)
     raise TimeoutError(f"topics not visible after {timeout_s:.0f}s: {sorted(names)}")
+
+
+async def partition_counts(bootstrap_servers: str, names: list[str]) -> dict[str, int]:
+    """How many partitions each topic has (0: it does not exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="kitestream-setup")
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    counts = dict.fromkeys(names, 0)
+    for entry in described:
+        if entry["error_code"] == 0 and entry["topic"] in counts:
+            counts[entry["topic"]] = len(entry["partitions"])
+    return counts

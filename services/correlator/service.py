@@ -12,10 +12,8 @@ import asyncio
 import logging
 import signal
 
-from aiokafka import AIOKafkaConsumer
-
 from services.common.processor import PartitionTask, StreamProcessor
-from services.common.topics import Topics, TopicSpec, create_topics, topic_specs
+from services.common.topics import Topics, TopicSpec, create_topics, partition_counts, topic_specs
 from services.correlator.settings import CorrelatorSettings
 from services.correlator.tasks import CatalogHolder, CorrelationTask, RepartitionTask, TopicNames
 
@@ -26,22 +24,12 @@ log = logging.getLogger(__name__)
 _DEFAULT_PARTITIONS = 6
 
 
-async def _partition_count(bootstrap_servers: str, topic: str) -> int | None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="correlator-setup")
-    await consumer.start()
-    try:
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(topic)
-        return len(partitions) if partitions else None
-    finally:
-        await consumer.stop()
-
-
 async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
     """Create what is missing: the contract topics, and the repartition and changelog
     topics with as many partitions as the inputs (the changelog compacted)."""
     names = TopicNames.under(topics)
-    partitions = await _partition_count(bootstrap_servers, names.builds) or _DEFAULT_PARTITIONS
+    counts = await partition_counts(bootstrap_servers, [names.builds])
+    partitions = counts[names.builds] or _DEFAULT_PARTITIONS
     internal = [
         TopicSpec(names.repartition),
         TopicSpec(names.changelog, {"cleanup.policy": "compact"}),
@@ -49,8 +37,10 @@ async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
     await create_topics(
         bootstrap_servers, topic_specs(topics, extra=internal), partitions=partitions
     )
-    for topic in (names.repartition, names.changelog):
-        count = await _partition_count(bootstrap_servers, topic)
+    internal_counts = await partition_counts(
+        bootstrap_servers, [names.repartition, names.changelog]
+    )
+    for topic, count in internal_counts.items():
         if count != partitions:
             log.warning("%s has %s partitions, the inputs %d", topic, count, partitions)
     return names

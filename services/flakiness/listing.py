@@ -74,10 +74,10 @@ async def read_states(
 
     from schemas.flakiness import FlakinessState
     from services.common.kafka import make_consumer
-    from services.flakiness.service import partition_count
+    from services.common.topics import partition_counts
 
-    partitions = await partition_count(bootstrap_servers, topic)
-    if partitions is None:
+    partitions = (await partition_counts(bootstrap_servers, [topic]))[topic]
+    if not partitions:
         return []
     tps = [TopicPartition(topic, p) for p in range(partitions)]
     consumer = make_consumer(bootstrap_servers, group_id=None, client_id="flaky-list")

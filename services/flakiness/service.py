@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # heavy imports wait until the command runs
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
     from services.flakiness.task import TopicNames
 
-__all__ = ["add_arguments", "partition_count", "prepare_topics", "run", "serve"]
+__all__ = ["add_arguments", "prepare_topics", "run", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -114,32 +114,18 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
 async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
     """Create what is missing: the contract topics, and the changelog (compacted) with
     as many partitions as ``tests.results``."""
-    from services.common.topics import TopicSpec, create_topics, topic_specs
+    from services.common.topics import TopicSpec, create_topics, partition_counts, topic_specs
     from services.flakiness.task import TopicNames
 
     names = TopicNames.under(topics)
-    partitions = await partition_count(bootstrap_servers, names.results) or _DEFAULT_PARTITIONS
+    partitions = (await partition_counts(bootstrap_servers, [names.results]))[
+        names.results
+    ] or _DEFAULT_PARTITIONS
     changelog = TopicSpec(names.changelog, {"cleanup.policy": "compact"})
     await create_topics(
         bootstrap_servers, topic_specs(topics, extra=[changelog]), partitions=partitions
     )
-    count = await partition_count(bootstrap_servers, names.changelog)
+    count = (await partition_counts(bootstrap_servers, [names.changelog]))[names.changelog]
     if count != partitions:
         log.warning("%s has %s partitions, tests.results %d", names.changelog, count, partitions)
     return names
-
-
-async def partition_count(bootstrap_servers: str, topic: str) -> int | None:
-    """How many partitions ``topic`` has (``None``: it does not exist)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="flakiness-setup")
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    for entry in described:
-        if entry["topic"] == topic and entry["error_code"] == 0:
-            return len(entry["partitions"]) or None
-    return None

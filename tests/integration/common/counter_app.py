@@ -1,7 +1,8 @@
 """A tiny stateful processor on the shared runtime, run as a subprocess by the tests.
 
-It counts records per key; each record yields ``key -> count`` on the output topic and
-the same on the changelog. Effectively-once means: per key, the committed outputs are
+It counts records per key; each record yields ``key -> count`` on the output topic, and
+each batch writes the latest count of every key it touched to the changelog (through
+the runtime's ``flush`` hook). Effectively-once means: per key, the committed outputs are
 exactly 1, 2, …, n, whatever crashes happen. A value of ``poison`` raises.
 
     python -m tests.integration.common.counter_app BOOTSTRAP PREFIX INSTANCE [DELAY_S]
@@ -31,6 +32,7 @@ class CounterTask:
         self.names = names
         self.delay_s = delay_s
         self.counts: dict[bytes, int] = {}
+        self.dirty: dict[bytes, int] = {}  # key -> partition, written at flush
 
     def restore(self, key: bytes, value: bytes | None) -> None:
         if value is None:
@@ -46,11 +48,17 @@ class CounterTask:
             time.sleep(self.delay_s)  # widen the window in which a SIGKILL lands mid-batch
         count = self.counts.get(record.key, 0) + 1
         self.counts[record.key] = count
-        encoded = str(count).encode()
-        return [
-            Output(self.names["output"], record.key, encoded),
-            Output(self.names["changelog"], record.key, encoded, partition=record.partition),
+        self.dirty[record.key] = record.partition
+        return [Output(self.names["output"], record.key, str(count).encode())]
+
+    def flush(self) -> list[Output]:
+        changelog = self.names["changelog"]
+        writes = [
+            Output(changelog, key, str(self.counts[key]).encode(), partition=partition)
+            for key, partition in self.dirty.items()
         ]
+        self.dirty.clear()
+        return writes
 
 
 def make_processor(

@@ -20,8 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from services.common.kafka import make_consumer, make_producer
-from services.common.topics import Topic, Topics
-from services.flakiness.service import partition_count
+from services.common.topics import Topic, Topics, partition_counts
 from tests.unit.flakiness.stream import (
     CLEAR_AFTER_RUNS,
     Input,
@@ -127,7 +126,7 @@ async def test_a_known_flaky_stream_gives_exactly_the_expected_alerts(
             await read_until(reader, alerts, len(expected) + 1, timeout_s=3)  # no extra
     assert ids(alerts) == Counter(expected)
     changelog = kafka_topics.internal("flakiness-changelog")
-    assert await partition_count(kafka_bootstrap, changelog) == 3  # as many as the inputs
+    assert (await partition_counts(kafka_bootstrap, [changelog]))[changelog] == 3  # as the inputs
     flagged = [a for a in alerts if a["kind"] == "flaky_test"]
     assert {a["severity"] for a in flagged} == {"warning"}
     assert all(str(a["links"]).count("https://buildkite.com/acme/") >= 1 for a in flagged)
