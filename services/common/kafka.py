@@ -45,6 +45,7 @@ def make_producer(
     linger_ms: int = 5,
     transactional_id: str | None = None,
     request_timeout_ms: int = 10_000,
+    max_batch_size: int = 16384,
 ) -> AIOKafkaProducer:
     """A durable producer: ``acks=all``, idempotent, optionally transactional."""
     return AIOKafkaProducer(
@@ -55,6 +56,7 @@ def make_producer(
         linger_ms=linger_ms,
         transactional_id=transactional_id,
         request_timeout_ms=request_timeout_ms,
+        max_batch_size=max_batch_size,
         compression_type=None,
     )
 

@@ -38,6 +38,7 @@ from aiokafka.errors import (
     UnknownProducerId,
 )
 
+from services.common.kafka import make_producer
 from services.receiver.errors import ProduceFailed
 from services.receiver.frames import Outgoing
 
@@ -102,15 +103,11 @@ class ProducerLink:
         idempotence), plus ``max_batch_size``, which ``make_producer`` does not take: at
         its 16 KiB default a batch holds three webhooks, and the per-batch overhead then
         quadruples aiokafka's CPU per message (see docs/benchmarks.md, Receiver)."""
-        return AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
+        return make_producer(
+            self.bootstrap_servers,
             client_id=self.client_id,
-            acks="all",
-            enable_idempotence=True,
             linger_ms=self.linger_ms,
             max_batch_size=self.batch_bytes,
-            request_timeout_ms=10_000,
-            compression_type=None,
         )
 
     async def send(self, messages: Sequence[Outgoing], deadline_s: float) -> None:
