@@ -35,6 +35,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from time import monotonic as loop_time
 from typing import Any, Protocol, runtime_checkable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
@@ -43,6 +44,7 @@ from aiokafka.structs import TopicPartition
 
 from schemas.deadletter import DeadLetter
 from services.common.kafka import make_consumer, make_producer
+from services.common.metrics import ProcessorMetrics
 from services.common.topics import partition_counts
 
 __all__ = [
@@ -136,6 +138,7 @@ class StreamProcessor:
         max_batch: int = 500,
         restore_timeout_s: float = 120.0,
         fetch_max_wait_ms: int = 50,
+        metrics: ProcessorMetrics | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
@@ -148,6 +151,7 @@ class StreamProcessor:
         self.max_batch = max_batch
         self.restore_timeout_s = restore_timeout_s
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self._m = (metrics or ProcessorMetrics()).labels(service)
         self.tasks: dict[int, PartitionTask] = {}
         self._pending: set[int] = set()
         self.processed = 0
@@ -160,6 +164,7 @@ class StreamProcessor:
         for lost in set(self.tasks) - partitions:
             del self.tasks[lost]
         self._pending = partitions - set(self.tasks)
+        self._m["partitions"].set(len(partitions))
         log.info(
             "%s owns partitions %s (%d to restore)",
             self.service,
@@ -200,6 +205,7 @@ class StreamProcessor:
                         if r.offset < ends[tp] and r.key is not None:
                             task.restore(r.key, r.value)
                             count += 1
+            self._m["restored"].inc(count)
             log.info("restored %d changelog records for partitions %s", count, sorted(tasks))
         finally:
             await restorer.stop()
@@ -247,6 +253,7 @@ class StreamProcessor:
             await self._restore_pending()
             if not batch:
                 continue
+            started = loop_time()
             try:
                 await self._commit_batch(producer, batch)
             except ProducerFenced as exc:
@@ -255,8 +262,11 @@ class StreamProcessor:
                 ) from exc
             except KafkaError as exc:
                 log.warning("transaction failed (%s); rewinding to the last commit", exc)
+                self._m["aborted"].inc()
                 await _abort_quietly(producer)
                 await self._rewind(consumer)
+            else:
+                self._m["batch_seconds"].observe(loop_time() - started)
 
     async def _commit_batch(
         self, producer: AIOKafkaProducer, batch: dict[TopicPartition, list[Any]]
@@ -277,14 +287,18 @@ class StreamProcessor:
                 await _send_all(producer, task.flush())
         await producer.send_offsets_to_transaction(offsets, self.group_id)
         await producer.commit_transaction()
+        count = sum(len(records) for records in batch.values())
         self.transactions += 1
-        self.processed += sum(len(records) for records in batch.values())
+        self.processed += count
+        self._m["committed"].inc()
+        self._m["records"].inc(count)
 
     def _process_one(self, task: PartitionTask, record: Record) -> list[Output]:
         try:
             return task.process(record)
         except Exception as exc:  # one poison record must not stop the stream
             self.dead_letters += 1
+            self._m["dead_letters"].inc()
             log.warning(
                 "dead-lettering %s[%d]@%d: %s",
                 record.topic,

@@ -15,6 +15,7 @@ import sys
 import time
 
 from services.common.lifecycle import run_until_signalled
+from services.common.metrics import ProcessorMetrics
 from services.common.processor import Output, PartitionTask, Record, StreamProcessor
 
 
@@ -62,7 +63,13 @@ class CounterTask:
 
 
 def make_processor(
-    bootstrap: str, prefix: str, instance: str, delay_s: float = 0.0, max_batch: int = 50
+    bootstrap: str,
+    prefix: str,
+    instance: str,
+    delay_s: float = 0.0,
+    *,
+    max_batch: int = 50,
+    metrics: ProcessorMetrics | None = None,
 ) -> StreamProcessor:
     names = topic_names(prefix)
 
@@ -79,6 +86,7 @@ def make_processor(
         service="counter",
         instance_id=instance,
         max_batch=max_batch,
+        metrics=metrics,
     )
 
 

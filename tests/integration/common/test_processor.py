@@ -19,6 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from services.common.kafka import make_consumer, make_producer
+from services.common.metrics import ProcessorMetrics
 from services.common.topics import Topics, TopicSpec, create_topics
 from tests.integration.common.counter_app import make_processor, topic_names
 
@@ -91,7 +92,8 @@ def assert_exactly_once(outputs: list[tuple[bytes, bytes]], per_key: int) -> Non
 async def test_outputs_and_state_are_consistent_and_poison_goes_to_the_dlq(
     kafka_bootstrap: str, counter_topics: dict[str, str], kafka_topics: Topics
 ) -> None:
-    processor = make_processor(kafka_bootstrap, kafka_topics.prefix, "solo")
+    metrics = ProcessorMetrics()
+    processor = make_processor(kafka_bootstrap, kafka_topics.prefix, "solo", metrics=metrics)
     stop = asyncio.Event()
     running = asyncio.create_task(processor.run(stop))
     try:
@@ -107,6 +109,12 @@ async def test_outputs_and_state_are_consistent_and_poison_goes_to_the_dlq(
     assert len(letters) == 1
     assert b"poison record" in letters[0][1]
     assert processor.dead_letters == 1
+    sample = metrics.registry.get_sample_value
+    assert sample("kitestream_processor_records_total", {"service": "counter"}) == 201
+    assert sample("kitestream_processor_dead_letters_total", {"service": "counter"}) == 1
+    assert sample("kitestream_processor_partitions", {"service": "counter"}) == 3
+    committed = {"service": "counter", "outcome": "committed"}
+    assert (sample("kitestream_processor_transactions_total", committed) or 0) >= 1
 
 
 async def test_a_restarted_processor_continues_from_its_changelog(
