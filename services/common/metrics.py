@@ -75,8 +75,17 @@ class ProcessorMetrics:
         }
 
 
-def serve_metrics(registry: CollectorRegistry, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside the pod
-    """Serve ``registry`` on ``http://host:port/metrics`` from a daemon thread; 0 disables."""
+def serve_metrics(
+    registry: CollectorRegistry,
+    port: int | None,
+    service: str,
+    host: str = "0.0.0.0",  # noqa: S104 - Prometheus scrapes from outside the pod
+) -> None:
+    """Serve ``registry`` on ``http://host:port/metrics`` from a daemon thread.
+
+    ``port`` None means the service's default (:data:`DEFAULT_METRICS_PORTS`); 0 disables.
+    """
+    port = DEFAULT_METRICS_PORTS[service] if port is None else port
     if port == 0:
         return
     try:

@@ -46,3 +46,8 @@ class KafkaSettings(BaseSettings):
         default="auto", description="auto (text on a terminal, JSON otherwise), json or text."
     )
     log_level: str = Field(default="INFO")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        description="Port of the service's Prometheus /metrics (0 disables; each has a default).",
+    )

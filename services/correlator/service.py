@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 
+from services.common.metrics import ProcessorMetrics, serve_metrics
 from services.common.processor import PartitionTask, StreamProcessor
 from services.common.topics import Topics, TopicSpec, create_topics, partition_counts, topic_specs
 from services.correlator.settings import CorrelatorSettings
@@ -51,6 +52,8 @@ async def run_correlator(settings: CorrelatorSettings, stop: asyncio.Event) -> N
     catalog = CatalogHolder(settings.catalog, list(settings.default_branches))
     names = await prepare_topics(settings.bootstrap_servers, Topics(settings.topic_prefix))
     windows = settings.windows()
+    metrics = ProcessorMetrics()
+    serve_metrics(metrics.registry, settings.metrics_port, "correlator")
     group = f"{settings.topic_prefix}{settings.group_id}"
 
     def repartition_task(partition: int) -> PartitionTask:
@@ -69,6 +72,7 @@ async def run_correlator(settings: CorrelatorSettings, stop: asyncio.Event) -> N
         service="correlator-repartition",
         instance_id=settings.instance_id,
         max_batch=settings.max_batch,
+        metrics=metrics,
     )
     stage2 = StreamProcessor(
         bootstrap_servers=settings.bootstrap_servers,
@@ -80,6 +84,7 @@ async def run_correlator(settings: CorrelatorSettings, stop: asyncio.Event) -> N
         service="correlator",
         instance_id=settings.instance_id,
         max_batch=settings.max_batch,
+        metrics=metrics,
     )
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, _reload, catalog)
