@@ -44,12 +44,14 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 from schemas.base import stable_id
 from schemas.operations import DeployEvent, IncidentEvent
 from services.ingest.auth import Secret, check_bearer
-from services.ingest.errors import SchemaViolation, UnsupportedMedia
-from services.ingest.fields import OptionalText, OptionalTime, blank_to_none
+from services.ingest.fields import OptionalCount, OptionalText, OptionalTime, blank_to_none
 from services.ingest.opsgenie import is_opsgenie, parse_opsgenie
-from services.ingest.request import Headers, decode_body, load_json, media_type
+from services.ingest.request import Headers, decode_body, header, load_json
+from services.receiver.body import check_media_type
+from services.receiver.errors import InvalidPayload
 
 __all__ = [
+    "API_MEDIA_TYPES",
     "DEPLOY_STATES",
     "INCIDENT_STATUSES",
     "DeployRequest",
@@ -60,6 +62,9 @@ __all__ = [
     "parse_deploy",
     "parse_incident",
 ]
+
+# JSON, also as ``text/json`` and ``application/<anything>+json``.
+API_MEDIA_TYPES = frozenset({"application/json", "text/json"})
 
 DeployState = Literal["started", "succeeded", "failed", "cancelled"]
 IncidentStatus = Literal["triggered", "acknowledged", "resolved"]
@@ -118,25 +123,45 @@ _EDGE = ConfigDict(extra="ignore", populate_by_name=True, coerce_numbers_to_str=
 
 
 class DeployRequest(BaseModel):
-    """The body of ``POST /api/deploys`` (see the module docstring for an example)."""
+    """A deploy started or ended, as a deploy tool posts it to ``POST /api/deploys``.
+
+    Unknown fields are ignored; ``""`` and ``<no value>`` count as absent.
+    """
 
     model_config = _EDGE
 
-    service: RequiredText
-    environment: OptionalText = Field(None, validation_alias=AliasChoices("environment", "env"))
+    service: RequiredText = Field(description="The key on `deploys`, as named in the catalog.")
+    environment: OptionalText = Field(
+        None,
+        validation_alias=AliasChoices("environment", "env"),
+        description="Also `env`. Default `production`.",
+    )
     commit: OptionalText = Field(
-        None, validation_alias=AliasChoices("commit", "commit_sha", "sha", "revision")
+        None,
+        validation_alias=AliasChoices("commit", "commit_sha", "sha", "revision"),
+        description="Also `commit_sha`, `sha`, `revision`.",
     )
     state: Annotated[DeployState, _pick(DEPLOY_STATES, "deploy state")] = Field(
-        validation_alias=AliasChoices("state", "status", "phase")
+        validation_alias=AliasChoices("state", "status", "phase"),
+        description=(
+            "Also `status`, `phase`. Synonyms are accepted in any case: `running`, "
+            "`in_progress`, `success`, `deployed`, `failure`, `error`, `canceled`, …"
+        ),
     )
-    started_at: OptionalTime = None
-    finished_at: OptionalTime = None
-    url: OptionalText = None
+    started_at: OptionalTime = Field(
+        None, description="ISO 8601, `2026-08-01 10:00:05 UTC`, or Unix seconds/milliseconds."
+    )
+    finished_at: OptionalTime = Field(None, description="As `started_at`.")
+    url: OptionalText = Field(None, description="Where a person sees the deploy.")
     deploy_id: OptionalText = Field(
-        None, validation_alias=AliasChoices("deploy_id", "id", "deployment_id")
+        None,
+        validation_alias=AliasChoices("deploy_id", "id", "deployment_id"),
+        description=(
+            "Also `id`, `deployment_id`. Links a deploy's start and end; default: a hash of "
+            "service, environment, commit and `started_at`."
+        ),
     )
-    source: OptionalText = None
+    source: OptionalText = Field(None, description="Default `api`.")
 
     def to_event(self, received_at: datetime) -> DeployEvent:
         environment = self.environment or "production"
@@ -160,32 +185,61 @@ class DeployRequest(BaseModel):
 
 
 class IncidentRequest(BaseModel):
-    """The body of ``POST /api/incidents`` (see the module docstring for an example)."""
+    """An incident opened, changed or closed, as another incident tool posts it to
+    ``POST /api/incidents`` (an Opsgenie webhook payload is read as it is, too).
+
+    Unknown fields are ignored; ``""`` and ``<no value>`` count as absent.
+    """
 
     model_config = _EDGE
 
-    incident_id: RequiredText = Field(validation_alias=AliasChoices("incident_id", "id"))
-    service: RequiredText
+    incident_id: RequiredText = Field(
+        validation_alias=AliasChoices("incident_id", "id"), description="Also `id`."
+    )
+    service: RequiredText = Field(description="The key on `incidents`.")
     service_name: OptionalText = None
     title: RequiredText = Field(
-        validation_alias=AliasChoices("title", "summary", "message", "name")
+        validation_alias=AliasChoices("title", "summary", "message", "name"),
+        description="Also `summary`, `message`, `name`.",
     )
     status: Annotated[IncidentStatus | None, _pick(INCIDENT_STATUSES, "incident status")] = Field(
-        None, validation_alias=AliasChoices("status", "state")
+        None,
+        validation_alias=AliasChoices("status", "state"),
+        description=(
+            "Also `state`. Synonyms are accepted in any case: `open`, `firing`, `triage`, "
+            "`investigating` (triggered); `acked` (acknowledged); `closed`, `ok` (resolved), "
+            "… Default: `resolved` when `resolved_at` is given, else `triggered`."
+        ),
     )
-    severity: OptionalText = Field(None, validation_alias=AliasChoices("severity", "priority"))
+    severity: OptionalText = Field(
+        None,
+        validation_alias=AliasChoices("severity", "priority"),
+        description="Also `priority`. Free text (`SEV1`, `P1`); stored as `priority`.",
+    )
     urgency: OptionalText = None
-    number: int | None = None
-    opened_at: OptionalTime = Field(None, validation_alias=AliasChoices("opened_at", "created_at"))
+    number: OptionalCount = None
+    opened_at: OptionalTime = Field(
+        None,
+        validation_alias=AliasChoices("opened_at", "created_at"),
+        description="Also `created_at`. Default: when kitestream received it.",
+    )
     changed_at: OptionalTime = Field(
-        None, validation_alias=AliasChoices("changed_at", "updated_at")
+        None,
+        validation_alias=AliasChoices("changed_at", "updated_at"),
+        description="Also `updated_at`.",
     )
     resolved_at: OptionalTime = Field(
-        None, validation_alias=AliasChoices("resolved_at", "closed_at")
+        None,
+        validation_alias=AliasChoices("resolved_at", "closed_at"),
+        description="Also `closed_at`.",
     )
-    url: OptionalText = Field(None, validation_alias=AliasChoices("url", "html_url", "permalink"))
-    source: OptionalText = None
-    event: OptionalText = None
+    url: OptionalText = Field(
+        None,
+        validation_alias=AliasChoices("url", "html_url", "permalink"),
+        description="Also `html_url`, `permalink`.",
+    )
+    source: OptionalText = Field(None, description="Default `api`.")
+    event: OptionalText = Field(None, description="Default `incident.<status>`.")
 
     def to_event(self, received_at: datetime) -> IncidentEvent:
         status: IncidentStatus = self.status or ("resolved" if self.resolved_at else "triggered")
@@ -214,7 +268,7 @@ def parse_deploy(document: object, received_at: datetime) -> DeployEvent:
     try:
         return DeployRequest.model_validate(document).to_event(received_at)
     except ValidationError as exc:
-        raise SchemaViolation.from_validation("deploy", exc) from None
+        raise InvalidPayload.from_validation("deploy", exc) from None
 
 
 def parse_incident(document: object, received_at: datetime) -> IncidentEvent | None:
@@ -224,14 +278,12 @@ def parse_incident(document: object, received_at: datetime) -> IncidentEvent | N
     try:
         return IncidentRequest.model_validate(document).to_event(received_at)
     except ValidationError as exc:
-        raise SchemaViolation.from_validation("incident", exc) from None
+        raise InvalidPayload.from_validation("incident", exc) from None
 
 
 def _json_body(headers: Headers, body: bytes, tokens: Sequence[Secret]) -> object:
     check_bearer(headers, tokens)
-    kind, _ = media_type(headers)
-    if kind not in {"", "application/json", "text/json"} and not kind.endswith("+json"):
-        raise UnsupportedMedia(f"Content-Type {kind!r}: send application/json")
+    check_media_type(header(headers, "content-type"), API_MEDIA_TYPES)
     return load_json(decode_body(headers, body))
 
 

@@ -9,7 +9,7 @@ Parsing the header and the constant-time comparison are the receiver's
 (:mod:`services.receiver.auth`): every configured secret is compared, as SHA-256
 digests, so neither the position of a match nor a token's length shows in the time.
 This module adds what ingest needs on top: suites by token, and the refusals as
-:class:`~services.ingest.errors.Unauthorized` with a reason for the metrics.
+:class:`~services.receiver.errors.Unauthorized` with a reason for the metrics.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import SecretStr
 
-from services.ingest.errors import Unauthorized
 from services.ingest.request import Headers, header
 from services.receiver.auth import authorization_token, match_secret, secret_bytes
+from services.receiver.errors import Unauthorized
 
 __all__ = ["Secret", "SuiteTokens", "check_bearer", "reveal", "upload_token"]
 

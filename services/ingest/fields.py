@@ -8,13 +8,23 @@ Buildkite's older ``2026-08-01 10:00:05 UTC`` and Unix seconds or milliseconds.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
-from schemas.base import UtcDateTime
+__all__ = [
+    "MAX_SAFE_INTEGER",
+    "OptionalCount",
+    "OptionalText",
+    "OptionalTime",
+    "as_utc",
+    "blank_to_none",
+    "normalise_time",
+]
 
-__all__ = ["OptionalText", "OptionalTime", "blank_to_none", "normalise_time"]
+# The largest integer every JSON reader keeps exactly (JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 _BLANKS = frozenset({"", "<no value>", "null", "none", "undefined"})
 
@@ -36,5 +46,26 @@ def normalise_time(value: object) -> object:
     return value
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC (naive means UTC); a shift past year 1 or 9999 is a ValueError,
+    so pydantic reports it as a validation error rather than letting OverflowError out."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once in UTC") from None
+
+
 OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
-OptionalTime = Annotated[UtcDateTime | None, BeforeValidator(normalise_time)]
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+OptionalTime = Annotated[
+    datetime | None, BeforeValidator(normalise_time), AfterValidator(_utc_or_none)
+]
+# A counter such as an incident number: what every JSON reader keeps exactly.
+OptionalCount = Annotated[int | None, Field(ge=0, le=MAX_SAFE_INTEGER)]

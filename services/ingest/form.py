@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from services.ingest.errors import MalformedBody, TooLarge
+from services.receiver.errors import MalformedBody, PayloadTooLarge
 
 __all__ = ["Form", "Part", "parse_form"]
 
@@ -68,7 +68,7 @@ class _Collector:
 
     def on_part_begin(self) -> None:
         if len(self.parts) >= MAX_PARTS:
-            raise TooLarge(f"more than {MAX_PARTS} form parts")
+            raise PayloadTooLarge(f"more than {MAX_PARTS} form parts")
         self._headers = {}
         self._data = bytearray()
 

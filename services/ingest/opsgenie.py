@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.base import stable_id
 from schemas.operations import IncidentEvent
-from services.ingest.errors import SchemaViolation
-from services.ingest.fields import OptionalText, OptionalTime
+from services.ingest.fields import MAX_SAFE_INTEGER, OptionalText, OptionalTime
+from services.receiver.errors import InvalidPayload
 
 __all__ = ["is_opsgenie", "parse_opsgenie"]
 
@@ -70,6 +70,14 @@ class _Webhook(BaseModel):
     alert: _Alert
 
 
+def _number(tiny_id: str | None) -> int | None:
+    """``tinyId`` as a number when it is a plain one within :data:`MAX_SAFE_INTEGER`."""
+    if not tiny_id or len(tiny_id) > 16 or not (tiny_id.isascii() and tiny_id.isdigit()):
+        return None
+    number = int(tiny_id)
+    return number if number <= MAX_SAFE_INTEGER else None
+
+
 def is_opsgenie(document: object) -> bool:
     """Whether a JSON body has the Opsgenie webhook shape (``action`` + ``alert``)."""
     return (
@@ -84,7 +92,7 @@ def parse_opsgenie(document: object, received_at: datetime) -> IncidentEvent | N
     try:
         hook = _Webhook.model_validate(document)
     except ValidationError as exc:
-        raise SchemaViolation.from_validation("opsgenie webhook", exc) from None
+        raise InvalidPayload.from_validation("opsgenie webhook", exc) from None
     action = hook.action.strip().lower()
     status = _ACTIONS.get(action)
     if status is None:
@@ -92,14 +100,14 @@ def parse_opsgenie(document: object, received_at: datetime) -> IncidentEvent | N
     alert = hook.alert
     service = alert.service()
     if not service:
-        raise SchemaViolation(
+        raise InvalidPayload(
             "opsgenie webhook: no service (set details.service, a service:<name> tag or entity)"
         )
     return IncidentEvent(
         event_id=stable_id("opsgenie", alert.alert_id, action, alert.model_dump(mode="json")),
         event=f"incident.{status}",
         incident_id=alert.alert_id,
-        number=int(alert.tiny_id) if alert.tiny_id and alert.tiny_id.isdigit() else None,
+        number=_number(alert.tiny_id),
         service=service,
         title=alert.message or f"Opsgenie alert {alert.tiny_id or alert.alert_id}",
         status=status,

@@ -26,11 +26,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from schemas.base import stable_id
 from schemas.operations import IncidentEvent
 from services.ingest.auth import Secret, reveal
-from services.ingest.errors import SchemaViolation, Unauthorized, UnsupportedMedia
-from services.ingest.fields import OptionalText, OptionalTime
-from services.ingest.request import Headers, header, load_json, media_type
+from services.ingest.fields import OptionalCount, OptionalText, OptionalTime
+from services.ingest.request import Headers, header, load_json
+from services.receiver.body import JSON_TYPES, check_media_type
+from services.receiver.errors import InvalidPayload, Unauthorized
 
-__all__ = ["handle_pagerduty", "parse_pagerduty", "sign", "verify_signature"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "handle_pagerduty",
+    "offered_signatures",
+    "pagerduty_incident",
+    "parse_pagerduty",
+    "sign",
+    "verify_signature",
+]
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
 _MAX_SIGNATURES = 16  # PagerDuty sends one, two while a secret rotates
@@ -46,8 +55,12 @@ def sign(body: bytes, secret: Secret) -> str:
     return "v1=" + hmac.new(reveal(secret).encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(headers: Headers, body: bytes, secrets: Sequence[Secret]) -> None:
-    """Accept when any ``v1=`` signature in the header matches any secret, else 401."""
+def offered_signatures(headers: Headers) -> list[bytes]:
+    """The ``v1=`` signatures (hex, lower case) in the header; 401 when there are none.
+
+    A route calls this before reading the body, so an unsigned request is refused
+    without waiting for it.
+    """
     raw = header(headers, SIGNATURE_HEADER)
     if not raw:
         raise Unauthorized("missing_credentials", f"missing {SIGNATURE_HEADER}")
@@ -58,6 +71,12 @@ def verify_signature(headers: Headers, body: bytes, secrets: Sequence[Secret]) -
     ][:_MAX_SIGNATURES]
     if not offered:
         raise Unauthorized("malformed_credentials", f"{SIGNATURE_HEADER} has no v1= signature")
+    return offered
+
+
+def verify_signature(headers: Headers, body: bytes, secrets: Sequence[Secret]) -> None:
+    """Accept when any ``v1=`` signature in the header matches any secret, else 401."""
+    offered = offered_signatures(headers)
     expected = [sign(body, secret)[3:].encode("ascii") for secret in secrets]
     matched = False
     for mine in expected:  # compare every pair: the time does not tell which matched
@@ -81,7 +100,7 @@ class _Incident(BaseModel):
 
     id: str
     type: OptionalText = None
-    number: int | None = None
+    number: OptionalCount = None
     title: OptionalText = None
     summary: OptionalText = None
     status: OptionalText = None
@@ -123,20 +142,24 @@ def _status(
 
 def parse_pagerduty(body: bytes, received_at: datetime) -> IncidentEvent | None:
     """The incident message of a (verified) webhook body, or ``None`` to ignore it."""
-    document = load_json(body)
+    return pagerduty_incident(load_json(body), received_at)
+
+
+def pagerduty_incident(document: object, received_at: datetime) -> IncidentEvent | None:
+    """:func:`parse_pagerduty` for a body already parsed as JSON."""
     try:
         event = _Envelope.model_validate(document).event
     except ValidationError as exc:
-        raise SchemaViolation.from_validation("not a PagerDuty v3 webhook", exc) from None
+        raise InvalidPayload.from_validation("not a PagerDuty v3 webhook", exc) from None
     data = event.data or {}
     if not event.event_type.startswith("incident.") or data.get("type", "incident") != "incident":
         return None
     try:
         incident = _Incident.model_validate(data)
     except ValidationError as exc:
-        raise SchemaViolation.from_validation("event.data is not an incident", exc) from None
+        raise InvalidPayload.from_validation("event.data is not an incident", exc) from None
     if incident.service.id is None:
-        raise SchemaViolation("event.data.service.id is missing")
+        raise InvalidPayload("event.data.service.id is missing")
     status = _status(incident, event.event_type)
     resolved_at = incident.resolved_at
     if resolved_at is None and event.event_type == "incident.resolved":
@@ -171,7 +194,5 @@ def handle_pagerduty(
 ) -> IncidentEvent | None:
     """Verify, then map: 401 before anything is read from an unsigned body."""
     verify_signature(headers, body, secrets)
-    kind, _ = media_type(headers)
-    if kind not in {"", "application/json"}:
-        raise UnsupportedMedia(f"Content-Type {kind!r}: PagerDuty sends application/json")
+    check_media_type(header(headers, "content-type"), JSON_TYPES)
     return parse_pagerduty(body, received_at)

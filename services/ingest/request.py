@@ -1,8 +1,10 @@
 """The raw pieces of a request, read safely: headers, media type, gzip, JSON.
 
-Route code hands over what Starlette gives it (``request.headers``, ``await
-request.body()``); everything here is pure and bounded. A gzip body is inflated
-in slices against a cap, so a small bomb becomes a 413 instead of filling memory.
+The receiver's routes read bodies with :mod:`services.receiver.body` (size, time,
+``Content-Encoding``); this module covers the rest: gzipped files inside a multipart
+upload, header lookups on plain dicts, and bodies as received for the one-call
+``handle_*`` functions. Everything is pure and bounded: gzip is inflated in slices
+against a cap, so a small bomb becomes a 413 instead of filling memory.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Any
 
 import orjson
 
-from services.ingest.errors import MalformedBody, TooLarge, UnsupportedMedia
+from services.receiver.body import depth_exceeds
+from services.receiver.errors import MalformedBody, PayloadTooLarge, UnsupportedMedia
 
 __all__ = [
     "DEFAULT_MAX_INFLATED_BYTES",
+    "DEFAULT_MAX_JSON_DEPTH",
     "Headers",
     "decode_body",
     "gunzip",
@@ -30,6 +34,7 @@ __all__ = [
 Headers = Mapping[str, str]
 
 DEFAULT_MAX_INFLATED_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_JSON_DEPTH = 32
 _GZIP_MAGIC = b"\x1f\x8b"
 _SLICE = 64 * 1024
 
@@ -62,7 +67,7 @@ def gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
     """Inflate gzip ``data`` (several members allowed) to at most ``max_bytes``.
 
     Raises :class:`MalformedBody` for data that is not gzip or is cut short, and
-    :class:`TooLarge` as soon as the output would pass ``max_bytes``.
+    :class:`PayloadTooLarge` as soon as the output would pass ``max_bytes``.
     """
     if not data.startswith(_GZIP_MAGIC):
         raise MalformedBody("Content-Encoding is gzip but the body is not gzip")
@@ -76,7 +81,7 @@ def gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
                 piece = inflater.decompress(chunk, _SLICE)
                 out += piece
                 if len(out) > max_bytes:
-                    raise TooLarge(f"body inflates to more than {max_bytes} bytes")
+                    raise PayloadTooLarge(f"body inflates to more than {max_bytes} bytes")
                 chunk = inflater.unconsumed_tail
                 if not chunk and len(piece) < _SLICE:
                     break
@@ -100,7 +105,7 @@ def decode_body(
     encoding = (header(headers, "content-encoding") or "identity").strip().lower()
     if encoding in {"", "identity"}:
         if len(body) > max_bytes:
-            raise TooLarge(f"body is larger than {max_bytes} bytes")
+            raise PayloadTooLarge(f"body is larger than {max_bytes} bytes")
         return body
     if encoding in {"gzip", "x-gzip"}:
         return gunzip(body, max_bytes)
@@ -112,9 +117,13 @@ def maybe_gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> by
     return gunzip(data, max_bytes) if data.startswith(_GZIP_MAGIC) else data
 
 
-def load_json(data: bytes, what: str = "body") -> Any:
-    """Parsed JSON, or :class:`MalformedBody` saying where it broke."""
+def load_json(data: bytes, what: str = "body", max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
+    """Parsed JSON, or :class:`MalformedBody` saying where it broke or that it nests
+    deeper than ``max_depth`` (the receiver's check, :func:`depth_exceeds`)."""
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(f"the {what} is not valid JSON: {exc}") from None
+    if depth_exceeds(value, max_depth):
+        raise MalformedBody(f"the {what} nests deeper than {max_depth} levels")
+    return value

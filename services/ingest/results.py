@@ -27,7 +27,8 @@ _TRUNCATED = "…"
 class Limits:
     """Bounds on one upload; each is a setting of the receiver with these defaults."""
 
-    max_inflated_bytes: int = 64 * 1024 * 1024  # a body or file after gunzip
+    max_inflated_bytes: int = 64 * 1024 * 1024  # the body, and all its files, after gunzip
+    max_json_depth: int = 32  # nesting of a JSON body or data file
     max_executions: int = 20_000  # test executions in one upload
     max_reason_chars: int = 4_096  # failure_reason
     max_expanded_chars: int = 32_768  # all failure_expanded lines of one execution

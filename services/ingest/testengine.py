@@ -14,7 +14,7 @@ either shape and returns an :class:`Upload`: the ``tests.results`` messages (key
 suite) and the 202 body. :func:`read_upload` is the same after authentication, for
 a route that authenticates before reading the body. A malformed test entry is
 skipped and reported in ``errors``, as Test Engine does; a malformed request is an
-:class:`~services.ingest.errors.IngestError`.
+:class:`~services.receiver.errors.HttpError`.
 """
 
 from __future__ import annotations
@@ -30,15 +30,35 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from schemas.base import stable_id
 from schemas.tests import RunEnv, TestResult
 from services.ingest.auth import SuiteTokens
-from services.ingest.errors import SchemaViolation, TooLarge, UnsupportedMedia
 from services.ingest.form import Form, parse_form
 from services.ingest.junit import parse_junit
-from services.ingest.request import Headers, decode_body, load_json, maybe_gunzip, media_type
+from services.ingest.request import (
+    Headers,
+    decode_body,
+    header,
+    load_json,
+    maybe_gunzip,
+    media_type,
+)
 from services.ingest.results import DEFAULT_LIMITS, Execution, Limits, build_results, result_kind
+from services.receiver.body import check_media_type
+from services.receiver.errors import InvalidPayload, PayloadTooLarge
 
-__all__ = ["Upload", "parse_upload", "read_upload", "run_env_from"]
+__all__ = [
+    "UPLOAD_MEDIA_TYPES",
+    "CollectorFailure",
+    "CollectorHistory",
+    "CollectorTest",
+    "Upload",
+    "parse_upload",
+    "read_upload",
+    "run_env_from",
+]
 
-_JSON_TYPES = frozenset({"", "application/json", "text/json", "text/plain"})
+# What the collectors and bktec send (``+json`` suffixes count as JSON too).
+UPLOAD_MEDIA_TYPES = frozenset(
+    {"application/json", "text/json", "text/plain", "multipart/form-data"}
+)
 _RUN_ENV_FIELDS = ("key", "number", "job_id", "branch", "commit_sha", "message", "url")
 
 
@@ -65,14 +85,18 @@ class Upload:
         }
 
 
-class _Failure(BaseModel):
+class CollectorFailure(BaseModel):
+    """One block of ``failure_expanded``."""
+
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
     expanded: list[str] | None = None
     backtrace: list[str] | None = None
 
 
-class _History(BaseModel):
+class CollectorHistory(BaseModel):
+    """``history``: timings in seconds (``duration``, or ``start_at`` and ``end_at``)."""
+
     model_config = ConfigDict(extra="ignore")
 
     start_at: float | None = None
@@ -80,7 +104,7 @@ class _History(BaseModel):
     duration: float | None = None
 
 
-class _JsonTest(BaseModel):
+class CollectorTest(BaseModel):
     """One entry of ``data`` as the collectors send it; unknown keys are ignored."""
 
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
@@ -92,8 +116,8 @@ class _JsonTest(BaseModel):
     file_name: str | None = None
     result: str | None = None
     failure_reason: str | None = None
-    failure_expanded: list[_Failure] | None = None
-    history: _History | None = None
+    failure_expanded: list[CollectorFailure] | None = None
+    history: CollectorHistory | None = None
 
     def execution(self) -> Execution:
         return Execution(
@@ -128,7 +152,7 @@ def run_env_from(raw: object) -> RunEnv:
     if raw is None:
         return RunEnv()
     if not isinstance(raw, Mapping):
-        raise SchemaViolation("run_env must be an object")
+        raise InvalidPayload("run_env must be an object")
     lowered = {str(k).lower(): v for k, v in raw.items()}
 
     def text(name: str) -> str | None:
@@ -158,16 +182,18 @@ class _Contents:
     def _check_count(self, more: int) -> None:
         total = len(self.executions) + more
         if total > self.limits.max_executions:
-            raise TooLarge(f"{total} executions in one upload (limit {self.limits.max_executions})")
+            raise PayloadTooLarge(
+                f"{total} executions in one upload (limit {self.limits.max_executions})"
+            )
 
     def add_json(self, data: object) -> None:
         """Executions from a ``data`` array; bad entries are skipped and described."""
         if not isinstance(data, list):
-            raise SchemaViolation("data must be an array of test executions")
+            raise InvalidPayload("data must be an array of test executions")
         self._check_count(len(data))
         for index, entry in enumerate(data):
             try:
-                self.executions.append(_JsonTest.model_validate(entry).execution())
+                self.executions.append(CollectorTest.model_validate(entry).execution())
             except ValidationError as exc:
                 first = exc.errors()[0]
                 loc = ".".join(str(p) for p in first["loc"]) or "entry"
@@ -182,12 +208,12 @@ class _Contents:
 
 
 def _read_json_body(raw: bytes, contents: _Contents) -> None:
-    document = load_json(raw)
+    document = load_json(raw, "body", contents.limits.max_json_depth)
     if not isinstance(document, dict):
-        raise SchemaViolation("the upload must be a JSON object with run_env and data")
+        raise InvalidPayload("the upload must be a JSON object with run_env and data")
     fmt = str(document.get("format") or "json").lower()
     if fmt != "json":
-        raise SchemaViolation(f"format {fmt!r} needs multipart/form-data; a JSON body is json")
+        raise InvalidPayload(f"format {fmt!r} needs multipart/form-data; a JSON body is json")
     contents.add_json(document.get("data"))
     contents.run_env = _as_dict(document.get("run_env"))
 
@@ -196,18 +222,20 @@ def _read_form(form: Form, contents: _Contents) -> str:
     """Read every ``data`` file of the form; the hash of their contents."""
     files = form.files("data")
     if not files:
-        raise SchemaViolation("the form has no data file")
+        raise InvalidPayload("the form has no data file")
     fmt = (form.get("format") or "").strip().lower()
     if fmt not in {"", "json", "junit"}:
-        raise SchemaViolation(f"format must be json or junit, not {fmt!r}")
+        raise InvalidPayload(f"format must be json or junit, not {fmt!r}")
     digest = hashlib.sha256()
+    budget = contents.limits.max_inflated_bytes  # for all files together: many small bombs
     for part in files:
-        content = maybe_gunzip(part.data, contents.limits.max_inflated_bytes)
+        content = maybe_gunzip(part.data, max(budget, 0))
+        budget -= len(content)
         digest.update(content)
         if (fmt or ("junit" if content.lstrip()[:1] == b"<" else "json")) == "junit":
             contents.add_junit(content)
             continue
-        document = load_json(content, "data file")
+        document = load_json(content, "data file", contents.limits.max_json_depth)
         if isinstance(document, dict):  # a whole {"run_env": …, "data": [...]} saved to a file
             contents.run_env.update(_as_dict(document.get("run_env")))
             document = document.get("data")
@@ -220,7 +248,7 @@ def _as_dict(raw: object) -> dict[str, object]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise SchemaViolation("run_env must be an object")
+        raise InvalidPayload("run_env must be an object")
     return raw
 
 
@@ -257,15 +285,12 @@ def read_upload(
 
     ``body`` is as received (gzip is undone here, under ``limits.max_inflated_bytes``)
     unless ``decoded`` says the caller already undid ``Content-Encoding``. Raises
-    ``UnsupportedMedia`` (415), ``MalformedBody`` (400), ``TooLarge`` (413) or
-    ``SchemaViolation`` (422).
+    ``UnsupportedMedia`` (415), ``MalformedBody`` (400), ``PayloadTooLarge`` (413) or
+    ``InvalidPayload`` (422).
     """
+    check_media_type(header(headers, "content-type"), UPLOAD_MEDIA_TYPES)
     kind, params = media_type(headers)
     multipart = kind == "multipart/form-data"
-    if not multipart and kind not in _JSON_TYPES and not kind.endswith("+json"):
-        raise UnsupportedMedia(
-            f"Content-Type {kind!r}: send application/json or multipart/form-data"
-        )
     if decoded:
         raw = decode_body({}, body, limits.max_inflated_bytes)  # the size check only
     else:

@@ -26,7 +26,7 @@ from services.common.topics import Topics
 from services.receiver.delivery import Delivery
 from services.receiver.errors import HttpError, Unauthorized
 from services.receiver.metrics import Metrics
-from services.receiver.responses import error_response
+from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
 
 __all__ = ["Endpoint", "Handler", "Ingest", "as_route"]
@@ -62,7 +62,9 @@ Handler = Callable[[Request, Ingest], Awaitable[Response]]
 @dataclass(frozen=True)
 class Endpoint:
     """One ingest route: ``openapi`` is its OpenAPI operation object, ``schemas`` the
-    component schemas that operation refers to (``#/components/schemas/<name>``)."""
+    component schemas that operation refers to (``#/components/schemas/<name>``) and
+    ``security_schemes`` the ones its ``security`` names (``#/components/securitySchemes``).
+    """
 
     path: str
     method: str
@@ -70,6 +72,7 @@ class Endpoint:
     handler: Handler
     openapi: dict[str, Any]
     schemas: dict[str, Any] = field(default_factory=dict)
+    security_schemes: dict[str, Any] = field(default_factory=dict)
 
 
 def as_route(endpoint: Endpoint, ingest: Callable[[], Ingest], metrics: Metrics) -> Route:
@@ -100,6 +103,6 @@ def as_route(endpoint: Endpoint, ingest: Callable[[], Ingest], metrics: Metrics)
                     "client": client,
                 },
             )
-            return error_response(exc.status, exc.code, exc.detail)
+            return json_response(exc.status, exc.to_body())
 
     return Route(endpoint.path, run, methods=[endpoint.method], name=endpoint.name)

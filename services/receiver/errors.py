@@ -13,12 +13,19 @@
         ├── InvalidPayload       422, well-formed JSON that breaks the schema
         └── Unavailable          503, neither Kafka nor the spool can take the event
 
-Endpoints raise :class:`HttpError` subclasses; the endpoint wrapper turns them into
-``{"error": code, "detail": …}`` answers and one log line. A ``detail`` never carries a
-secret or a signature.
+This is the one tree for every refusal: the receiver's own code and the pure ingest
+parsers (:mod:`services.ingest`) raise these same classes, so status and code are
+defined here only, and :meth:`HttpError.to_body` is the only place an error becomes the
+contract's ``{"error": code, "detail": …}`` body (the endpoint wrapper answers it and
+logs one line). A ``detail`` never carries a secret, a token or a signature.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "HttpError",
@@ -74,9 +81,15 @@ class HttpError(ReceiverError):
         super().__init__(detail)
         self.detail = detail
 
+    def to_body(self) -> dict[str, str]:
+        """The JSON error body of the receiver contract."""
+        return {"error": self.code, "detail": self.detail}
+
 
 class Unauthorized(HttpError):
-    """Bad or missing credentials; ``reason`` is a short label for metrics and logs."""
+    """Bad or missing credentials; ``reason`` is a short label for metrics and logs
+    (``missing_credentials``, ``malformed_credentials``, ``bad_token``, ``bad_signature``,
+    …)."""
 
     status = 401
     code = "unauthorized"
@@ -109,6 +122,13 @@ class UnsupportedMedia(HttpError):
 class InvalidPayload(HttpError):
     status = 422
     code = "invalid_payload"
+
+    @classmethod
+    def from_validation(cls, what: str, exc: ValidationError) -> InvalidPayload:
+        """``"deploy: state: Field required"``: the first problem pydantic found."""
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        return cls(f"{what}: {where}: {first['msg']}")
 
 
 class Unavailable(HttpError):

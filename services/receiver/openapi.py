@@ -18,7 +18,7 @@ import orjson
 
 from services.receiver.endpoints import Endpoint
 
-__all__ = ["CHECKED_IN", "OPENAPI_PATH", "document", "render"]
+__all__ = ["CHECKED_IN", "OPENAPI_PATH", "document", "error", "json_body", "render"]
 
 CHECKED_IN = Path(__file__).with_name("openapi.json")
 OPENAPI_PATH = "/openapi.json"
@@ -36,12 +36,30 @@ _ERROR = {
 }
 
 
+def json_body(description: str, ref: str) -> dict[str, Any]:
+    """A response object whose JSON body is ``#/components/schemas/<ref>``."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def error(description: str) -> dict[str, Any]:
+    """A response object for a refusal: the contract's error body."""
+    return json_body(description, "Error")
+
+
 def document(endpoints: Sequence[Endpoint], version: str = "0.1.0") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": _ERROR}
+    security_schemes: dict[str, Any] = {}
     for endpoint in endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = endpoint.openapi
         schemas.update(endpoint.schemas)
+        security_schemes.update(endpoint.security_schemes)
+    components: dict[str, Any] = {"schemas": schemas}
+    if security_schemes:
+        components["securitySchemes"] = security_schemes
     paths[OPENAPI_PATH] = {
         "get": {
             "operationId": "openapi",
@@ -61,13 +79,14 @@ def document(endpoints: Sequence[Endpoint], version: str = "0.1.0") -> dict[str,
             "title": "kitestream receiver",
             "version": version,
             "description": (
-                "Verified webhooks onto Kafka. Every 2xx means the event is durable: acked "
-                "by Kafka (acks=all) or fsync'd to the local spool while Kafka is away. "
+                "Verified webhooks, test results, deploys and incidents onto Kafka. Every "
+                "2xx means the event is durable: acked by Kafka (acks=all) or fsync'd to "
+                "the local spool while Kafka is away. A refused request writes nothing. "
                 'Errors answer {"error": "<code>", "detail": "…"}.'
             ),
         },
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": components,
     }
 
 

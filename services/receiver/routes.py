@@ -10,12 +10,13 @@ OpenAPI document with ``python -m services.receiver.openapi``.
 
 from __future__ import annotations
 
-from services.receiver import buildkite_webhook, health
+from services.receiver import buildkite_webhook, health, ingest_endpoints
 from services.receiver.endpoints import Endpoint
 
 __all__ = ["ENDPOINTS"]
 
 ENDPOINTS: list[Endpoint] = [
     buildkite_webhook.ENDPOINT,
+    *ingest_endpoints.ENDPOINTS,
     *health.ENDPOINTS,
 ]

@@ -6,7 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from services.ingest.auth import SuiteTokens, check_bearer, upload_token
-from services.ingest.errors import Unauthorized
+from services.receiver.errors import Unauthorized
 
 SUITES = SuiteTokens.parse(["payments-pytest=tok-py", "web-jest=tok-js", "ledger-rspec=tok-rb"])
 

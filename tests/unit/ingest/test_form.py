@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.ingest.errors import MalformedBody, TooLarge
 from services.ingest.form import MAX_PARTS, parse_form
+from services.receiver.errors import MalformedBody, PayloadTooLarge
 from tests.unit.ingest.payloads import multipart
 
 
@@ -57,5 +57,5 @@ def test_garbage_instead_of_parts_is_malformed() -> None:
 
 def test_too_many_parts_is_413() -> None:
     body, ctype = multipart({f"f{i}": "v" for i in range(MAX_PARTS + 1)}, {})
-    with pytest.raises(TooLarge):
+    with pytest.raises(PayloadTooLarge):
         parse_form(body, _boundary(ctype))

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from schemas.operations import IncidentEvent
-from services.ingest.errors import SchemaViolation, Unauthorized, UnsupportedMedia
 from services.ingest.pagerduty import handle_pagerduty, parse_pagerduty, sign, verify_signature
+from services.receiver.errors import InvalidPayload, Unauthorized, UnsupportedMedia
 from tests.unit.ingest.payloads import RECEIVED_AT, fixture
 
 SECRETS = ["whsec-old", "whsec-new"]
@@ -169,7 +169,7 @@ def test_status_falls_back_to_the_event_type() -> None:
     ],
 )
 def test_signed_bodies_of_the_wrong_shape_are_422(document: object, message: str) -> None:
-    with pytest.raises(SchemaViolation, match=message):
+    with pytest.raises(InvalidPayload, match=message):
         _deliver(orjson.dumps(document))
 
 

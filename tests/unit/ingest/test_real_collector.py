@@ -20,8 +20,8 @@ import orjson
 import pytest
 
 from services.ingest.auth import SuiteTokens
-from services.ingest.errors import IngestError
 from services.ingest.testengine import Upload, parse_upload
+from services.receiver.errors import HttpError
 from tests.unit.ingest.payloads import RECEIVED_AT
 
 SUITE = """
@@ -58,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
                 suites=SuiteTokens.parse(["payments-pytest=tok-live"]),
                 received_at=RECEIVED_AT,
             )
-        except IngestError as exc:
+        except HttpError as exc:
             self._answer(exc.status, exc.to_body())
             return
         self.server.uploads.append(upload)

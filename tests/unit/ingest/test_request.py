@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from services.ingest.errors import MalformedBody, TooLarge, UnsupportedMedia
 from services.ingest.request import decode_body, gunzip, header, load_json, media_type
+from services.receiver.errors import MalformedBody, PayloadTooLarge, UnsupportedMedia
 from tests.unit.ingest.payloads import gzipped
 
 
@@ -62,7 +62,7 @@ def test_garbage_after_gzip_is_malformed_but_zero_padding_is_not() -> None:
 def test_gzip_bomb_stops_at_the_cap_with_413() -> None:
     bomb = gzip.compress(b"\x00" * (20 * 1024 * 1024), compresslevel=9)
     assert len(bomb) < 30_000
-    with pytest.raises(TooLarge):
+    with pytest.raises(PayloadTooLarge):
         gunzip(bomb, max_bytes=1024 * 1024)
 
 
@@ -81,7 +81,7 @@ def test_other_content_encodings_are_415() -> None:
 
 
 def test_plain_body_over_the_cap_is_413() -> None:
-    with pytest.raises(TooLarge):
+    with pytest.raises(PayloadTooLarge):
         decode_body({}, b"x" * 11, max_bytes=10)
 
 

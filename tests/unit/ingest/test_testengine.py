@@ -9,16 +9,16 @@ import pytest
 
 from schemas.tests import TestResult
 from services.ingest.auth import SuiteTokens
-from services.ingest.errors import (
-    IngestError,
+from services.ingest.results import Limits
+from services.ingest.testengine import Upload, parse_upload, read_upload, run_env_from
+from services.receiver.errors import (
+    HttpError,
+    InvalidPayload,
     MalformedBody,
-    SchemaViolation,
-    TooLarge,
+    PayloadTooLarge,
     Unauthorized,
     UnsupportedMedia,
 )
-from services.ingest.results import Limits
-from services.ingest.testengine import Upload, parse_upload, read_upload, run_env_from
 from tests.unit.ingest.payloads import RECEIVED_AT, fixture, gzipped, multipart
 
 SUITES = SuiteTokens.parse(["payments-pytest=tok-py", "web-jest=tok-js", "ledger-rspec=tok-rb"])
@@ -149,7 +149,7 @@ def test_bad_entries_are_skipped_and_reported_the_rest_queued() -> None:
 def test_reported_errors_are_capped() -> None:
     doc = {"format": "json", "run_env": {}, "data": [{"bad": i} for i in range(50)]}
     upload = parse_upload(
-        {"authorization": "Token token=tok-py"},
+        {"authorization": "Token token=tok-py", "content-type": JSON},
         orjson.dumps(doc),
         suites=SUITES,
         received_at=RECEIVED_AT,
@@ -178,7 +178,7 @@ def test_long_failure_text_is_capped() -> None:
         ]
     }
     [result] = parse_upload(
-        {"authorization": "Token tok-py"},
+        {"authorization": "Token tok-py", "content-type": JSON},
         orjson.dumps(doc),
         suites=SUITES,
         received_at=RECEIVED_AT,
@@ -283,13 +283,13 @@ def test_multipart_without_format_is_told_apart_by_content() -> None:
 
 def test_multipart_with_an_unknown_format_is_422() -> None:
     body, ctype = multipart({"format": "tap"}, {"data": ("r.tap", b"ok 1")})
-    with pytest.raises(SchemaViolation, match="json or junit"):
+    with pytest.raises(InvalidPayload, match="json or junit"):
         _post(body, content_type=ctype)
 
 
 def test_multipart_without_a_data_file_is_422() -> None:
     body, ctype = multipart({"format": "junit"}, {})
-    with pytest.raises(SchemaViolation, match="data"):
+    with pytest.raises(InvalidPayload, match="data"):
         _post(body, content_type=ctype)
 
 
@@ -332,9 +332,9 @@ def test_gzip_header_on_a_body_that_is_not_gzip_is_400() -> None:
 
 def test_a_gzip_bomb_is_413() -> None:
     bomb = gzip.compress(b" " * (8 * 1024 * 1024), compresslevel=9)
-    with pytest.raises(TooLarge):
+    with pytest.raises(PayloadTooLarge):
         parse_upload(
-            {"authorization": "Token tok-py", "content-encoding": "gzip"},
+            {"authorization": "Token tok-py", "content-type": JSON, "content-encoding": "gzip"},
             bomb,
             suites=SUITES,
             received_at=RECEIVED_AT,
@@ -344,9 +344,9 @@ def test_a_gzip_bomb_is_413() -> None:
 
 def test_too_many_executions_is_413() -> None:
     doc = {"data": [{"name": f"t{i}"} for i in range(11)]}
-    with pytest.raises(TooLarge, match="11 executions"):
+    with pytest.raises(PayloadTooLarge, match="11 executions"):
         parse_upload(
-            {"authorization": "Token tok-py"},
+            {"authorization": "Token tok-py", "content-type": JSON},
             orjson.dumps(doc),
             suites=SUITES,
             received_at=RECEIVED_AT,
@@ -358,6 +358,12 @@ def test_too_many_executions_is_413() -> None:
 def test_other_content_types_are_415(ctype: str) -> None:
     with pytest.raises(UnsupportedMedia):
         _post(b"<testsuite/>", content_type=ctype)
+
+
+def test_an_upload_without_a_content_type_is_415() -> None:
+    headers = {"authorization": 'Token token="tok-py"'}
+    with pytest.raises(UnsupportedMedia, match="missing"):
+        parse_upload(headers, b"{}", suites=SUITES, received_at=RECEIVED_AT)
 
 
 def test_a_json_body_that_is_not_json_is_400() -> None:
@@ -375,7 +381,7 @@ def test_a_json_body_that_is_not_json_is_400() -> None:
     ],
 )
 def test_json_of_the_wrong_shape_is_422(document: object, message: str) -> None:
-    with pytest.raises(SchemaViolation, match=message) as caught:
+    with pytest.raises(InvalidPayload, match=message) as caught:
         _post(orjson.dumps(document))
     assert caught.value.to_body() == {"error": "invalid_payload", "detail": caught.value.detail}
 
@@ -383,16 +389,16 @@ def test_json_of_the_wrong_shape_is_422(document: object, message: str) -> None:
 def test_every_refusal_carries_its_status_and_code() -> None:
     statuses = {
         cls.__name__: (cls.status, cls.code)
-        for cls in (MalformedBody, Unauthorized, TooLarge, UnsupportedMedia, SchemaViolation)
+        for cls in (MalformedBody, Unauthorized, PayloadTooLarge, UnsupportedMedia, InvalidPayload)
     }
     assert statuses == {
         "MalformedBody": (400, "malformed_body"),
         "Unauthorized": (401, "unauthorized"),
-        "TooLarge": (413, "payload_too_large"),
+        "PayloadTooLarge": (413, "payload_too_large"),
         "UnsupportedMedia": (415, "unsupported_media_type"),
-        "SchemaViolation": (422, "invalid_payload"),
+        "InvalidPayload": (422, "invalid_payload"),
     }
-    assert all(issubclass(cls, IngestError) for cls in (MalformedBody, TooLarge))
+    assert all(issubclass(cls, HttpError) for cls in (MalformedBody, PayloadTooLarge))
 
 
 def test_run_env_ignores_nested_values_and_blank_strings() -> None:
@@ -408,7 +414,7 @@ def test_a_body_the_caller_already_inflated_is_not_inflated_again() -> None:
 
 
 def test_an_inflated_body_over_the_cap_is_still_413() -> None:
-    with pytest.raises(TooLarge):
+    with pytest.raises(PayloadTooLarge):
         read_upload(
             "s",
             {"content-type": JSON},

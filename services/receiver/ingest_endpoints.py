@@ -1,0 +1,204 @@
+"""The ingest endpoints: test results, PagerDuty incidents, deploys and other incidents.
+
+Each handler is the receiver's shell around a pure parser of :mod:`services.ingest`,
+refusing cheaply first::
+
+    POST /v1/uploads          suite token (401) ─▶ body: type, size, time, gzip ─▶ upload
+                              ─▶ every execution on tests.results, key = suite
+    POST /webhooks/pagerduty  signature present (401) ─▶ body ─▶ signature (401) ─▶ JSON
+                              ─▶ incident on incidents, key = PagerDuty service id
+                                 (other events: 202 "ignored", nothing produced)
+    POST /api/deploys         bearer token (401) ─▶ JSON body ─▶ deploys, key = service
+    POST /api/incidents       bearer token (401) ─▶ JSON body ─▶ incidents, key = service
+
+Bodies are read with :mod:`~services.receiver.body` under the receiver's limits,
+refusals are :mod:`~services.receiver.errors` (answered by the endpoint wrapper), and
+messages go through ``ingest.delivery.accept`` all together, after every check: a
+refused request writes nothing, and a 202 means every message of it is durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import SecretStr
+from starlette.requests import Request
+from starlette.responses import Response
+
+from schemas.operations import DeployEvent, IncidentEvent
+from services.common.topics import Topic
+from services.ingest.api import API_MEDIA_TYPES, parse_deploy, parse_incident
+from services.ingest.auth import SuiteTokens, check_bearer
+from services.ingest.pagerduty import offered_signatures, pagerduty_incident, verify_signature
+from services.ingest.results import Limits
+from services.ingest.testengine import UPLOAD_MEDIA_TYPES, read_upload
+from services.receiver import ingest_openapi as docs
+from services.receiver.body import BodyLimits, parse_json, read_body, read_json
+from services.receiver.endpoints import Endpoint, Handler, Ingest
+from services.receiver.responses import json_response
+from services.receiver.settings import ReceiverSettings
+
+__all__ = ["ENDPOINTS"]
+
+log = logging.getLogger(__name__)
+
+
+# -- per-app objects, made once from the settings by ``ingest.shared`` ---------------------
+
+
+def _suites(settings: ReceiverSettings) -> SuiteTokens:
+    return SuiteTokens.from_mapping(settings.test_suites)
+
+
+def _upload_body(settings: ReceiverSettings) -> BodyLimits:
+    return BodyLimits(
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        max_depth=settings.max_json_depth,
+        media_types=UPLOAD_MEDIA_TYPES,
+        allow_gzip=True,
+    )
+
+
+def _upload_limits(settings: ReceiverSettings) -> Limits:
+    """Files inside a form are inflated within the same cap as the body."""
+    return Limits(
+        max_inflated_bytes=settings.max_body_bytes, max_json_depth=settings.max_json_depth
+    )
+
+
+def _pagerduty_secrets(settings: ReceiverSettings) -> list[SecretStr]:
+    return list(settings.pagerduty_secrets)
+
+
+def _pagerduty_body(settings: ReceiverSettings) -> BodyLimits:
+    return BodyLimits(
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        max_depth=settings.max_json_depth,
+    )
+
+
+def _api_tokens(settings: ReceiverSettings) -> list[SecretStr]:
+    return list(settings.api_tokens)
+
+
+def _api_body(settings: ReceiverSettings) -> BodyLimits:
+    return BodyLimits(
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        max_depth=settings.max_json_depth,
+        media_types=API_MEDIA_TYPES,
+        allow_gzip=True,
+    )
+
+
+def _received_at(ingest: Ingest) -> datetime:
+    return datetime.fromtimestamp(ingest.clock(), UTC)
+
+
+# -- handlers -------------------------------------------------------------------------------
+
+
+async def receive_upload(request: Request, ingest: Ingest) -> Response:
+    suite = ingest.shared(_suites).authenticate(request.headers)
+    body = await read_body(request, ingest.shared(_upload_body))
+    upload = read_upload(
+        suite,
+        request.headers,
+        body,
+        received_at=_received_at(ingest),
+        limits=ingest.shared(_upload_limits),
+        decoded=True,  # read_body inflated a gzip body, within the same cap
+    )
+    topic = ingest.topics.name(Topic.TEST_RESULTS)
+    key = suite.encode()
+    path = await ingest.delivery.accept([(topic, key, r.to_json()) for r in upload.results])
+    ingest.metrics.child(ingest.metrics.events, "test_collector", "test_result").inc(
+        len(upload.results)
+    )
+    log.debug(
+        "accepted upload %s for suite %s: %d queued, %d skipped, via %s",
+        upload.upload_id,
+        suite,
+        len(upload.results),
+        upload.skipped,
+        path,
+    )
+    return json_response(202, upload.response_body())
+
+
+async def receive_pagerduty(request: Request, ingest: Ingest) -> Response:
+    offered_signatures(request.headers)  # unsigned: refused before the body is read
+    limits = ingest.shared(_pagerduty_body)
+    body = await read_body(request, limits)
+    verify_signature(request.headers, body, ingest.shared(_pagerduty_secrets))
+    event = pagerduty_incident(parse_json(body, limits.max_depth), _received_at(ingest))
+    return await _deliver(ingest, Topic.INCIDENTS, event, source="pagerduty", family="incident")
+
+
+async def receive_deploy(request: Request, ingest: Ingest) -> Response:
+    check_bearer(request.headers, ingest.shared(_api_tokens))
+    _raw, document = await read_json(request, ingest.shared(_api_body))
+    event = parse_deploy(document, _received_at(ingest))
+    return await _deliver(ingest, Topic.DEPLOYS, event, source="api", family="deploy")
+
+
+async def receive_incident(request: Request, ingest: Ingest) -> Response:
+    check_bearer(request.headers, ingest.shared(_api_tokens))
+    _raw, document = await read_json(request, ingest.shared(_api_body))
+    event = parse_incident(document, _received_at(ingest))
+    return await _deliver(ingest, Topic.INCIDENTS, event, source="api", family="incident")
+
+
+async def _deliver(
+    ingest: Ingest,
+    topic: Topic,
+    event: DeployEvent | IncidentEvent | None,
+    *,
+    source: str,
+    family: str,
+) -> Response:
+    """Make ``event`` durable, keyed by its service, and answer 202 (``None``: ignored)."""
+    if event is None:
+        ingest.metrics.child(ingest.metrics.events, source, "ignored").inc()
+        return json_response(202, {"status": "ignored"})
+    name = ingest.topics.name(topic)
+    path = await ingest.delivery.accept([(name, event.service.encode(), event.to_json())])
+    ingest.metrics.child(ingest.metrics.events, source, family).inc()
+    log.debug("accepted %s %s for %s via %s", family, event.event_id, name, path)
+    return json_response(
+        202,
+        {"status": "accepted", "event_id": event.event_id, "topic": str(topic), "delivery": path},
+    )
+
+
+def _post(
+    path: str, name: str, handler: Handler, operation: dict[str, Any], security: dict[str, Any]
+) -> Endpoint:
+    return Endpoint(
+        path=path,
+        method="POST",
+        name=name,
+        handler=handler,
+        openapi=operation,
+        schemas=docs.SCHEMAS,
+        security_schemes=security,
+    )
+
+
+ENDPOINTS: Sequence[Endpoint] = [
+    _post("/v1/uploads", "test_uploads", receive_upload, docs.UPLOADS, docs.UPLOAD_SECURITY),
+    _post(
+        "/webhooks/pagerduty",
+        "pagerduty_webhook",
+        receive_pagerduty,
+        docs.PAGERDUTY,
+        docs.PAGERDUTY_SECURITY,
+    ),
+    _post("/api/deploys", "deploys", receive_deploy, docs.DEPLOYS, docs.API_SECURITY),
+    _post("/api/incidents", "incidents", receive_incident, docs.INCIDENTS, docs.API_SECURITY),
+]
