@@ -124,9 +124,11 @@ async def _serve(settings: DispatcherSettings, sinks: dict[str, Sink], router: R
     import asyncio
     import signal
 
+    from services.common.metrics import serve_metrics
     from services.dispatcher.service import Dispatcher
 
     dispatcher = Dispatcher(settings, sinks, router)
+    serve_metrics(dispatcher.metrics.registry, settings.metrics_port, "dispatcher")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

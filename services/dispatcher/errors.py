@@ -32,7 +32,8 @@ class DeliveryFailed(DispatcherError):
     ``retryable`` is false for answers that will not change on a retry (a 4xx, a refused
     destination, a redirect). ``sink_down`` marks failures that say the sink itself is
     unwell (connection errors, timeouts, 5xx) and count towards its circuit breaker; a
-    429 is an answer from a healthy sink that wants us to slow down.
+    429 is an answer from a healthy sink that wants us to slow down. ``status`` is the
+    HTTP status of the sink's answer, ``None`` when there was none.
     """
 
     def __init__(
@@ -42,9 +43,11 @@ class DeliveryFailed(DispatcherError):
         retryable: bool,
         sink_down: bool = False,
         retry_after_s: float | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.sink_down = sink_down
         self.retry_after_s = retry_after_s
+        self.status = status

@@ -36,6 +36,7 @@ from services.common.topics import Topic, Topics, TopicSpec, create_topics
 from services.dispatcher.backoff import RetryPolicy
 from services.dispatcher.breaker import CircuitBreaker
 from services.dispatcher.deliverylog import DeliveryLog
+from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.offsets import OffsetTracker
 from services.dispatcher.records import DeliveryRecord
 from services.dispatcher.routing import Router
@@ -53,9 +54,14 @@ CLIENT_ID = "kitestream-dispatcher"
 
 class Dispatcher:
     def __init__(
-        self, settings: DispatcherSettings, sinks: Mapping[str, Sink], router: Router
+        self,
+        settings: DispatcherSettings,
+        sinks: Mapping[str, Sink],
+        router: Router,
+        metrics: DispatcherMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self.metrics = metrics or DispatcherMetrics()
         self._sinks = dict(sinks)
         self._router = router
         topics = Topics(settings.topic_prefix)
@@ -91,6 +97,7 @@ class Dispatcher:
                 index=self._records.index,
                 settle=self._settle,
                 is_current=self._is_current,
+                metrics=self.metrics,
             )
             for name, sink in self._sinks.items()
         }
@@ -143,6 +150,7 @@ class Dispatcher:
         if record.value is None:
             self._tracker.track(tp, record.offset, 0)
             return
+        self.metrics.alert_consumed()
         origin = Origin(tp.topic, tp.partition, record.offset, record.key, record.value)
         try:
             alert = Alert.model_validate_json(record.value)
@@ -153,10 +161,16 @@ class Dispatcher:
                 for e in exc.errors(include_url=False)[:5]
             )
             await self._dead_letter(origin, f"not a valid alert: {problems}")
+            self.metrics.dead_letter("invalid_alert")
             self._tracker.settle(tp, record.offset)
             return
         index = self._records.index
-        todo = [n for n in self._router.sinks_for(alert) if not index.settled(alert.alert_id, n)]
+        todo: list[str] = []
+        for name in self._router.sinks_for(alert):
+            if index.settled(alert.alert_id, name):
+                self.metrics.count(name, "skipped_duplicate")
+            else:
+                todo.append(name)
         self._tracker.track(tp, record.offset, len(todo))
         job = Job(alert, origin, time.monotonic(), self._generation.get(tp, 0))
         for name in todo:
@@ -174,6 +188,7 @@ class Dispatcher:
                     kind, note = "dead_lettered", outcome.reason
                     log.error("sink %s gave up on alert %s: %s", sink, job.alert.alert_id, note)
                     await self._dead_letter(job.origin, f"sink {sink}: {note}")
+                    self.metrics.dead_letter("gave_up")
                 record = DeliveryRecord(
                     alert_id=job.alert.alert_id,
                     sink=sink,

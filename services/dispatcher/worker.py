@@ -9,6 +9,10 @@ that batch and nothing else.
 
 On stop, a worker finishes the request it is waiting for, settles it, and returns; it
 does not start new attempts. What it leaves unsettled is read again after a restart.
+
+The worker counts its sink's attempts, retries and outcomes in
+:class:`~services.dispatcher.metrics.DispatcherMetrics` just before it settles them, and
+shows its circuit state and pending alerts there.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from schemas.alerts import Alert
 from services.dispatcher.backoff import GiveUp, RetryPolicy
 from services.dispatcher.breaker import BreakerState, CircuitBreaker
 from services.dispatcher.errors import DeliveryFailed
+from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.records import RECOVERY_KINDS, DeliveredIndex
 from services.dispatcher.sinks.base import Delivery, Receipt, Sink
 
@@ -92,6 +97,7 @@ class SinkWorker:
         is_current: Callable[[Job], bool] = lambda job: True,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        metrics: DispatcherMetrics | None = None,
     ) -> None:
         self.sink = sink
         self._policy = policy
@@ -106,10 +112,22 @@ class SinkWorker:
         self._stopping = asyncio.Event()
         self._last_send: float | None = None
         self._last_error = "earlier failures"  # the sink's, for alerts its open circuit stops
+        self._in_flight = 0  # jobs taken off the queue and not yet settled
+        self._metrics = metrics or DispatcherMetrics()
+        self._metrics.watch_sink(sink.name, circuit=self.circuit, pending=lambda: self.pending)
 
     @property
     def queued(self) -> int:
         return len(self._queue)
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not yet settled: queued, or in the batch in flight."""
+        return len(self._queue) + self._in_flight
+
+    def circuit(self) -> BreakerState:
+        """The sink's circuit state now."""
+        return self._breaker.state(self._clock())
 
     def submit(self, job: Job) -> None:
         self._queue.append(job)
@@ -130,13 +148,28 @@ class SinkWorker:
             try:
                 await self._pace()
                 batch, riders, done = self._take()
+                self._in_flight = len(batch) + len(riders) + len(done)
                 if done:
+                    self._metrics.count(name, "skipped_duplicate", len(done))
                     await self._settle(name, done, AlreadyDone())
+                    self._in_flight -= len(done)
                 if batch:
                     outcome = await self._deliver(batch)
+                    self._count(batch, riders, outcome)
                     await self._settle(name, batch + riders, outcome)
             except _Stopped:
                 return
+            finally:
+                self._in_flight = 0
+
+    def _count(self, batch: Sequence[Job], riders: Sequence[Job], outcome: Outcome) -> None:
+        name = self.sink.name
+        self._metrics.count(name, "skipped_duplicate", len(riders))
+        if isinstance(outcome, Delivered):
+            read_at = [job.read_at for job in batch]
+            self._metrics.delivered(name, read_at, outcome.receipt, self._clock())
+        elif isinstance(outcome, GaveUp):
+            self._metrics.count(name, "dead_lettered", len(batch))
 
     def _take(self) -> tuple[list[Job], list[Job], list[Job]]:
         """The next batch of distinct alerts, queued duplicates of them that ride along,
@@ -185,10 +218,12 @@ class SinkWorker:
                 receipt = await self.sink.send(deliveries, attempt)
             except DeliveryFailed as exc:
                 self._last_send = self._clock()
+                self._metrics.attempt(name, exc)
                 last = self._last_error = exc.reason
                 decision = self._judge(exc, attempt, read_at)
                 if isinstance(decision, GaveUp):
                     return decision
+                self._metrics.count(name, "retried")
                 log.warning(
                     "sink %s: attempt %d failed (%s); next attempt in %.1fs",
                     name,
@@ -202,8 +237,10 @@ class SinkWorker:
                 raise
             except Exception as exc:  # a bug in a sink must not stop its worker for good
                 log.exception("sink %s: internal error while sending", name)
+                self._metrics.attempt(name, None)
                 return GaveUp(attempt, f"internal error in the sink: {type(exc).__name__}")
             self._last_send = self._clock()
+            self._metrics.attempt(name, receipt)
             self._breaker.record_success()
             return Delivered(attempt, receipt)
 
@@ -213,7 +250,10 @@ class SinkWorker:
         if exc.sink_down:
             was = self._breaker.state(now)
             self._breaker.record_failure(now)
-            if was is BreakerState.CLOSED and self._breaker.state(now) is BreakerState.OPEN:
+            opened = self._breaker.state(now) is BreakerState.OPEN
+            if opened and was is not BreakerState.OPEN:
+                self._metrics.note_circuit_opened(self.sink.name)
+            if opened and was is BreakerState.CLOSED:
                 log.warning(
                     "sink %s: circuit open for %.0fs after %d failures in a row",
                     self.sink.name,

@@ -32,10 +32,12 @@ class Delivery:
 @dataclass(frozen=True)
 class Receipt:
     """What a sink says it did: a short note for the record; ``skipped`` when it had
-    nothing to send (a recovery with nothing open), which is recorded as such."""
+    nothing to send (a recovery with nothing open), which is recorded as such; ``status``
+    the HTTP status of the answer that settled it (``None``: no HTTP involved)."""
 
     note: str
     skipped: bool = False
+    status: int | None = None
 
 
 class Sink(Protocol):

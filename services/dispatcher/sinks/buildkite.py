@@ -95,8 +95,9 @@ class BuildkiteBuildSink:
             "Content-Type": "application/json",
         }
 
-    async def _existing_build(self, alert_id: str) -> int | None:
-        """The number of a build already started for ``alert_id``, if any."""
+    async def _existing_build(self, alert_id: str) -> tuple[int | None, int]:
+        """The number of a build already started for ``alert_id``, if any, and the
+        lookup's HTTP status."""
         response = await request(
             self._client,
             "GET",
@@ -111,24 +112,25 @@ class BuildkiteBuildSink:
                 self.name,
                 response.status_code,
             )
-            return None
+            return None, response.status_code
         raise_for_answer(response)
         builds = _json(response)
         if not isinstance(builds, list):
             raise DeliveryFailed(
                 f"listing builds answered HTTP {response.status_code} without a JSON list",
                 retryable=True,
+                status=response.status_code,
             )
         if builds and isinstance(builds[0], dict):
-            return int(builds[0].get("number", 0))
-        return None
+            return int(builds[0].get("number", 0)), response.status_code
+        return None, response.status_code
 
     async def send(self, batch: Sequence[Delivery], attempt: int) -> Receipt:
         [delivery] = batch
         alert = delivery.alert
-        existing = await self._existing_build(alert.alert_id)
+        existing, status = await self._existing_build(alert.alert_id)
         if existing is not None:
-            return Receipt(f"build #{existing} was already started for this alert")
+            return Receipt(f"build #{existing} was already started for this alert", status=status)
         body = build_request(alert, branch=self._branch, commit=self._commit)
         response = await request(
             self._client,
@@ -140,7 +142,7 @@ class BuildkiteBuildSink:
         raise_for_answer(response)
         build = _json(response)
         number = build.get("number") if isinstance(build, dict) else None
-        return Receipt(f"started build #{number}")
+        return Receipt(f"started build #{number}", status=response.status_code)
 
     async def aclose(self) -> None:
         await self._client.aclose()

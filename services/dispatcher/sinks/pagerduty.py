@@ -98,7 +98,10 @@ class PagerDutySink:
             headers={"Content-Type": "application/json"},
         )
         raise_for_answer(response)
-        return Receipt(f"{event['event_action']} {event['dedup_key']}: HTTP {response.status_code}")
+        return Receipt(
+            f"{event['event_action']} {event['dedup_key']}: HTTP {response.status_code}",
+            status=response.status_code,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

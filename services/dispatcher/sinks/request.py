@@ -65,16 +65,23 @@ def raise_for_answer(response: httpx.Response) -> None:
         raise DeliveryFailed(
             f"HTTP {status}, a redirect to {target}: redirects are not followed",
             retryable=False,
+            status=status,
         )
     detail = _excerpt(response)
     retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
     if status in (425, 429):
-        raise DeliveryFailed(f"HTTP {status}{detail}", retryable=True, retry_after_s=retry_after)
+        raise DeliveryFailed(
+            f"HTTP {status}{detail}", retryable=True, retry_after_s=retry_after, status=status
+        )
     if status == 408 or status >= 500:
         raise DeliveryFailed(
-            f"HTTP {status}{detail}", retryable=True, sink_down=True, retry_after_s=retry_after
+            f"HTTP {status}{detail}",
+            retryable=True,
+            sink_down=True,
+            retry_after_s=retry_after,
+            status=status,
         )
-    raise DeliveryFailed(f"HTTP {status}{detail}", retryable=False)
+    raise DeliveryFailed(f"HTTP {status}{detail}", retryable=False, status=status)
 
 
 def _excerpt(response: httpx.Response, limit: int = 200) -> str:

@@ -126,7 +126,10 @@ class SlackSink:
             headers={"Content-Type": "application/json"},
         )
         raise_for_answer(response)
-        return Receipt(f"HTTP {response.status_code}, {len(batch)} alert(s) in one message")
+        return Receipt(
+            f"HTTP {response.status_code}, {len(batch)} alert(s) in one message",
+            status=response.status_code,
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -72,7 +72,7 @@ class WebhookSink:
             self._client, "POST", self._url.get_secret_value(), content=body, headers=headers
         )
         raise_for_answer(response)
-        return Receipt(f"HTTP {response.status_code}")
+        return Receipt(f"HTTP {response.status_code}", status=response.status_code)
 
     async def aclose(self) -> None:
         await self._client.aclose()
