@@ -3,17 +3,17 @@
 Every label is bounded: ``sink`` is a sink's name in the routes file, ``outcome``,
 ``status_class`` and ``reason`` take the few values listed below. Alert ids, keys and
 URLs (a Slack URL is a credential) never become label values. Each sink's series exist
-from the start, at zero, so that ``rate()`` and ``absent()`` work before the first alert.
+from the start, at zero, so that ``increase()`` sees the first alert too.
 
-What counts where::
+What counts where, per sink::
 
-    alerts ─▶ consumed ─▶ router ─▶ sink already has a record? ── skipped_duplicate
-                                      │ no
-                                      ▼
-                          attempt ─▶ attempts{status_class} ─▶ failed, will retry ── retried
-                                      │ the last attempt
-                                      ▼
-               delivered (+ delivery_seconds) | nothing_to_send | dead_lettered
+    alert read ──▶ the sink already has a record of it? ── yes ──▶ skipped_duplicate
+                        │ no
+                        ▼
+                   attempt 1, 2, … ──▶ attempts{status_class}; each after the first: retried
+                        │
+                        ▼
+                   delivered (+ delivery_seconds) | nothing_to_send | dead_lettered
 
 ``delivery_seconds`` runs from when the alert was read off ``alerts`` to the sink's
 answer, retries and circuit pauses included. The circuit state and the pending count are
@@ -35,7 +35,7 @@ from services.dispatcher.sinks.base import Receipt
 __all__ = ["CIRCUIT_CODES", "OUTCOMES", "DispatcherMetrics", "status_class"]
 
 # delivered: the sink took it; nothing_to_send: the sink had nothing to do (a recovery
-# with nothing open); retried: an attempt failed and another follows; dead_lettered:
+# with nothing open); retried: an attempt after the first (one per retry); dead_lettered:
 # given up on; skipped_duplicate: an alert this sink already has a record of.
 OUTCOMES = ("delivered", "nothing_to_send", "retried", "dead_lettered", "skipped_duplicate")
 DeliveryOutcome = Literal[

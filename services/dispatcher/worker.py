@@ -213,6 +213,8 @@ class SinkWorker:
                 await self._sleep(wait)
                 continue
             await self._pace()
+            if attempt > 0:
+                self._metrics.count(name, "retried")
             attempt += 1
             try:
                 receipt = await self.sink.send(deliveries, attempt)
@@ -223,7 +225,6 @@ class SinkWorker:
                 decision = self._judge(exc, attempt, read_at)
                 if isinstance(decision, GaveUp):
                     return decision
-                self._metrics.count(name, "retried")
                 log.warning(
                     "sink %s: attempt %d failed (%s); next attempt in %.1fs",
                     name,
