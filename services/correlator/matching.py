@@ -78,7 +78,11 @@ def same_commit(a: str | None, b: str | None) -> bool:
 
 
 def flaky_explained(state: ServiceState, failure: FailureSeen) -> bool | None:
-    """Whether every failed test of the failed build is known flaky (``None``: unknown)."""
+    """Whether every failed test of the failed build is known flaky (``None``: unknown).
+
+    Only when each run of the build names all its failed tests: ``tests.runs`` lists a
+    limited number of them (``failed_count`` has them all), and a failure that is not
+    listed cannot be known to be flaky."""
     if failure.kind != "build":
         return None
     runs = [
@@ -95,7 +99,8 @@ def flaky_explained(state: ServiceState, failure: FailureSeen) -> bool | None:
         return None
     failed = {t for r in runs for t in r.failed_tests}
     flaky = {t for r in runs for t in r.known_flaky_failed}
-    return bool(failed) and failed <= flaky and not any(r.outage for r in runs)
+    complete = all(r.lists_every_failure for r in runs)
+    return bool(failed) and complete and failed <= flaky and not any(r.outage for r in runs)
 
 
 def score(

@@ -5,7 +5,8 @@ A failed build of a service's default branch and a failed deploy are a
 :class:`FailureSeen`; an explicit deploy event or a passed deploy build or job is a
 :class:`DeploySeen` (once for the deployed service and once for each service that
 depends on it); an incident is an :class:`IncidentSeen` for each service its PagerDuty
-service maps to; a ``tests.runs`` summary with failures is a :class:`TestRunSeen`.
+service maps to; a ``tests.runs`` summary with failures is a :class:`TestRunSeen`
+(its failed tests as listed, at most a limit of them, and how many there are in all).
 """
 
 from __future__ import annotations
@@ -84,9 +85,16 @@ class TestRunSeen(Message):
     build_number: str | None = None
     suite: str
     at: UtcDateTime
-    failed_tests: tuple[str, ...]
+    failed_tests: tuple[str, ...]  # at most the processor's listing limit of them
+    failed_count: int | None = None  # all of them; None: a record from before it was carried
     known_flaky_failed: tuple[str, ...] = ()
     outage: bool = False
+
+    @property
+    def lists_every_failure(self) -> bool:
+        """``failed_tests`` names every failed test (the list is cut at a limit, the count
+        is not); unknown for a record without the count, so not assumed."""
+        return self.failed_count is not None and self.failed_count <= len(self.failed_tests)
 
 
 Observation = Annotated[

@@ -218,7 +218,7 @@ class Router:
         ]
 
     def test_run(self, run: TestRun) -> list[Observation]:
-        if not run.failed_tests:
+        if not run.failed_tests and not run.failed_count:
             return []
         services = self.catalog.services_for_pipeline(
             run.pipeline
@@ -232,6 +232,7 @@ class Router:
                 suite=run.suite,
                 at=run.at,
                 failed_tests=tuple(run.failed_tests),
+                failed_count=run.failed_count,
                 known_flaky_failed=tuple(run.known_flaky_failed),
                 outage=run.outage,
             )

@@ -11,6 +11,7 @@ from schemas.operations import DeployEvent, IncidentEvent
 from services.catalog import Catalog, PipelineInfo, Service
 from services.correlator.observations import DeploySeen, FailureSeen, IncidentSeen, TestRunSeen
 from services.correlator.routing import Router
+from tests.unit.correlator.timeline import deploy, failure, incident, play
 
 T = datetime(2026, 8, 1, 10, 0, tzinfo=UTC)
 LATER = datetime(2026, 8, 1, 10, 7, tzinfo=UTC)
@@ -238,3 +239,27 @@ def test_test_runs_with_failures_go_to_the_services_of_the_pipeline_and_suite() 
     assert isinstance(seen, TestRunSeen)
     assert seen.service == "payments-api"
     assert ROUTER.test_run(run.model_copy(update={"failed_tests": []})) == []
+
+
+def test_a_test_run_carries_its_full_failed_count_to_the_correlator() -> None:
+    listed = [f"t{n}" for n in range(100)]
+    run = TestRun(
+        event_id="e6",
+        pipeline="payments-api",
+        build_id="b1",
+        build_number="1",
+        suite="payments-pytest",
+        executions=400,
+        failed_count=130,
+        failed_tests=listed,
+        known_flaky_failed=listed,
+        at=T,
+    )
+    assert not run.all_failures_known_flaky
+    (seen,) = ROUTER.test_run(run)
+    assert isinstance(seen, TestRunSeen)
+    assert seen.failed_count == 130
+    assert not seen.lists_every_failure
+    (alert,) = play([seen, failure(10), deploy(0), incident(25)])
+    assert alert.failing_tests_known_flaky is False
+    assert alert.severity == "critical"

@@ -149,6 +149,20 @@ def test_a_failure_with_one_real_failing_test_stays_critical() -> None:
     assert alert.failing_tests_known_flaky is False
 
 
+def test_a_failure_with_more_failed_tests_than_listed_stays_critical() -> None:
+    # tests.runs names at most 100 failed tests; the other 50 may be real failures
+    listed = tuple(f"test_{n}" for n in range(100))
+    (alert,) = play([suite_run(failed=listed, flaky=listed, count=150), *LINED_UP])
+    assert alert.severity == "critical"
+    assert alert.failing_tests_known_flaky is False
+
+
+def test_a_run_without_a_failed_count_is_not_taken_as_complete() -> None:
+    (alert,) = play([suite_run(failed=("test_a",), flaky=("test_a",), count=None), *LINED_UP])
+    assert alert.severity == "critical"
+    assert alert.failing_tests_known_flaky is False
+
+
 def test_a_real_failure_is_preferred_over_a_flaky_one() -> None:
     events: list[Observation] = [
         suite_run(build="b1", failed=("test_a",), flaky=("test_a",)),

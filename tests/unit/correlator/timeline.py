@@ -74,7 +74,15 @@ def incident(minute: float, *, ident: str = "i1") -> IncidentSeen:
     )
 
 
-def suite_run(*, build: str = "b1", failed: tuple[str, ...], flaky: tuple[str, ...]) -> TestRunSeen:
+def suite_run(
+    *,
+    build: str = "b1",
+    failed: tuple[str, ...],
+    flaky: tuple[str, ...],
+    count: int | None = -1,
+) -> TestRunSeen:
+    """A run whose ``failed`` tests are listed; ``count`` failed in all (-1: as many as
+    listed, ``None``: not said)."""
     return TestRunSeen(
         service=SERVICE,
         pipeline="payments-api",
@@ -83,6 +91,7 @@ def suite_run(*, build: str = "b1", failed: tuple[str, ...], flaky: tuple[str, .
         suite="payments-pytest",
         at=at(0),
         failed_tests=failed,
+        failed_count=len(failed) if count == -1 else count,
         known_flaky_failed=flaky,
     )
 
