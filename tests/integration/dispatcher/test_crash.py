@@ -69,6 +69,7 @@ async def test_sigkill_mid_stream_then_restart_delivers_all_and_resends_only_in_
             "KITESTREAM_ROUTES": str(routes),
             "KITESTREAM_DISPATCHER_GROUP": f"crash-{uuid.uuid4().hex[:8]}",
             "KITESTREAM_LOG_FORMAT": "text",
+            "KITESTREAM_METRICS_PORT": "0",
             "HOOK_SECRET": "s3cret",
         }
         env.pop("KITESTREAM_CATALOG", None)

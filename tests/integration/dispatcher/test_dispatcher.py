@@ -1,4 +1,4 @@
-"""The dispatcher on the real broker: routing, delivery records, DLQ, commits."""
+"""The dispatcher on the real broker: routing, delivery records, DLQ, commits, metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from schemas.alerts import Alert
 from schemas.deadletter import DeadLetter
 from services.common.topics import Topic, Topics
 from services.dispatcher.records import DeliveryRecord
+from services.dispatcher.service import Dispatcher
 from tests.integration.dispatcher.kafka_helpers import (
     committed_offsets,
     dispatching,
@@ -35,6 +36,15 @@ def keys(server: RecordingServer) -> list[str]:
 
 def entries(alerts: list[Alert], key: str | None = None) -> list[tuple[str | None, bytes]]:
     return [(key or a.service or a.alert_id, a.to_json()) for a in alerts]
+
+
+def metric(dispatcher: Dispatcher, name: str, **labels: str) -> float | None:
+    return dispatcher.metrics.registry.get_sample_value(f"kitestream_dispatcher_{name}", labels)
+
+
+def deliveries(dispatcher: Dispatcher, sink: str) -> dict[str, float | None]:
+    kinds = ("delivered", "retried", "dead_lettered", "skipped_duplicate")
+    return {k: metric(dispatcher, "deliveries_total", sink=sink, outcome=k) for k in kinds}
 
 
 async def test_alerts_reach_the_sinks_their_routes_name_and_offsets_are_committed(
@@ -101,7 +111,7 @@ async def test_a_duplicate_alert_on_the_topic_is_delivered_once(
     with RecordingServer() as server:
         routes = {"sinks": {"hook": webhook(server.url())}, "routes": [{"to": "hook"}]}
         settings = settings_for(kafka_bootstrap, kafka_topics, routes, tmp_path)
-        async with dispatching(settings, ENV):
+        async with dispatching(settings, ENV) as dispatcher:
             await produce(
                 kafka_bootstrap,
                 kafka_topics.name(Topic.ALERTS),
@@ -109,6 +119,15 @@ async def test_a_duplicate_alert_on_the_topic_is_delivered_once(
             )
             await server.wait_for(lambda got: sentinel.alert_id in keys(server))
     assert Counter(keys(server)) == {twice.alert_id: 1, sentinel.alert_id: 1}
+    assert metric(dispatcher, "alerts_consumed_total") == 4
+    assert deliveries(dispatcher, "hook") == {
+        "delivered": 2,
+        "retried": 0,
+        "dead_lettered": 0,
+        "skipped_duplicate": 2,
+    }
+    assert metric(dispatcher, "attempts_total", sink="hook", status_class="2xx") == 2
+    assert metric(dispatcher, "pending_alerts", sink="hook") == 0
 
 
 async def test_a_sink_that_never_recovers_sends_the_alert_to_the_dlq_with_the_reason(
@@ -123,10 +142,31 @@ async def test_a_sink_that_never_recovers_sends_the_alert_to_the_dlq_with_the_re
             "sinks": {"dead": webhook(dead.url()), "alive": webhook(alive.url())},
             "routes": [{"to": ["dead", "alive"]}],
         }
-        settings = settings_for(kafka_bootstrap, kafka_topics, routes, tmp_path)
-        async with dispatching(settings, ENV):
+        # The third failure in a row opens the circuit, and stays open for the test.
+        settings = settings_for(
+            kafka_bootstrap,
+            kafka_topics,
+            routes,
+            tmp_path,
+            breaker_threshold=3,
+            breaker_cooldown_s=600,
+        )
+        async with dispatching(settings, ENV) as dispatcher:
             await produce(kafka_bootstrap, kafka_topics.name(Topic.ALERTS), entries([alert]))
             [(key, value)] = await read_topic(kafka_bootstrap, kafka_topics.name(Topic.DLQ), 1)
+            await alive.wait_for(lambda got: len(got) == 1)
+    assert deliveries(dispatcher, "dead") == {
+        "delivered": 0,
+        "retried": 2,
+        "dead_lettered": 1,
+        "skipped_duplicate": 0,
+    }
+    assert metric(dispatcher, "attempts_total", sink="dead", status_class="5xx") == 3
+    assert metric(dispatcher, "circuit_state", sink="dead") == 2  # open
+    assert metric(dispatcher, "circuit_opened_total", sink="dead") == 1
+    assert metric(dispatcher, "dead_letters_total", reason="gave_up") == 1
+    assert deliveries(dispatcher, "alive")["delivered"] == 1
+    assert metric(dispatcher, "circuit_state", sink="alive") == 0
     letter = DeadLetter.model_validate_json(value or b"")
     assert key == b"payments-api"
     assert letter.service == "dispatcher"
@@ -143,6 +183,34 @@ async def test_a_sink_that_never_recovers_sends_the_alert_to_the_dlq_with_the_re
     assert orjson.loads(outcomes["alive"] or b"")["outcome"] == "delivered"
 
 
+async def test_a_sink_that_fails_twice_then_recovers_counts_two_retries_and_one_delivery(
+    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
+) -> None:
+    alert = make_alert(7)
+
+    def recovering(request: object, n: int) -> Reply:
+        return Reply(502, b"bad gateway") if n < 2 else Reply(202, b"")
+
+    with RecordingServer(recovering) as server:
+        routes = {"sinks": {"hook": webhook(server.url())}, "routes": [{"to": "hook"}]}
+        settings = settings_for(kafka_bootstrap, kafka_topics, routes, tmp_path)
+        async with dispatching(settings, ENV) as dispatcher:
+            await produce(kafka_bootstrap, kafka_topics.name(Topic.ALERTS), entries([alert]))
+            await server.wait_for(lambda got: len(got) == 3)
+    assert keys(server) == [alert.alert_id] * 3
+    assert deliveries(dispatcher, "hook") == {
+        "delivered": 1,
+        "retried": 2,
+        "dead_lettered": 0,
+        "skipped_duplicate": 0,
+    }
+    assert metric(dispatcher, "attempts_total", sink="hook", status_class="5xx") == 2
+    assert metric(dispatcher, "attempts_total", sink="hook", status_class="2xx") == 1
+    assert metric(dispatcher, "delivery_seconds_count", sink="hook") == 1
+    assert metric(dispatcher, "circuit_state", sink="hook") == 0
+    assert metric(dispatcher, "dead_letters_total", reason="gave_up") == 0
+
+
 async def test_a_message_that_is_not_an_alert_goes_to_the_dlq(
     kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
 ) -> None:
@@ -150,7 +218,7 @@ async def test_a_message_that_is_not_an_alert_goes_to_the_dlq(
     with RecordingServer() as server:
         routes = {"sinks": {"hook": webhook(server.url())}, "routes": [{"to": "hook"}]}
         settings = settings_for(kafka_bootstrap, kafka_topics, routes, tmp_path)
-        async with dispatching(settings, ENV):
+        async with dispatching(settings, ENV) as dispatcher:
             await produce(
                 kafka_bootstrap,
                 kafka_topics.name(Topic.ALERTS),
@@ -158,6 +226,9 @@ async def test_a_message_that_is_not_an_alert_goes_to_the_dlq(
             )
             [(_, value)] = await read_topic(kafka_bootstrap, kafka_topics.name(Topic.DLQ), 1)
             await server.wait_for(lambda got: len(got) == 1)
+    assert metric(dispatcher, "alerts_consumed_total") == 2
+    assert metric(dispatcher, "dead_letters_total", reason="invalid_alert") == 1
+    assert metric(dispatcher, "dead_letters_total", reason="gave_up") == 0
     letter = DeadLetter.model_validate_json(value or b"")
     assert letter.error.startswith("not a valid alert: kind: Field required")
     assert letter.value == '{"alert_id": "x"}'
