@@ -2,7 +2,8 @@
 
 Reads ``KITESTREAM_ROUTES`` (or ``--routes``), fetches every secret it names, checks every
 sink's URL, loads ``KITESTREAM_CATALOG`` for routes on ``team`` when both the variable and
-the catalog package are there, then consumes ``alerts`` until SIGINT or SIGTERM.
+the catalog package are there, then consumes ``alerts`` until SIGINT or SIGTERM, serving
+Prometheus metrics on ``KITESTREAM_METRICS_PORT`` (default 9103, 0 disables).
 ``--check`` stops after the checks and prints the sinks and routes.
 """
 
