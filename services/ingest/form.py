@@ -55,6 +55,11 @@ class Form:
         return out
 
 
+def _utf8(header: str | None) -> str | None:
+    """A header value read byte for byte, decoded as the UTF-8 it most likely is."""
+    return None if header is None else header.encode("latin-1").decode("utf-8", "replace")
+
+
 class _Collector:
     """Callbacks for :class:`MultipartParser` that gather parts and headers."""
 
@@ -79,8 +84,10 @@ class _Collector:
         self._value += data[start:end]
 
     def on_header_end(self) -> None:
+        # Byte for byte (latin-1), as parse_options_header expects; names and file names
+        # are UTF-8 (RFC 7578) and decoded as such below.
         name = self._field.decode("latin-1").strip().lower()
-        self._headers[name] = self._value.decode("utf-8", errors="replace").strip()
+        self._headers[name] = self._value.decode("latin-1").strip()
         self._field = bytearray()
         self._value = bytearray()
 
@@ -97,7 +104,7 @@ class _Collector:
                 name=params[b"name"].decode("utf-8", errors="replace"),
                 data=bytes(self._data),
                 filename=filename.decode("utf-8", errors="replace") if filename else None,
-                content_type=self._headers.get("content-type"),
+                content_type=_utf8(self._headers.get("content-type")),
             )
         )
 

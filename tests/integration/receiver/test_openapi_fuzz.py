@@ -1,5 +1,6 @@
 """No input gives a 5xx: schemathesis generates requests from the served OpenAPI document
-(valid and invalid ones, with and without a valid token) against a running receiver."""
+(valid and invalid ones, with and without valid credentials) against a running receiver,
+for every endpoint: Buildkite and PagerDuty webhooks, test uploads, deploys, incidents."""
 
 from __future__ import annotations
 
@@ -9,20 +10,32 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
 
 from services.common.topics import Topics
+from services.ingest.pagerduty import sign
 from tests.integration.receiver.conftest import TOKEN, free_port
+
+SUITE_TOKEN = "fuzz-suite-token"
+PAGERDUTY_SECRET = "fuzz-pagerduty-secret"
+API_TOKEN = "fuzz-api-token"
+CREDENTIALS = {
+    "/webhooks/buildkite": {"X-Buildkite-Token": TOKEN},
+    "/v1/uploads": {"Authorization": f'Token token="{SUITE_TOKEN}"'},
+    "/api/deploys": {"Authorization": f"Bearer {API_TOKEN}"},
+    "/api/incidents": {"Authorization": f"Bearer {API_TOKEN}"},
+}
 
 
 @pytest.fixture
@@ -33,6 +46,9 @@ def receiver_url(kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path) -> 
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "KITESTREAM_BUILDKITE_TOKENS": TOKEN,
+        "KITESTREAM_TEST_SUITES": f"fuzz-suite={SUITE_TOKEN}",
+        "KITESTREAM_PAGERDUTY_SECRETS": PAGERDUTY_SECRET,
+        "KITESTREAM_API_TOKENS": API_TOKEN,
         "KITESTREAM_TOPIC_PREFIX": kafka_topics.prefix,
         "KITESTREAM_SPOOL_DIR": str(tmp_path / "spool"),
         "KITESTREAM_MAX_BODY_BYTES": "200000",
@@ -64,30 +80,64 @@ def receiver_url(kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path) -> 
     assert "Traceback" not in log.read_text(), log.read_text()
 
 
-async def test_no_generated_request_gets_a_5xx(receiver_url: str) -> None:
-    schema = schemathesis.openapi.from_url(f"{receiver_url}/openapi.json")
+class PagerDutySignature(requests.auth.AuthBase):
+    """Signs the body exactly as sent, as PagerDuty does (``v1=`` HMAC-SHA256)."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body
+        raw = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else b""
+        request.headers["X-PagerDuty-Signature"] = sign(raw, PAGERDUTY_SECRET)
+        return request
+
+
+def _credentials(path: str) -> dict[str, Any]:
+    if path == "/webhooks/pagerduty":
+        return {"auth": PagerDutySignature()}
+    return {"headers": CREDENTIALS[path]} if path in CREDENTIALS else {}
+
+
+def _fuzz(
+    operation: Any, base_url: str, credentials: dict[str, Any], examples: int
+) -> Counter[int]:
+    """Send ``examples`` generated requests (valid and invalid) for one operation."""
     statuses: Counter[int] = Counter()
-    cases = schema.as_strategy(GenerationMode.POSITIVE) | schema.as_strategy(
+    cases = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
         GenerationMode.NEGATIVE
     )
 
     @settings(
-        max_examples=250,
+        max_examples=examples,
         deadline=None,
         database=None,
         derandomize=True,  # the same requests every run
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=cases, with_token=st.booleans())
-    def check(case: Any, with_token: bool) -> None:  # a schemathesis.Case
-        headers = {"X-Buildkite-Token": TOKEN} if with_token else None
-        response = case.call(base_url=receiver_url, headers=headers)
+    @given(case=cases)
+    def check(case: Any) -> None:  # a schemathesis.Case
+        response = case.call(base_url=base_url, **credentials)
         statuses[response.status_code] += 1
         assert response.status_code < 500, case.as_curl_command()
 
-    await asyncio.to_thread(check)
-    assert sum(statuses.values()) >= 100, statuses
-    # Some requests got through every check into Kafka, some were refused along the way.
-    assert statuses[202], statuses
-    assert statuses[401], statuses
+    check()
+    return statuses
+
+
+async def test_no_generated_request_gets_a_5xx(receiver_url: str) -> None:
+    schema = schemathesis.openapi.from_url(f"{receiver_url}/openapi.json")
+    by_path: defaultdict[str, Counter[int]] = defaultdict(Counter)
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operation = result.ok()
+        path = operation.path
+        for credentials, examples in ((_credentials(path), 50), ({}, 10)):
+            by_path[path] += await asyncio.to_thread(
+                _fuzz, operation, receiver_url, credentials, examples
+            )
+    statuses = sum(by_path.values(), Counter[int]())
+    assert statuses.total() >= 300, statuses
+    # On every endpoint that takes events, some requests got through every check into
+    # Kafka and some were refused along the way.
+    for path in (*CREDENTIALS, "/webhooks/pagerduty"):
+        assert by_path[path][202], (path, dict(by_path))
+        assert by_path[path][401], (path, dict(by_path))
     assert statuses[422], statuses

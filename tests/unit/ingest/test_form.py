@@ -59,3 +59,15 @@ def test_too_many_parts_is_413() -> None:
     body, ctype = multipart({f"f{i}": "v" for i in range(MAX_PARTS + 1)}, {})
     with pytest.raises(PayloadTooLarge):
         parse_form(body, _boundary(ctype))
+
+
+def test_field_and_file_names_in_utf8_are_read_as_utf8() -> None:
+    body, ctype = multipart(
+        {"données": "ja", "run_env[message]": "Prüfung grün"},
+        {"data": ("résultats.xml", b"<testsuite/>")},
+    )
+    form = parse_form(body, _boundary(ctype))
+    assert form.get("données") == "ja"
+    assert form.fields_with_prefix("run_env") == {"message": "Prüfung grün"}
+    [data] = form.files("data")
+    assert data.filename == "résultats.xml"
