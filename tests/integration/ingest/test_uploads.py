@@ -221,3 +221,19 @@ async def test_uploads_count_in_the_metrics_by_source_and_refusals_by_reason(
         'kitestream_receiver_requests_total{method="POST",route="/v1/uploads",status="202"} 1.0'
         in metrics
     )
+
+
+async def test_credentials_are_checked_before_the_body_on_every_ingest_endpoint(
+    ingest: IngestReceiver,
+) -> None:
+    over_the_limit = b"x" * (ingest.receiver.settings.max_body_bytes + 1)
+    refused = [
+        await ingest.upload(over_the_limit, token="nope", content_type="text/csv"),
+        await ingest.pagerduty(over_the_limit, signature="", content_type="text/csv"),
+        await ingest.api("/api/deploys", raw=over_the_limit, token=None),
+        await ingest.api("/api/incidents", raw=over_the_limit, token="nope"),
+    ]
+    assert [r.status_code for r in refused] == [401, 401, 401, 401], [r.text for r in refused]
+    # with credentials, the same bodies are refused for what they are
+    assert (await ingest.upload(over_the_limit, content_type="text/csv")).status_code == 415
+    assert (await ingest.api("/api/deploys", raw=over_the_limit)).status_code == 413

@@ -257,3 +257,40 @@ def test_parsed_documents_can_be_mapped_without_the_request() -> None:
     incident = parse_incident({"id": "7", "service": "ledger", "title": "t"}, RECEIVED_AT)
     assert incident is not None
     assert incident.status == "triggered"
+
+
+@pytest.mark.parametrize(
+    "started_at", ["9999-12-31T23:00:00-10:00", "0001-01-01T00:00:00+10:00", 10**20]
+)
+def test_a_time_that_cannot_be_in_utc_is_422_not_an_error(started_at: object) -> None:
+    with pytest.raises(InvalidPayload, match="started_at"):
+        parse_deploy({"service": "s", "state": "started", "started_at": started_at}, RECEIVED_AT)
+
+
+def test_times_with_an_offset_are_stored_in_utc() -> None:
+    deploy = parse_deploy(
+        {"service": "s", "state": "started", "started_at": "2026-08-01T12:00:05+02:00"},
+        RECEIVED_AT,
+    )
+    assert deploy.started_at == datetime(2026, 8, 1, 10, 0, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("number", [str(2**64), -1, 2**53])
+def test_an_incident_number_outside_what_json_readers_keep_is_422(number: object) -> None:
+    with pytest.raises(InvalidPayload, match="number"):
+        parse_incident({"id": "i", "service": "s", "title": "t", "number": number}, RECEIVED_AT)
+
+
+@pytest.mark.parametrize(("tiny_id", "number"), [("1791", 1791), ("²", None), ("9" * 40, None)])
+def test_an_opsgenie_tiny_id_becomes_the_number_only_when_it_is_a_plain_one(
+    tiny_id: str, number: int | None
+) -> None:
+    alert = {"alertId": "a-1", "tinyId": tiny_id, "message": "m", "entity": "ledger"}
+    incident = parse_incident({"action": "Create", "alert": alert}, RECEIVED_AT)
+    assert incident is not None
+    assert incident.number == number
+
+
+def test_a_missing_content_type_is_415() -> None:
+    with pytest.raises(UnsupportedMedia, match="missing"):
+        _deploy(b'{"service": "s", "state": "started"}', {"Authorization": "Bearer api-token-1"})

@@ -9,7 +9,14 @@ import pytest
 from pydantic import SecretStr
 
 from schemas.operations import IncidentEvent
-from services.ingest.pagerduty import handle_pagerduty, parse_pagerduty, sign, verify_signature
+from services.ingest.pagerduty import (
+    handle_pagerduty,
+    offered_signatures,
+    pagerduty_incident,
+    parse_pagerduty,
+    sign,
+    verify_signature,
+)
 from services.receiver.errors import InvalidPayload, Unauthorized, UnsupportedMedia
 from tests.unit.ingest.payloads import RECEIVED_AT, fixture
 
@@ -183,3 +190,27 @@ def test_signing_secrets_straight_from_the_settings_work_unrevealed() -> None:
     signature = sign(body, SecretStr("whsec-new"))
     assert signature == sign(body, "whsec-new")
     verify_signature({"X-PagerDuty-Signature": signature}, body, [SecretStr("whsec-new")])
+
+
+def test_offered_signatures_are_read_before_the_body() -> None:
+    body = fixture("pagerduty/incident_triggered.json")
+    header = f"{sign(body, 'a')}, V1={'AB' * 32}, v0=zz"
+    assert offered_signatures({"x-pagerduty-signature": header}) == [
+        sign(body, "a")[3:].encode(),
+        b"ab" * 32,
+    ]
+    with pytest.raises(Unauthorized) as caught:
+        offered_signatures({"x-pagerduty-signature": "v0=zz"})
+    assert caught.value.reason == "malformed_credentials"
+
+
+def test_a_parsed_document_maps_like_its_body() -> None:
+    body = fixture("pagerduty/incident_acknowledged.json")
+    assert pagerduty_incident(orjson.loads(body), RECEIVED_AT) == parse_pagerduty(body, RECEIVED_AT)
+
+
+def test_an_incident_number_past_what_json_readers_keep_is_422() -> None:
+    doc = orjson.loads(fixture("pagerduty/incident_triggered.json"))
+    doc["event"]["data"]["number"] = str(2**64)
+    with pytest.raises(InvalidPayload, match="number"):
+        pagerduty_incident(doc, RECEIVED_AT)

@@ -428,3 +428,42 @@ def test_an_inflated_body_over_the_cap_is_still_413() -> None:
 def test_the_content_type_is_checked_before_the_encoding() -> None:
     with pytest.raises(UnsupportedMedia):
         _post(b"not gzip", content_type="text/csv", content_encoding="gzip")
+
+
+def _form_with_copies(file: bytes, copies: int) -> tuple[bytes, str]:
+    """A form carrying the same ``data`` file ``copies`` times."""
+    part = (
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="data"; filename="r.json.gz"\r\n\r\n'
+        + file
+        + b"\r\n"
+    )
+    return part * copies + b"--b0undary--\r\n", "multipart/form-data; boundary=b0undary"
+
+
+def test_many_small_gzip_files_share_one_inflation_budget() -> None:
+    tests = orjson.dumps([{"name": f"t{i}", "result": "passed"} for i in range(200)])
+    limits = Limits(max_inflated_bytes=len(tests) * 3)  # room for three copies, not four
+
+    def upload(copies: int) -> Upload:
+        body, content_type = _form_with_copies(gzipped(tests), copies)
+        headers = {"content-type": content_type}
+        return read_upload("s", headers, body, received_at=RECEIVED_AT, limits=limits)
+
+    assert len(upload(3).results) == 600
+    with pytest.raises(PayloadTooLarge, match="inflates"):
+        upload(4)
+
+
+def test_json_nested_deeper_than_the_limit_is_400() -> None:
+    deep = b'{"data": [{"name": "t", "x": ' + b"[" * 40 + b"]" * 40 + b"}]}"
+    with pytest.raises(MalformedBody, match="deeper than 32"):
+        _post(deep)
+    upload = read_upload(
+        "s",
+        {"content-type": JSON},
+        deep,
+        received_at=RECEIVED_AT,
+        limits=Limits(max_json_depth=64),
+    )
+    assert len(upload.results) == 1

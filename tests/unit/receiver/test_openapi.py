@@ -38,9 +38,36 @@ def test_every_reference_in_the_document_resolves() -> None:
 
 def test_contract_paths_and_error_shape_are_documented() -> None:
     doc = orjson.loads(CHECKED_IN.read_bytes())
-    assert {"/webhooks/buildkite", "/healthz", "/readyz", "/metrics", "/openapi.json"} <= set(
-        doc["paths"]
-    )
+    assert {
+        "/webhooks/buildkite",
+        "/v1/uploads",
+        "/webhooks/pagerduty",
+        "/api/deploys",
+        "/api/incidents",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    } <= set(doc["paths"])
     assert doc["components"]["schemas"]["Error"]["required"] == ["error", "detail"]
     responses = doc["paths"]["/webhooks/buildkite"]["post"]["responses"]
     assert {"200", "202", "400", "401", "413", "415", "422", "503"} <= set(responses)
+    for path in ("/v1/uploads", "/webhooks/pagerduty", "/api/deploys", "/api/incidents"):
+        responses = doc["paths"][path]["post"]["responses"]
+        assert {"202", "400", "401", "413", "415", "422", "503"} <= set(responses), path
+
+
+def test_ingest_endpoints_document_their_bodies_and_credentials() -> None:
+    doc = document(ENDPOINTS)
+    schemas = doc["components"]["schemas"]
+    assert schemas["DeployRequest"]["required"] == ["service", "state"]
+    assert schemas["IncidentRequest"]["required"] == ["incident_id", "service", "title"]
+    uploads = doc["paths"]["/v1/uploads"]["post"]["requestBody"]["content"]
+    assert set(uploads) == {"application/json", "multipart/form-data"}
+    assert doc["paths"]["/api/deploys"]["post"]["security"] == [{"apiToken": []}]
+    schemes = doc["components"]["securitySchemes"]
+    assert set(schemes) == {"testSuiteToken", "pagerdutySignature", "apiToken"}
+    assert schemes["pagerdutySignature"]["name"] == "X-PagerDuty-Signature"
+    for operation in (op for item in doc["paths"].values() for op in item.values()):
+        for requirement in operation.get("security", []):
+            assert set(requirement) <= set(schemes)
