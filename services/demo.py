@@ -93,7 +93,12 @@ def _print_banner(args: argparse.Namespace, env: dict[str, str]) -> None:
         f"  services running: {', '.join(a[0] for a in SERVICES) or 'none yet'}",
         f"  Buildkite webhooks: POST {base}/webhooks/buildkite"
         f"  (X-Buildkite-Token: {env['KITESTREAM_BUILDKITE_TOKENS'].split(',')[0]})",
-        f"  test uploads:       POST {base}/v1/uploads",
+        f"  test uploads:       POST {base}/v1/uploads  (BUILDKITE_ANALYTICS_API_URL="
+        f"{base}/v1, BUILDKITE_ANALYTICS_TOKEN={_demo(env, 'KITESTREAM_TEST_SUITES')})",
+        f"  PagerDuty webhooks: POST {base}/webhooks/pagerduty"
+        f"  (signing secret: {_demo(env, 'KITESTREAM_PAGERDUTY_SECRETS')})",
+        f"  deploys, incidents: POST {base}/api/deploys, {base}/api/incidents"
+        f"  (Authorization: Bearer {_demo(env, 'KITESTREAM_API_TOKENS')})",
         f"  metrics:            GET  {base}/metrics",
         f"  demo configuration: {Path('deploy/demo').absolute()}",
         "Press Ctrl-C to stop everything.",
@@ -101,6 +106,13 @@ def _print_banner(args: argparse.Namespace, env: dict[str, str]) -> None:
     ]
     sys.stdout.write("\n".join(lines))
     sys.stdout.flush()
+
+
+def _demo(env: dict[str, str], name: str) -> str:
+    """The demo credential in ``name`` to show; one set in the environment stays hidden."""
+    if env[name] != DEMO_ENV[name]:
+        return f"${name}"
+    return env[name].split(",")[0].rpartition("=")[2]
 
 
 def _wait_for_signal(children: list[subprocess.Popen[bytes]]) -> bool:
