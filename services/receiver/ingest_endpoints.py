@@ -47,9 +47,17 @@ log = logging.getLogger(__name__)
 
 
 # -- per-app objects, made once from the settings by ``ingest.shared`` ---------------------
+# (credentials are optional settings: without them an endpoint refuses everything, and
+# says so once in the log when the first request arrives)
+
+
+def _unconfigured(variable: str, route: str) -> None:
+    log.warning("%s is empty: every request to %s is refused (401)", variable, route)
 
 
 def _suites(settings: ReceiverSettings) -> SuiteTokens:
+    if not settings.test_suites:
+        _unconfigured("KITESTREAM_TEST_SUITES", "/v1/uploads")
     return SuiteTokens.from_mapping(settings.test_suites)
 
 
@@ -71,6 +79,8 @@ def _upload_limits(settings: ReceiverSettings) -> Limits:
 
 
 def _pagerduty_secrets(settings: ReceiverSettings) -> list[SecretStr]:
+    if not settings.pagerduty_secrets:
+        _unconfigured("KITESTREAM_PAGERDUTY_SECRETS", "/webhooks/pagerduty")
     return list(settings.pagerduty_secrets)
 
 
@@ -83,6 +93,8 @@ def _pagerduty_body(settings: ReceiverSettings) -> BodyLimits:
 
 
 def _api_tokens(settings: ReceiverSettings) -> list[SecretStr]:
+    if not settings.api_tokens:
+        _unconfigured("KITESTREAM_API_TOKENS", "/api/*")
     return list(settings.api_tokens)
 
 
