@@ -106,15 +106,20 @@ class BatchingTask(PartitionTask, Protocol):
 class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
     """Keeps the tasks in step with the partitions this member owns.
 
-    Called from inside ``getmany()``, between transactions (a batch always commits or
-    aborts before the next ``getmany``). It awaits nothing: restoring happens in the
-    main loop, since awaiting inside a listener can deadlock the fetcher.
+    aiokafka calls this from its coordinator task, which runs beside the main loop: a
+    rebalance can start while a batch is half-way through its transaction. Revocation
+    therefore waits until the batch in hand has committed or aborted; otherwise the
+    new owner would read offsets from before that batch and process it a second time.
+    The wait cannot deadlock: a batch never waits on the consumer's group coordinator
+    (offsets go through the producer's transaction). Assignment awaits nothing;
+    restoring happens in the main loop.
     """
 
     def __init__(self, processor: StreamProcessor) -> None:
         self.processor = processor
 
-    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.processor._idle.wait()
         log.debug("revoked %s", sorted(tp.partition for tp in revoked))
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -154,6 +159,8 @@ class StreamProcessor:
         self._m = (metrics or ProcessorMetrics()).labels(service)
         self.tasks: dict[int, PartitionTask] = {}
         self._pending: set[int] = set()
+        self._idle = asyncio.Event()  # clear while a batch is between getmany and commit
+        self._idle.set()
         self.processed = 0
         self.dead_letters = 0
         self.transactions = 0
@@ -250,23 +257,35 @@ class StreamProcessor:
     ) -> None:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
-            await self._restore_pending()
-            if not batch:
-                continue
-            started = loop_time()
+            self._idle.clear()  # no await since getmany: a revocation now waits for us
             try:
-                await self._commit_batch(producer, batch)
-            except ProducerFenced as exc:
-                raise ProcessorError(
-                    f"fenced: another instance uses transactional id {self.transactional_id}"
-                ) from exc
-            except KafkaError as exc:
-                log.warning("transaction failed (%s); rewinding to the last commit", exc)
-                self._m["aborted"].inc()
-                await _abort_quietly(producer)
+                committed = await self._handle(producer, batch)
+            finally:
+                self._idle.set()
+            if not committed:
                 await self._rewind(consumer)
-            else:
-                self._m["batch_seconds"].observe(loop_time() - started)
+
+    async def _handle(
+        self, producer: AIOKafkaProducer, batch: dict[TopicPartition, list[Any]]
+    ) -> bool:
+        """Restore new partitions, then process and commit ``batch``; False if aborted."""
+        await self._restore_pending()
+        if not batch:
+            return True
+        started = loop_time()
+        try:
+            await self._commit_batch(producer, batch)
+        except ProducerFenced as exc:
+            raise ProcessorError(
+                f"fenced: another instance uses transactional id {self.transactional_id}"
+            ) from exc
+        except KafkaError as exc:
+            log.warning("transaction failed (%s); rewinding to the last commit", exc)
+            self._m["aborted"].inc()
+            await _abort_quietly(producer)
+            return False
+        self._m["batch_seconds"].observe(loop_time() - started)
+        return True
 
     async def _commit_batch(
         self, producer: AIOKafkaProducer, batch: dict[TopicPartition, list[Any]]
