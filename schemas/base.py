@@ -15,7 +15,10 @@ __all__ = ["Message", "UtcDateTime", "stable_id"]
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # a validation error, not a crash
+        raise ValueError(f"{value.isoformat()} is out of range in UTC") from exc
 
 
 # A timestamp that is always timezone-aware UTC (naive input is read as UTC).

@@ -55,25 +55,32 @@ Lenient = Annotated[T | None, WrapValidator(_none_on_error)]
 def parse_timestamp(value: object) -> datetime | None:
     """A UTC datetime from Buildkite's timestamp forms, or ``None`` when unreadable."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return _utc(value)
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:  # the common case: ISO 8601 (Python 3.11 reads the trailing Z too)
-        parsed = datetime.fromisoformat(value)
+        return _utc(datetime.fromisoformat(value))
     except ValueError:
         pass
-    else:
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     text = value.strip()
     if text.endswith(" UTC"):
         text = text[:-4].strip() + "+00:00"
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        return _utc(datetime.fromisoformat(text))
     except ValueError:
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _utc(parsed: datetime) -> datetime | None:
+    """``parsed`` in UTC (naive means UTC); ``None`` when UTC falls outside year 1–9999."""
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-10:00
+        return None
 
 
 Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]

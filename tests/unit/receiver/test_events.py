@@ -44,6 +44,16 @@ def test_both_timestamp_forms_are_read_as_utc() -> None:
     assert routed.message.build.finished_at == datetime(2026, 8, 1, 10, 8, 41, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("edge", ["9999-12-31T23:59:59-10:00", "0001-01-01T00:00:00+01:00"])
+def test_a_time_outside_the_utc_range_is_read_as_unknown_not_a_crash(edge: str) -> None:
+    webhook = build_webhook()
+    webhook["build"]["finished_at"] = edge
+    routed = normalise("build.finished", webhook, AT)
+    assert routed is not None
+    assert isinstance(routed.message, BuildEvent)
+    assert routed.message.build.finished_at is None
+
+
 def test_job_event_goes_to_jobs_keyed_by_pipeline_slug_with_build_reference() -> None:
     retry = {"job_id": "j0", "retry_type": "automatic", "retried_by": None}
     routed = normalise("job.finished", job_webhook(retry_source=retry), AT)
