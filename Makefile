@@ -21,11 +21,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/kitestream demo
 
-# Lint and type-check, then run every test against a real broker. The test session
-# starts the local broker itself unless KAFKA_BOOTSTRAP_SERVERS is set or Docker answers,
-# and stops what it started, also when tests fail.
+# Lint and type-check, then run every test against a real broker, in parallel
+# (TEST_WORKERS pytest-xdist workers; the tests mostly wait on Kafka). tests.session
+# starts one broker for all workers unless KAFKA_BOOTSTRAP_SERVERS is set or Docker
+# answers, and stops what it started, also when tests fail.
+TEST_WORKERS ?= 4
 test: check
-	$(BIN)/python -m pytest --cov --cov-report=term
+	$(BIN)/python -m tests.session -n $(TEST_WORKERS) --dist load --durations=10 \
+		--cov --cov-report=term
 
 check: $(STAMP)
 	$(BIN)/ruff format --check .
