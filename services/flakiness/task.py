@@ -4,6 +4,13 @@ The shared runtime (``services.common.processor``) hands this task every record 
 partition *i* of ``tests.results`` (keyed by suite) and ``buildkite.jobs`` (keyed by
 pipeline). Both kinds meet here only because they share a partition number; the
 tracker keys its state by test or step, never by the record key.
+
+Alerts go out as they happen. Everything else waits for the end of the runtime's batch
+(:meth:`FlakinessTask.flush`): the changelog gets one record per touched subject
+(``services.flakiness.changelog``), and ``flakiness.state`` and ``tests.runs`` get the
+latest of the values the batch gave each key (a test's state, a build's run). Those
+values are computed when they change, so whatever the batch boundaries, the last value
+per key is the one an execution-by-execution run would have published last.
 """
 
 from __future__ import annotations
@@ -16,19 +23,11 @@ import orjson
 from services.common.processor import Output, Record
 from services.common.topics import Topic, Topics
 from services.flakiness import BadRecord
-from services.flakiness.changelog import (
-    decode_key,
-    decode_meta,
-    decode_slot,
-    encode_context,
-    encode_meta,
-    encode_slot,
-    meta_key,
-    slot_key,
-)
-from services.flakiness.execution import Context, Execution
+from services.flakiness.changelog import Changelog
+from services.flakiness.execution import Execution
 from services.flakiness.inputs import LastContext, from_job_event, from_test_result
 from services.flakiness.messages import alert, state, test_run
+from services.flakiness.runs import RunKey
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.tracker import Changes, Tracker
 
@@ -63,40 +62,57 @@ class TopicNames:
 
 
 class FlakinessTask:
-    """A :class:`~services.common.processor.PartitionTask` around one :class:`Tracker`."""
+    """A :class:`~services.common.processor.BatchingTask` around one :class:`Tracker`."""
 
-    def __init__(self, partition: int, names: TopicNames, settings: FlakinessSettings) -> None:
+    def __init__(
+        self,
+        partition: int,
+        names: TopicNames,
+        settings: FlakinessSettings,
+        changelog: Changelog | None = None,
+    ) -> None:
         self.partition = partition
         self.names = names
         self.settings = settings
         self.tracker = Tracker(settings)
+        self.changelog = changelog or Changelog()
         self._branches = frozenset(settings.default_branches)
         self._last = LastContext()
-        self._encoded: tuple[Context, bytes] | None = None
+        self._restoring = False
+        self._states: dict[bytes, bytes | None] = {}
+        self._runs: dict[RunKey, Output] = {}
 
     def restore(self, key: bytes, value: bytes | None) -> None:
-        try:
-            record, subject, index = decode_key(key)
-            if record == "s":
-                assert index is not None
-                execution = None if value is None else decode_slot(subject, value)
-                self.tracker.restore_slot(subject, index, execution)
-            else:
-                meta = None if value is None else decode_meta(subject, value)
-                self.tracker.restore_meta(subject, meta)
-        except BadRecord as exc:
-            log.error(
-                "skipping unreadable changelog record (partition %d): %s", self.partition, exc
-            )
+        self.changelog.restore(key, value, self.tracker)
+        self._restoring = True
+
+    def _finish_restore(self) -> None:
+        self._restoring = False
+        self.changelog.finish_restore(self.tracker)
 
     def process(self, record: Record) -> list[Output]:
-        if self.tracker.restoring:
-            self.tracker.finish_restore()
+        if self._restoring:
+            self._finish_restore()
         execution = self._read(record)
         if execution is None:
             return []
         changes = self.tracker.add(execution)
-        return [] if changes is None else self._outputs(changes)
+        if changes is None:
+            return []
+        self.changelog.changed(changes)
+        return self._publish(changes)
+
+    def flush(self) -> list[Output]:
+        """The batch's changelog records and the latest state and run values."""
+        if self._restoring:
+            self._finish_restore()
+        names, p = self.names, self.partition
+        out = [Output(names.changelog, k, v, p) for k, v in self.changelog.flush(self.tracker)]
+        out.extend(Output(names.state, key, value) for key, value in self._states.items())
+        out.extend(self._runs.values())
+        self._states.clear()
+        self._runs.clear()
+        return out
 
     def _read(self, record: Record) -> Execution | None:
         if record.value is None:
@@ -113,34 +129,23 @@ class FlakinessTask:
             return from_job_event(data, self._branches)
         raise BadRecord(f"unexpected topic {record.topic}")
 
-    def _context_json(self, context: Context) -> bytes:
-        if self._encoded is None or self._encoded[0] is not context:
-            self._encoded = (context, encode_context(context))
-        return self._encoded[1]
-
-    def _outputs(self, changes: Changes) -> list[Output]:
-        names, entries, p = self.names, self.tracker.entries, self.partition
-        out = [
-            Output(
-                names.changelog, slot_key(s, i), encode_slot(e, self._context_json(e.context)), p
-            )
-            for s, i, e in changes.slots
-        ]
-        out.extend(Output(names.changelog, slot_key(s, i), None, p) for s, i in changes.dropped)
-        for subject in dict.fromkeys(changes.metas):
-            entry = entries.get(subject)
-            meta = None if entry is None or entry.meta is None else encode_meta(entry.meta)
-            out.append(Output(names.changelog, meta_key(subject), meta, p))
+    def _publish(self, changes: Changes) -> list[Output]:
+        """Alerts now; state and run values kept for :meth:`flush`."""
+        names, entries = self.names, self.tracker.entries
         for subject in dict.fromkeys(changes.states):
             entry = entries.get(subject)
             value = None if entry is None else state(entry, changes.at).to_json()
-            out.append(Output(names.state, subject.key.encode(), value))
-        for change in changes.alerts:
-            message = alert(entries[change.subject], change)
-            out.append(Output(names.alerts, change.subject.key.encode(), message.to_json()))
+            self._states[subject.key.encode()] = value
         for key in dict.fromkeys(changes.runs):
             run = self.tracker.runs.get(key)
             summary = None if run is None else test_run(run, entries, changes.at, self.settings)
             if summary is not None:
-                out.append(Output(names.runs, summary.pipeline.encode(), summary.to_json()))
-        return out
+                self._runs[key] = Output(names.runs, summary.pipeline.encode(), summary.to_json())
+        return [
+            Output(
+                names.alerts,
+                change.subject.key.encode(),
+                alert(entries[change.subject], change).to_json(),
+            )
+            for change in changes.alerts
+        ]

@@ -5,9 +5,10 @@ caused: slots to write to the changelog, statuses and runs to publish, flags rai
 or cleared. A duplicate or an execution too old for its window changes nothing and
 gives ``None``.
 
-Everything the tracker holds can be rebuilt from what it asked to be written: the
-window slots and each subject's :class:`Meta` (run counts and the partition's clock
-are derived from the windows). Restoring those records and calling
+Everything the tracker holds can be rebuilt from its windows' slots and each
+subject's :class:`Meta` (run counts and the partition's clock are derived from the
+windows); ``Changes`` says which of those changed, so the changelog can write them.
+Putting the slots and metas back (:meth:`Tracker.restore_entry`) and calling
 :meth:`Tracker.finish_restore` gives a tracker that behaves exactly like the one that
 wrote them, which is what makes a restart invisible in the outputs.
 
@@ -34,15 +35,20 @@ HOUSEKEEPING_EVERY_S = 3600.0
 
 
 class Entry(Window):
-    """One tracked test or step: its window, plus its status once it had evidence."""
+    """One tracked test or step: its window, plus its status once it had evidence.
 
-    __slots__ = ("flips", "meta", "subject")
+    ``segment`` and ``deltas`` belong to the changelog: where the entry's last whole
+    record went and how many partial ones followed it (``None``: never written)."""
+
+    __slots__ = ("deltas", "flips", "meta", "segment", "subject")
 
     def __init__(self, subject: Subject, contexts: Contexts) -> None:
         super().__init__(contexts)
         self.subject = subject
         self.meta: Meta | None = None
         self.flips = 0
+        self.segment: int | None = None
+        self.deltas = 0
 
     def summary(self) -> Summary:
         return Summary(len(self), self.failures, self.flips)
@@ -65,12 +71,16 @@ class Alerted:
 
 @dataclass(slots=True)
 class Changes:
-    """What one execution changed, in the order it happened."""
+    """What one execution changed, in the order it happened.
+
+    ``written``: window slots written; ``cleared``: windows emptied (the entry may be
+    gone from :attr:`Tracker.entries` too); ``metas``: statuses changed; ``states`` and
+    ``runs``: what to publish; ``alerts``: flags raised or cleared."""
 
     at: float
-    slots: list[tuple[Subject, int, Execution]] = field(default_factory=list)
-    dropped: list[tuple[Subject, int]] = field(default_factory=list)
-    metas: list[Subject] = field(default_factory=list)
+    written: list[tuple[Entry, int]] = field(default_factory=list)
+    cleared: list[Entry] = field(default_factory=list)
+    metas: list[Entry] = field(default_factory=list)
     states: list[Subject] = field(default_factory=list)
     alerts: list[Alerted] = field(default_factory=list)
     runs: list[RunKey] = field(default_factory=list)
@@ -86,8 +96,6 @@ class Tracker:
         self.watermark = float("-inf")
         self.contexts = Contexts()
         self._hour = float("-inf")
-        self._staged_slots: dict[tuple[Subject, int], Execution | None] = {}
-        self._staged_meta: dict[Subject, Meta | None] = {}
 
     # -- processing ------------------------------------------------------------------
 
@@ -104,7 +112,7 @@ class Tracker:
         if fresh:
             self.entries[subject] = entry
         changes = Changes(at=execution.at)
-        changes.slots.append((subject, added.index, execution))
+        changes.written.append((entry, added.index))
         for old in added.evicted:
             if old.context.run is not None:
                 self.runs.leave(subject, old.context, old.failed)
@@ -185,7 +193,7 @@ class Tracker:
             now = (meta.flaky, meta.episodes, meta.last_evidence_at, meta.after)
             if now != was:
                 entry.meta = meta
-                changes.metas.append(entry.subject)
+                changes.metas.append(entry)
                 meta_changed = now[:3] != was[:3]
         if (
             meta_changed
@@ -208,7 +216,7 @@ class Tracker:
         for subject, entry in list(self.entries.items()):
             if not len(entry) or entry.newest >= cutoff:
                 continue
-            changes.dropped.extend((subject, i) for i in range(entry.capacity))
+            changes.cleared.append(entry)
             for slot in entry.clear():
                 if slot.context.run is not None:
                     self.runs.leave(subject, slot.context, slot.failed)
@@ -218,7 +226,6 @@ class Tracker:
                 continue
             entry.flips = 0
             change = entry.meta.expire()
-            changes.metas.append(subject)
             if change is not None:
                 reason = "no executions for a whole window"
                 changes.alerts.append(
@@ -227,41 +234,21 @@ class Tracker:
 
     # -- restoring ---------------------------------------------------------------------
 
-    def restore_slot(self, subject: Subject, index: int, execution: Execution | None) -> None:
-        """One changelog slot record (``None``: deleted); applied by :meth:`finish_restore`."""
-        self._staged_slots[(subject, index)] = execution
+    def restore_entry(self, subject: Subject) -> Entry:
+        """The subject's entry, created empty if need be, for the changelog to fill in."""
+        entry = self.entries.get(subject)
+        if entry is None:
+            entry = self.entries[subject] = Entry(subject, self.contexts)
+        return entry
 
-    def restore_meta(self, subject: Subject, meta: Meta | None) -> None:
-        self._staged_meta[subject] = meta
-
-    @property
-    def restoring(self) -> bool:
-        return bool(self._staged_slots or self._staged_meta)
+    def forget(self, subject: Subject) -> None:
+        """Drop the subject's entry, if any (restoring)."""
+        entry = self.entries.pop(subject, None)
+        if entry is not None:
+            entry.clear()
 
     def finish_restore(self) -> None:
-        """Build windows, runs and clocks from the staged records."""
-        for (subject, index), execution in self._staged_slots.items():
-            if execution is None:
-                continue
-            entry = self.entries.get(subject)
-            if entry is None:
-                entry = self.entries[subject] = Entry(subject, self.contexts)
-            entry.put(
-                index,
-                execution.at,
-                execution.eid,
-                execution.context,
-                failed=execution.failed,
-                attempt=execution.attempt,
-            )
-        for subject, meta in self._staged_meta.items():
-            if meta is not None:
-                entry = self.entries.get(subject)
-                if entry is None:
-                    entry = self.entries[subject] = Entry(subject, self.contexts)
-                entry.meta = meta
-        self._staged_slots.clear()
-        self._staged_meta.clear()
+        """Derive runs, flips and clocks from the restored windows."""
         for entry in self.entries.values():
             entry.expire(self.settings.window_s)
             self._count_runs(entry)

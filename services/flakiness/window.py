@@ -39,10 +39,11 @@ class Contexts:
 
     Every result of one job shares one context; a slot stores its 4-byte index, and a
     context is forgotten when no slot holds it any more. Index 0 means "no context"
-    (an empty slot).
+    (an empty slot). ``held`` counts the slots holding any context: every live slot of
+    every window that shares the table.
     """
 
-    __slots__ = ("_free", "_index", "_items", "_last", "_refs")
+    __slots__ = ("_free", "_index", "_items", "_last", "_refs", "held")
 
     def __init__(self) -> None:
         self._items: list[Context | None] = [None]
@@ -50,6 +51,7 @@ class Contexts:
         self._index: dict[Context, int] = {}
         self._free: list[int] = []
         self._last = 0
+        self.held = 0
 
     def __len__(self) -> int:
         return len(self._index)
@@ -60,6 +62,7 @@ class Contexts:
         return ctx
 
     def hold(self, ctx: Context) -> int:
+        self.held += 1
         last = self._last
         if last and self._items[last] is ctx:  # the common case: the same job as before
             self._refs[last] += 1
@@ -81,6 +84,7 @@ class Contexts:
         return i
 
     def release(self, i: int) -> None:
+        self.held -= 1
         self._refs[i] -= 1
         if self._refs[i] == 0:
             ctx = self._items[i]
@@ -222,6 +226,39 @@ class Window:
         self._at, self._eid, self._ctx, self._bits = array("d"), array("q"), array("I"), bytearray()
         self.newest = float("-inf")
         return held
+
+    # -- raw rows, for the changelog -------------------------------------------------
+
+    def row(self, i: int) -> tuple[float, int, int, int] | None:
+        """Slot ``i`` as (time, event-id hash, context index, outcome + attempt bits), or
+        ``None`` when it is empty."""
+        if i >= len(self._ctx) or not self._ctx[i]:
+            return None
+        return (self._at[i], self._eid[i], self._ctx[i], self._bits[i])
+
+    def rows(self) -> list[tuple[int, float, int, int, int]]:
+        """Every live slot as (index, time, event-id hash, context index, bits)."""
+        at, eid, bits = self._at, self._eid, self._bits
+        return [(i, at[i], eid[i], c, bits[i]) for i, c in enumerate(self._ctx) if c]
+
+    def context_indices(self) -> set[int]:
+        """Indices (in the shared table) of the contexts the live slots refer to."""
+        used = set(self._ctx)
+        used.discard(0)
+        return used
+
+    def reset(self, capacity: int) -> None:
+        """Empty every slot and leave ``capacity`` empty ones (restoring a whole window)."""
+        self.clear()
+        self._at = array("d", [_HOLE_AT]) * capacity
+        self._eid = array("q", bytes(8 * capacity))
+        self._ctx = array("I", bytes(4 * capacity))
+        self._bits = bytearray(capacity)
+
+    def vacate(self, i: int) -> None:
+        """Empty slot ``i`` if it holds an execution (restoring)."""
+        if i < len(self._ctx) and self._ctx[i]:
+            self._drop(i)
 
     def _slot(self, i: int) -> Slot:
         bits = self._bits[i]

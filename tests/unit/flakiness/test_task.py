@@ -1,4 +1,9 @@
-"""The partition task: contract messages in, changelog/state/alerts/runs out; restarts."""
+"""The partition task: contract messages in, changelog/state/alerts/runs out; restarts.
+
+The runtime calls ``process`` per record and ``flush`` once per batch; a crash loses the
+batch in hand, so a restart always resumes at a batch boundary, from the changelog as
+Kafka kept it (compacted or not, tombstones or not).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,11 @@ from schemas.flakiness import FlakinessState, TestRun
 from services.common.processor import Output, Record
 from services.common.topics import Topics
 from services.flakiness import BadRecord
+from services.flakiness.changelog import Changelog
+from services.flakiness.execution import TestSubject
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.task import FlakinessTask, TopicNames
+from tests.unit.flakiness.replay import compacted, snapshot, tiny_changelog
 from tests.unit.flakiness.stream import (
     CLEAR_AFTER_RUNS,
     Input,
@@ -37,15 +45,50 @@ def records(inputs: list[Input]) -> list[Record]:
 STREAM = records([i for p in PROJECTS for i in project_stream(p)])
 
 
-def run(task: FlakinessTask, stream: list[Record]) -> list[Output]:
-    return [out for record in stream for out in task.process(record)]
-
-
-UNINTERRUPTED = run(FlakinessTask(0, NAMES, CONFIG), STREAM)
+def run(task: FlakinessTask, stream: list[Record], batch: int = 50) -> list[Output]:
+    """Outputs as the runtime would produce them, ``batch`` records a transaction."""
+    out: list[Output] = []
+    for n, record in enumerate(stream, 1):
+        out.extend(task.process(record))
+        if n % batch == 0:
+            out.extend(task.flush())
+    out.extend(task.flush())
+    return out
 
 
 def on(outputs: list[Output], topic: str) -> list[Output]:
     return [o for o in outputs if o.topic == topic]
+
+
+def view(outputs: list[Output]) -> tuple[object, ...]:
+    """What readers see: every alert in order; the latest state per test and the latest
+    run per build and suite (the key of ``tests.runs`` is the pipeline)."""
+    runs = {}
+    for o in on(outputs, NAMES.runs):
+        data = orjson.loads(o.value or b"")
+        runs[(data["build_id"], data["suite"])] = (o.key, o.value)
+    return (
+        [(o.key, o.value) for o in on(outputs, NAMES.alerts)],
+        {o.key: o.value for o in on(outputs, NAMES.state)},
+        runs,
+    )
+
+
+def changelog_of(outputs: list[Output]) -> list[tuple[bytes, bytes | None]]:
+    return [(o.key or b"", o.value) for o in on(outputs, NAMES.changelog)]
+
+
+def restored(
+    log: list[tuple[bytes, bytes | None]], changelog: Changelog | None = None
+) -> FlakinessTask:
+    task = FlakinessTask(0, NAMES, CONFIG, changelog)
+    for key, value in log:
+        task.restore(key, value)
+    return task
+
+
+UNINTERRUPTED_TASK = FlakinessTask(0, NAMES, CONFIG)
+UNINTERRUPTED = run(UNINTERRUPTED_TASK, STREAM)
 
 
 def test_a_known_flaky_stream_gives_exactly_the_expected_alerts() -> None:
@@ -101,34 +144,66 @@ def test_runs_name_failed_tests_and_the_outage_for_the_correlator() -> None:
     assert rerun.failed_tests == []  # failed, then passed on rerun
 
 
-def replay(outputs: list[Output], compact: bool) -> list[tuple[bytes, bytes | None]]:
-    log = [(o.key or b"", o.value) for o in on(outputs, NAMES.changelog)]
-    if not compact:
-        return log
-    last = {key: n for n, (key, _) in enumerate(log)}
-    return [entry for n, entry in enumerate(log) if last[entry[0]] == n]
+def test_one_batch_writes_one_changelog_record_however_many_results_it_has() -> None:
+    task = FlakinessTask(0, NAMES, CONFIG)
+    for record in STREAM[:200]:
+        task.process(record)
+    assert len(on(task.flush(), NAMES.changelog)) == 1
+    assert task.flush() == []  # nothing new
+
+
+def test_batching_changes_no_alert_and_no_latest_state_or_run() -> None:
+    one_by_one = run(FlakinessTask(0, NAMES, CONFIG), STREAM, batch=1)
+    assert view(run(FlakinessTask(0, NAMES, CONFIG), STREAM, batch=37)) == view(one_by_one)
+    assert view(UNINTERRUPTED) == view(one_by_one)
+    assert len(on(UNINTERRUPTED, NAMES.state)) < len(on(one_by_one, NAMES.state))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cuts=st.lists(st.integers(0, len(STREAM)), min_size=1, max_size=3),
+    batch=st.sampled_from([1, 7, 50, 500]),
+    cleaned=st.floats(0, 1),
+    drop_tombstones=st.booleans(),
+    tiny=st.booleans(),
+)
+def test_a_restart_at_any_batch_boundary_gives_the_same_alerts_state_runs_and_windows(
+    cuts: list[int], batch: int, cleaned: float, drop_tombstones: bool, tiny: bool
+) -> None:
+    def changelog() -> Changelog:
+        return tiny_changelog() if tiny else Changelog()
+
+    produced: list[Output] = []
+    start = 0
+    task = FlakinessTask(0, NAMES, CONFIG, changelog())
+    for cut in [*sorted(cuts), len(STREAM)]:
+        log = changelog_of(produced)
+        task = restored(compacted(log, int(cleaned * len(log)), drop_tombstones), changelog())
+        produced.extend(run(task, STREAM[start:cut], batch))
+        start = cut
+    assert view(produced) == view(UNINTERRUPTED)
+    assert snapshot(task.tracker) == snapshot(UNINTERRUPTED_TASK.tracker)
+    task.changelog.check(task.tracker)
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.integers(0, len(STREAM)), min_size=1, max_size=3), st.booleans())
-def test_a_restart_anywhere_gives_the_same_outputs_as_an_uninterrupted_run(
-    cuts: list[int], compact: bool
+@given(cleaned=st.floats(0, 1), drop_tombstones=st.booleans())
+def test_the_changelog_as_kafka_keeps_it_restores_every_window_slot_for_slot(
+    cleaned: float, drop_tombstones: bool
 ) -> None:
-    expected = UNINTERRUPTED
-    produced: list[Output] = []
-    start = 0
-    for cut in [*sorted(cuts), len(STREAM)]:
-        task = FlakinessTask(0, NAMES, CONFIG)
-        for key, value in replay(produced, compact):
-            task.restore(key, value)
-        produced.extend(run(task, STREAM[start:cut]))
-        start = cut
-    assert produced == expected
+    live = FlakinessTask(0, NAMES, CONFIG, tiny_changelog())
+    log = changelog_of(run(live, STREAM, batch=13))
+    assert any(value is None for _, value in log)  # segments were emptied and deleted
+    task = restored(compacted(log, int(cleaned * len(log)), drop_tombstones), tiny_changelog())
+    task.flush()  # finishes the restore
+    assert snapshot(task.tracker) == snapshot(live.tracker)
+    task.changelog.check(task.tracker)
+    live.changelog.check(live.tracker)
 
 
 def test_duplicated_input_changes_no_output() -> None:
-    once = run(FlakinessTask(0, NAMES, CONFIG), STREAM)
-    twice = run(FlakinessTask(0, NAMES, CONFIG), [r for r in STREAM for _ in range(2)])
+    once = run(FlakinessTask(0, NAMES, CONFIG), STREAM, batch=10)
+    twice = run(FlakinessTask(0, NAMES, CONFIG), [r for r in STREAM for _ in range(2)], batch=20)
     assert twice == once
 
 
@@ -153,8 +228,14 @@ def test_an_unreadable_record_is_refused_for_the_dead_letter_topic(value: bytes)
 def test_an_unreadable_changelog_record_is_skipped_on_restore() -> None:
     task = FlakinessTask(0, NAMES, CONFIG)
     task.restore(b"garbage", b"{}")
-    task.restore(b'["s","test","pytest","s","n",null,0]', b"{}")
-    assert run(task, STREAM[:5]) == run(FlakinessTask(0, NAMES, CONFIG), STREAM[:5])
+    task.restore(b'["s","test","pytest","s","n",null,0]', b"{}")  # the old per-slot format
+    task.restore(b'["g",3]', b'{"c": {}, "r": [{"t": ["test", "pytest"]}]}')
+    task.restore(b'["g",4]', b"[1, 2]")
+    outputs = run(task, STREAM[:5])
+    assert view(outputs) == view(run(FlakinessTask(0, NAMES, CONFIG), STREAM[:5]))
+    written = [(key, value is None) for key, value in changelog_of(outputs)]
+    assert written == [(b'["g",5]', False), (b'["g",3]', True)]  # after the last one seen;
+    # and segment 3, with nothing readable in it, is deleted
 
 
 @pytest.mark.parametrize(
@@ -181,12 +262,19 @@ SHORT = FlakinessSettings(clear_after_runs=CLEAR_AFTER_RUNS, window_days=0.5)
 IDLE_STREAM = records(
     [*project_stream(Project("rspec", "ledger"), builds=8), *project_stream(PROJECTS[0])]
 )
-IDLE_UNINTERRUPTED = run(FlakinessTask(0, NAMES, SHORT), IDLE_STREAM)
+IDLE_TASK = FlakinessTask(0, NAMES, SHORT)
+IDLE_UNINTERRUPTED = run(IDLE_TASK, IDLE_STREAM)
 
 
 def test_subjects_idle_for_a_whole_window_are_dropped_and_their_flags_cleared() -> None:
-    dropped = [o for o in on(IDLE_UNINTERRUPTED, NAMES.changelog) if o.value is None]
-    assert dropped  # the ledger project stopped after build 8: its windows went
+    # the ledger project stopped after build 8: its windows went, and all but the
+    # flagged tests (whose episodes are remembered) with them
+    ledger = {s: e for s, e in IDLE_TASK.tracker.entries.items() if s.key.startswith("rspec/")}
+    assert sorted(s.name for s in ledger if isinstance(s, TestSubject)) == [
+        "test_rebuild",
+        "test_rerun",
+    ]
+    assert all(len(e) == 0 and e.meta is not None for e in ledger.values())
     recovered = [
         Alert.model_validate_json(o.value or b"")
         for o in on(IDLE_UNINTERRUPTED, NAMES.alerts)
@@ -199,10 +287,16 @@ def test_subjects_idle_for_a_whole_window_are_dropped_and_their_flags_cleared() 
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.integers(0, len(IDLE_STREAM)), st.booleans())
-def test_a_restart_across_dropped_windows_gives_the_same_outputs(cut: int, compact: bool) -> None:
-    first = run(FlakinessTask(0, NAMES, SHORT), IDLE_STREAM[:cut])
-    task = FlakinessTask(0, NAMES, SHORT)
-    for key, value in replay(first, compact):
+@given(st.integers(0, len(IDLE_STREAM)), st.floats(0, 1), st.booleans(), st.booleans())
+def test_a_restart_across_dropped_windows_gives_the_same_outputs(
+    cut: int, cleaned: float, drop_tombstones: bool, tiny: bool
+) -> None:
+    first_task = FlakinessTask(0, NAMES, SHORT, tiny_changelog() if tiny else None)
+    first = run(first_task, IDLE_STREAM[:cut])
+    log = changelog_of(first)
+    task = FlakinessTask(0, NAMES, SHORT, tiny_changelog() if tiny else None)
+    for key, value in compacted(log, int(cleaned * len(log)), drop_tombstones):
         task.restore(key, value)
-    assert first + run(task, IDLE_STREAM[cut:]) == IDLE_UNINTERRUPTED
+    assert view(first + run(task, IDLE_STREAM[cut:])) == view(IDLE_UNINTERRUPTED)
+    assert snapshot(task.tracker) == snapshot(IDLE_TASK.tracker)
+    task.changelog.check(task.tracker)

@@ -151,7 +151,7 @@ def test_a_subject_idle_for_a_whole_window_is_dropped_and_its_flag_cleared() -> 
     )
     assert alerts(later) == [("cleared", 1)]
     assert len(tracker.entries[SUBJECT]) == 0
-    assert {s for s, _ in later[0].dropped} == {SUBJECT}
+    assert [e.subject for e in later[0].cleared] == [SUBJECT]
     assert tracker.entries[SUBJECT].meta is not None  # episodes are remembered
 
 
