@@ -9,13 +9,12 @@ against a cap, so a small bomb becomes a 413 instead of filling memory.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from services.receiver.body import depth_exceeds
+from services.receiver.body import DEFAULT_MAX_INFLATED_BYTES, GZIP_MAGIC, depth_exceeds, gunzip
 from services.receiver.errors import MalformedBody, PayloadTooLarge, UnsupportedMedia
 
 __all__ = [
@@ -33,10 +32,8 @@ __all__ = [
 # Headers as Starlette's ``request.headers`` or a plain dict (any case) give them.
 Headers = Mapping[str, str]
 
-DEFAULT_MAX_INFLATED_BYTES = 64 * 1024 * 1024
+
 DEFAULT_MAX_JSON_DEPTH = 32
-_GZIP_MAGIC = b"\x1f\x8b"
-_SLICE = 64 * 1024
 
 
 def header(headers: Headers, name: str) -> str | None:
@@ -63,41 +60,6 @@ def media_type(headers: Headers) -> tuple[str, dict[str, str]]:
     return kind.strip().lower(), params
 
 
-def gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
-    """Inflate gzip ``data`` (several members allowed) to at most ``max_bytes``.
-
-    Raises :class:`MalformedBody` for data that is not gzip or is cut short, and
-    :class:`PayloadTooLarge` as soon as the output would pass ``max_bytes``.
-    """
-    if not data.startswith(_GZIP_MAGIC):
-        raise MalformedBody("Content-Encoding is gzip but the body is not gzip")
-    out = bytearray()
-    pending = data
-    while pending:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        chunk = pending
-        try:
-            while True:
-                piece = inflater.decompress(chunk, _SLICE)
-                out += piece
-                if len(out) > max_bytes:
-                    raise PayloadTooLarge(f"body inflates to more than {max_bytes} bytes")
-                chunk = inflater.unconsumed_tail
-                if not chunk and len(piece) < _SLICE:
-                    break
-        except zlib.error as exc:
-            raise MalformedBody(f"the gzip body is corrupt: {exc}") from None
-        if not inflater.eof:
-            raise MalformedBody("the gzip body is truncated")
-        pending = inflater.unused_data
-        if pending and not pending.startswith(_GZIP_MAGIC):
-            # Trailing zero padding after the last member is common; anything else is not.
-            if pending.strip(b"\x00"):
-                raise MalformedBody("garbage after the gzip body")
-            break
-    return bytes(out)
-
-
 def decode_body(
     headers: Headers, body: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES
 ) -> bytes:
@@ -114,7 +76,7 @@ def decode_body(
 
 def maybe_gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
     """``data`` inflated when it starts with the gzip magic, else as is (uploaded files)."""
-    return gunzip(data, max_bytes) if data.startswith(_GZIP_MAGIC) else data
+    return gunzip(data, max_bytes) if data.startswith(GZIP_MAGIC) else data
 
 
 def load_json(data: bytes, what: str = "body", max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:

@@ -33,10 +33,12 @@ from services.receiver.errors import (
 )
 
 __all__ = [
+    "GZIP_MAGIC",
     "JSON_TYPES",
     "BodyLimits",
     "check_media_type",
     "depth_exceeds",
+    "gunzip",
     "media_type",
     "parse_json",
     "read_body",
@@ -55,6 +57,11 @@ class BodyLimits:
     max_depth: int = 32
     media_types: frozenset[str] = JSON_TYPES
     allow_gzip: bool = False
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+DEFAULT_MAX_INFLATED_BYTES = 64 * 1024 * 1024
+_SLICE = 64 * 1024  # inflate in slices: a bomb is caught early, not after
 
 
 def media_type(content_type: str | None) -> str:
@@ -104,20 +111,42 @@ async def read_body(request: Request, limits: BodyLimits) -> bytes:
     except ClientDisconnect:
         raise MalformedBody("the client disconnected before sending the whole body") from None
     raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return _gunzip(raw, limits.max_bytes) if encoding == "gzip" else raw
+    return gunzip(raw, limits.max_bytes) if encoding == "gzip" else raw
 
 
-def _gunzip(raw: bytes, max_bytes: int) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(raw, max_bytes + 1)
-    except zlib.error:
-        raise MalformedBody("the body is not valid gzip") from None
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise PayloadTooLarge(f"the decompressed body is over {max_bytes} bytes")
-    if not inflater.eof:
-        raise MalformedBody("the gzip body is truncated")
-    return out
+def gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
+    """Inflate gzip ``data`` (several members allowed) to at most ``max_bytes``.
+
+    Raises :class:`MalformedBody` for data that is not gzip or is cut short, and
+    :class:`PayloadTooLarge` as soon as the output would pass ``max_bytes``.
+    """
+    if not data.startswith(GZIP_MAGIC):
+        raise MalformedBody("Content-Encoding is gzip but the body is not gzip")
+    out = bytearray()
+    pending = data
+    while pending:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = pending
+        try:
+            while True:
+                piece = inflater.decompress(chunk, _SLICE)
+                out += piece
+                if len(out) > max_bytes:
+                    raise PayloadTooLarge(f"body inflates to more than {max_bytes} bytes")
+                chunk = inflater.unconsumed_tail
+                if not chunk and len(piece) < _SLICE:
+                    break
+        except zlib.error as exc:
+            raise MalformedBody(f"the gzip body is corrupt: {exc}") from None
+        if not inflater.eof:
+            raise MalformedBody("the gzip body is truncated")
+        pending = inflater.unused_data
+        if pending and not pending.startswith(GZIP_MAGIC):
+            # Trailing zero padding after the last member is common; anything else is not.
+            if pending.strip(b"\x00"):
+                raise MalformedBody("garbage after the gzip body")
+            break
+    return bytes(out)
 
 
 def depth_exceeds(value: Any, max_depth: int) -> bool:
