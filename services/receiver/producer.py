@@ -95,6 +95,9 @@ class ProducerLink:
             await _dispose(producer)
             self.kafka_up = False
             return False
+        except asyncio.CancelledError:  # shutting down mid-start: close it, then go on
+            await _dispose(producer)
+            raise
         self._producer, self._fatal, self.failures, self.kafka_up = producer, False, 0, True
         return True
 
