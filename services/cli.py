@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kafka": ("services.localkafka.cli", "the local development broker: up, down, status"),
     "topics": ("services.common.topics_cli", "create the contract topics (idempotent)"),
     "demo": ("services.demo", "run the whole system on a local broker (what `make run` does)"),
+    "demo-events": ("services.demo_events", "post a failure, deploy, incident and flaky test"),
     "catalog": ("services.catalog.cli", "check the service catalog and show what maps where"),
     "correlator": ("services.correlator.cli", "alert when failure, deploy and incident line up"),
     "receiver": ("services.receiver.cli", "verified webhooks onto Kafka (127.0.0.1:8080)"),

@@ -49,3 +49,5 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     # services report such outages themselves, once. At DEBUG, everything shows.
     if root.level > logging.DEBUG:
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        # httpx logs every request at INFO, URL included: Slack webhook URLs are secrets.
+        logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -7,7 +7,6 @@ HTTP/1.0: one request per connection, so that stopping the server is immediate.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-__all__ = ["Received", "RecordingServer", "Reply", "free_port"]
+__all__ = ["Received", "RecordingServer", "Reply"]
 
 
 @dataclass(frozen=True)
@@ -44,12 +43,6 @@ class Reply:
 
 
 Responder = Callable[[Received, int], Reply]  # the request, and how many came before it
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RecordingServer:

@@ -8,7 +8,8 @@ from services.dispatcher.backoff import RetryPolicy
 from services.dispatcher.breaker import CircuitBreaker
 from services.dispatcher.worker import Delivered, GaveUp
 from tests.integration.dispatcher.harness import make_sink, running_worker
-from tests.integration.dispatcher.recorder import RecordingServer, Reply, free_port
+from tests.integration.dispatcher.recorder import RecordingServer, Reply
+from tests.ports import free_port
 from tests.unit.dispatcher.factories import make_alert, make_job
 
 HOOK = {"type": "webhook", "url_env": "URL", "secret_env": "SECRET", "allow_private": True}

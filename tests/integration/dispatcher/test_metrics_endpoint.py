@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.topics import Topic, Topics
 from tests.integration.dispatcher.kafka_helpers import produce
-from tests.integration.dispatcher.recorder import RecordingServer, free_port
+from tests.integration.dispatcher.recorder import RecordingServer
+from tests.ports import free_port
 from tests.unit.dispatcher.factories import make_alert
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

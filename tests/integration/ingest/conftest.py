@@ -32,10 +32,10 @@ from services.ingest.pagerduty import sign
 from tests.integration.receiver.conftest import (
     TOKEN,
     Receiver,
-    free_port,
     make_settings,
     running,
 )
+from tests.ports import free_port
 
 SUITES = {
     "payments-pytest": "suite-tok-py",

@@ -6,28 +6,13 @@ broker, so it never disturbs the broker the other tests use.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from services.localkafka.broker import BrokerError, LocalBroker
 from services.localkafka.config import BrokerPaths
-
-
-def free_port_pair() -> int:
-    """A port p such that p and p + 1 are both free (broker and controller)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        with socket.socket() as second:
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair")
+from tests.ports import free_port
 
 
 @pytest.fixture
@@ -43,7 +28,7 @@ def jars() -> Path:
 
 
 def test_up_status_down_leaves_no_process(tmp_path: Path, jars: Path) -> None:
-    broker = LocalBroker(BrokerPaths(tmp_path, jars), port=free_port_pair())
+    broker = LocalBroker(BrokerPaths(tmp_path, jars), port=free_port(pairs=2))
     assert not broker.status().running
     assert broker.up() is True
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -153,23 +152,3 @@ async def read_all(
     finally:
         await consumer.stop()
     return records
-
-
-def free_port(pairs: int = 1) -> int:
-    """A port p such that p .. p + pairs - 1 were free a moment ago."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if pairs == 1 or all(_free(port + i) for i in range(1, pairs)):
-            return port
-    raise RuntimeError("no free port")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

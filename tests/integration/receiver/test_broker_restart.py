@@ -18,11 +18,11 @@ from services.localkafka.broker import LocalBroker
 from services.localkafka.config import BrokerPaths
 from tests.integration.receiver.conftest import (
     Receiver,
-    free_port,
     make_settings,
     read_all,
     running,
 )
+from tests.ports import free_port
 from tests.unit.receiver.payloads import build_webhook
 
 SLUGS = ("payments-api", "ledger", "checkout")

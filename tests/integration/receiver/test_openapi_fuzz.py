@@ -25,7 +25,8 @@ from schemathesis.core.result import Ok
 
 from services.common.topics import Topics
 from services.ingest.pagerduty import sign
-from tests.integration.receiver.conftest import TOKEN, free_port
+from tests.integration.receiver.conftest import TOKEN
+from tests.ports import free_port
 
 SUITE_TOKEN = "fuzz-suite-token"
 PAGERDUTY_SECRET = "fuzz-pagerduty-secret"

@@ -18,11 +18,11 @@ from services.receiver.signature import sign
 from tests.integration.receiver.conftest import (
     TOKEN,
     count_messages,
-    free_port,
     make_settings,
     read_all,
     running,
 )
+from tests.ports import free_port
 from tests.unit.receiver.payloads import build_webhook
 
 
