@@ -61,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from services.common.logs import configure_logging
 
-    configure_logging(os.environ.get("KITESTREAM_LOG_FORMAT", "auto"))
+    configure_logging(
+        os.environ.get("KITESTREAM_LOG_FORMAT", "auto"),
+        os.environ.get("KITESTREAM_LOG_LEVEL", "INFO"),
+    )
     try:
         return int(args._run(args))
     except KeyboardInterrupt:

@@ -57,7 +57,9 @@ class CorrelatorSettings(KafkaSettings):
     group_id: str = Field(default="kitestream-correlator", validation_alias=_env("group_id"))
     instance_id: str = Field(
         default_factory=socket.gethostname,
-        validation_alias=_env("instance_id"),
+        validation_alias=AliasChoices(
+            "KITESTREAM_CORRELATOR_INSTANCE_ID", "KITESTREAM_INSTANCE_ID", "instance_id"
+        ),
         description="Stable per instance: a restart with the same id fences the old one.",
     )
     max_batch: int = Field(default=500, ge=1, validation_alias=_env("max_batch"))
