@@ -44,7 +44,11 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    try:
+        root.setLevel(level.upper())
+    except ValueError:
+        root.setLevel(logging.INFO)
+        logging.getLogger(__name__).warning("unknown log level %r; using INFO", level)
     # aiokafka logs every failed connection attempt at ERROR while a broker is away; the
     # services report such outages themselves, once. At DEBUG, everything shows.
     if root.level > logging.DEBUG:
