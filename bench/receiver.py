@@ -44,6 +44,8 @@ from typing import Any
 
 import orjson
 
+from services.localkafka.broker import kafka_for_session
+
 log = logging.getLogger("bench.receiver")
 TOKEN = "bench-webhook-token"  # noqa: S105 - a throwaway token for the benchmark
 
@@ -384,23 +386,6 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def kafka() -> Iterator[str]:
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if configured:
-        yield configured
-        return
-    from services.localkafka.broker import LocalBroker
-
-    broker = LocalBroker()
-    started = broker.up()
-    try:
-        yield broker.bootstrap
-    finally:
-        if started:
-            broker.down()
-
-
 async def _topics(bootstrap: str, prefix: str, *, delete: bool = False) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -438,7 +423,7 @@ def main() -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     prefix = f"bench{uuid.uuid4().hex[:8]}."
-    with kafka() as bootstrap, tempfile.TemporaryDirectory() as tmp:
+    with kafka_for_session() as bootstrap, tempfile.TemporaryDirectory() as tmp:
         asyncio.run(_topics(bootstrap, prefix))
         env = {
             **os.environ,

@@ -44,35 +44,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from services.common.logs import configure_logging
-    from services.common.settings import KafkaSettings
-    from services.common.topics import Topics, create_topics, topic_specs
-    from services.localkafka.broker import BrokerError, LocalBroker
+    from services.localkafka.broker import BrokerError, kafka_for_session
 
     configure_logging("text")
-    broker: LocalBroker | None = None
-    started = False
-    env = {**DEMO_ENV, **os.environ}
-    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        broker = LocalBroker()
-        try:
-            started = broker.up()
-        except BrokerError as exc:
-            log.error("could not start the local broker: %s", exc)
-            return 1
-        env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
-    settings = KafkaSettings(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])
-    asyncio.run(
-        create_topics(settings.bootstrap_servers, topic_specs(Topics(settings.topic_prefix)))
-    )
+    try:
+        with kafka_for_session() as bootstrap:
+            return _serve(args, {**DEMO_ENV, **os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+    except BrokerError as exc:
+        log.error("could not start the local broker: %s", exc)
+        return 1
 
+
+def _serve(args: argparse.Namespace, env: dict[str, str]) -> int:
+    """Create the topics, run the services until a signal (0) or until one of them dies (1)."""
+    from services.common.topics import Topics, create_topics, topic_specs
+
+    topics = Topics(env.get("KITESTREAM_TOPIC_PREFIX", ""))
+    asyncio.run(create_topics(env["KAFKA_BOOTSTRAP_SERVERS"], topic_specs(topics)))
     children = _start_children(args, env)
     _print_banner(args, env)
-    stop = _wait_for_signal(children)
+    stopped_by_signal = _wait_for_signal(children)
     _stop_children(children)
-    if broker is not None and started:
-        broker.down()
-        log.info("local broker stopped")
-    return 0 if stop else 1
+    return 0 if stopped_by_signal else 1
 
 
 def _start_children(args: argparse.Namespace, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:

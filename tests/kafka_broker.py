@@ -12,7 +12,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from services.localkafka.broker import LocalBroker
+from services.localkafka.broker import kafka_for_session
 
 __all__ = ["docker_engine_answers", "kafka_bootstrap_servers"]
 
@@ -35,20 +35,11 @@ def docker_engine_answers() -> bool:
 
 @contextlib.contextmanager
 def kafka_bootstrap_servers() -> Iterator[str]:
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if configured:
-        yield configured
-        return
-    if docker_engine_answers():
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and docker_engine_answers():
         from testcontainers.community.kafka import KafkaContainer
 
         with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
             yield str(container.get_bootstrap_server())
         return
-    broker = LocalBroker()
-    started = broker.up()
-    try:
-        yield broker.bootstrap
-    finally:
-        if started:
-            broker.down()
+    with kafka_for_session() as bootstrap:
+        yield bootstrap

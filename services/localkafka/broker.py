@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,7 +32,7 @@ from services.localkafka.config import (
     server_properties,
 )
 
-__all__ = ["BrokerError", "BrokerStatus", "LocalBroker", "broker_answers"]
+__all__ = ["BrokerError", "BrokerStatus", "LocalBroker", "broker_answers", "kafka_for_session"]
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +282,26 @@ class LocalBroker:
             if path.is_file():
                 chunks.extend(path.read_text(errors="replace").splitlines()[-lines:])
         return "\n".join(chunks[-lines:])
+
+
+@contextlib.contextmanager
+def kafka_for_session() -> Iterator[str]:
+    """A bootstrap address for a session (``make run``, a test run, a benchmark).
+
+    ``KAFKA_BOOTSTRAP_SERVERS`` when set; otherwise the local broker, started when it
+    is not running and then stopped again at the end (only when started here).
+    """
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    broker = LocalBroker()
+    started = broker.up()
+    try:
+        yield broker.bootstrap
+    finally:
+        if started:
+            broker.down()
 
 
 def _terminate(pid: int, timeout_s: float) -> None:
