@@ -13,15 +13,16 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from services.common.kafka import make_consumer, make_producer
+from services.common.kafka import make_producer
 from services.common.metrics import ProcessorMetrics
 from services.common.topics import Topics, TopicSpec, create_topics
 from tests.integration.common.counter_app import make_processor, topic_names
+from tests.kafka_io import committed_reader, read_until
 
 KEYS = [f"key-{n}".encode() for n in range(10)]
 
@@ -53,26 +54,10 @@ async def produce(bootstrap: str, topic: str, per_key: int, poison: bool = False
         await producer.stop()
 
 
-@contextlib.asynccontextmanager
-async def committed_reader(bootstrap: str, topic: str) -> AsyncIterator[AIOKafkaConsumer]:
-    consumer = make_consumer(bootstrap, topic, group_id=None, read_committed=True)
-    await consumer.start()
-    try:
-        yield consumer
-    finally:
-        await consumer.stop()
-
-
-async def read_until(
+async def read_pairs(
     consumer: AIOKafkaConsumer, seen: list[tuple[bytes, bytes]], count: int, timeout_s: float
 ) -> list[tuple[bytes, bytes]]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while len(seen) < count and loop.time() < deadline:
-        batch = await consumer.getmany(timeout_ms=300)
-        for records in batch.values():
-            seen.extend((r.key, r.value) for r in records)
-    return seen
+    return await read_until(consumer, seen, count, timeout_s, lambda r: (r.key, r.value))
 
 
 def per_key_counts(outputs: list[tuple[bytes, bytes]]) -> dict[bytes, list[int]]:
@@ -99,9 +84,9 @@ async def test_outputs_and_state_are_consistent_and_poison_goes_to_the_dlq(
     try:
         await produce(kafka_bootstrap, counter_topics["input"], per_key=20, poison=True)
         async with committed_reader(kafka_bootstrap, counter_topics["output"]) as reader:
-            outputs = await read_until(reader, [], 200, timeout_s=60)
+            outputs = await read_pairs(reader, [], 200, timeout_s=60)
         async with committed_reader(kafka_bootstrap, counter_topics["dlq"]) as reader:
-            letters = await read_until(reader, [], 1, timeout_s=30)
+            letters = await read_pairs(reader, [], 1, timeout_s=30)
     finally:
         stop.set()
         await asyncio.wait_for(running, 30)
@@ -127,7 +112,7 @@ async def test_a_restarted_processor_continues_from_its_changelog(
             stop = asyncio.Event()
             running = asyncio.create_task(processor.run(stop))
             await produce(kafka_bootstrap, counter_topics["input"], per_key=5)
-            await read_until(reader, outputs, 50 * (round_ + 1), timeout_s=60)
+            await read_pairs(reader, outputs, 50 * (round_ + 1), timeout_s=60)
             stop.set()
             await asyncio.wait_for(running, 30)
     assert_exactly_once(outputs, per_key=10)  # the second run counted on from 5
@@ -167,13 +152,13 @@ async def test_sigkill_mid_stream_neither_loses_nor_duplicates(
     async with committed_reader(kafka_bootstrap, counter_topics["output"]) as reader:
         outputs: list[tuple[bytes, bytes]] = []
         with counter_process(kafka_bootstrap, kafka_topics.prefix, "crashy") as first:
-            await read_until(reader, outputs, 100, timeout_s=60)
+            await read_pairs(reader, outputs, 100, timeout_s=60)
             first.send_signal(signal.SIGKILL)
         assert 100 <= len(outputs) < per_key * len(KEYS), "the kill must land mid-stream"
         with counter_process(kafka_bootstrap, kafka_topics.prefix, "crashy"):
-            await read_until(reader, outputs, per_key * len(KEYS), timeout_s=120)
+            await read_pairs(reader, outputs, per_key * len(KEYS), timeout_s=120)
             # anything more would be a duplicate: give it a moment to show up
-            await read_until(reader, outputs, per_key * len(KEYS) + 1, timeout_s=2)
+            await read_pairs(reader, outputs, per_key * len(KEYS) + 1, timeout_s=2)
     assert_exactly_once(outputs, per_key=per_key)
 
 
@@ -189,7 +174,7 @@ async def test_two_instances_split_partitions_and_count_like_one(
         running.append(asyncio.create_task(second.run(stop)))  # joins mid-stream: rebalance
         await produce(kafka_bootstrap, counter_topics["input"], per_key=10)
         async with committed_reader(kafka_bootstrap, counter_topics["output"]) as reader:
-            outputs = await read_until(reader, [], 200, timeout_s=90)
+            outputs = await read_pairs(reader, [], 200, timeout_s=90)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 30
             while not (first.tasks and second.tasks) and loop.time() < deadline:  # noqa: ASYNC110 - polls other tasks

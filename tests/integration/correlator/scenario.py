@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import subprocess
 import sys
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +19,9 @@ from schemas.base import Message
 from schemas.buildkite import Build, BuildEvent, Pipeline
 from schemas.flakiness import TestRun
 from schemas.operations import DeployEvent, IncidentEvent
-from services.common.kafka import make_consumer, make_producer
+from services.common.kafka import make_producer
 from services.common.topics import Topic, Topics
+from tests.kafka_io import read_until
 
 # Event times: a little in the past, so that they are never ahead of when they are read.
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
@@ -142,37 +142,17 @@ async def produce_raw(bootstrap: str, topic: str, value: bytes) -> None:
         await producer.stop()
 
 
-@contextlib.asynccontextmanager
-async def committed_reader(bootstrap: str, topic: str) -> AsyncIterator[AIOKafkaConsumer]:
-    consumer = make_consumer(bootstrap, topic, group_id=None, read_committed=True)
-    await consumer.start()
-    try:
-        yield consumer
-    finally:
-        await consumer.stop()
-
-
 async def read_alerts(
     consumer: AIOKafkaConsumer, seen: list[Alert], count: int, timeout_s: float
 ) -> list[Alert]:
     """Read committed alerts into ``seen`` until it holds ``count`` or time runs out."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while len(seen) < count and loop.time() < deadline:
-        batch = await consumer.getmany(timeout_ms=300)
-        for records in batch.values():
-            seen.extend(Alert.model_validate_json(r.value) for r in records)
-    return seen
+    return await read_until(
+        consumer, seen, count, timeout_s, lambda r: Alert.model_validate_json(r.value)
+    )
 
 
 async def read_values(consumer: AIOKafkaConsumer, count: int, timeout_s: float) -> list[bytes]:
-    found: list[bytes] = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while len(found) < count and loop.time() < deadline:
-        batch = await consumer.getmany(timeout_ms=300)
-        found += [r.value for records in batch.values() for r in records]
-    return found
+    return await read_until(consumer, [], count, timeout_s, lambda r: bytes(r.value))
 
 
 @contextlib.contextmanager

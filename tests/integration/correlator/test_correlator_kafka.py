@@ -12,7 +12,6 @@ from schemas.base import Message
 from services.common.topics import Topic, Topics
 from services.correlator.alert import alert_id
 from tests.integration.correlator.scenario import (
-    committed_reader,
     correlator_process,
     deployed,
     failed_build,
@@ -24,6 +23,7 @@ from tests.integration.correlator.scenario import (
     read_values,
     run_summary,
 )
+from tests.kafka_io import committed_reader
 
 CATALOG = """
 services:
