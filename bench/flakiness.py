@@ -3,28 +3,30 @@
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 .venv/bin/python -m bench.flakiness
 
 1. Throughput. ``--results`` test results (``--tests`` tests per build, 2% of them
-   flaky: failing one run in ten, then passing on rerun) are produced once to a fresh
-   one-partition ``tests.results``. Then, in this process and this run:
+   flaky: failing one run in ten, then passing on rerun) are produced to a fresh
+   one-partition ``tests.results`` for each pass. Then, in this process and this run:
 
    * bare: an aiokafka consumer (``read_committed``) reads them and decodes each value
      with orjson, nothing else;
    * processor: the flakiness processor (shared runtime, Kafka transactions, changelog,
-     ``flakiness.state``/``tests.runs``/``alerts``) processes them, one partition, so one
-     task on one core.
+     ``flakiness.state``/``tests.runs``/``alerts``), one partition, so one task on one
+     core, at the default ``KITESTREAM_FLAKINESS_MAX_BATCH``; then again at
+     ``--small-batch`` records per transaction (the old default);
+   * runtime floor: the runtime with a task that decodes each record and writes
+     nothing: the most the runtime lets any task do;
+   * core: the flakiness task alone, records handed to it in memory (no Kafka), flushed
+     every 2,000 records as the runtime would.
 
-   Each is timed from its first record to its last; the ratio is processor / bare.
-   A third pass (diagnostic) runs the processor again on a fresh consumer group with
-   the runtime's consumer given ``fetch_max_wait_ms=50`` instead of aiokafka's 500 ms
-   default, patched in this process only: with one idle input topic, a fetch for it
-   holds the busy one's next fetch for up to that long (see docs/benchmarks.md). A
-   fourth pass, with the same patch, runs the runtime with a task that only decodes
-   each record and writes one changelog record for it: the ceiling the runtime allows
-   a processor that writes one changelog record per input.
+   Each Kafka pass is timed from its first record to its last; the CPU time of this
+   process per result over the same span is shown too (the machine may be shared; CPU
+   time is less sensitive to other load than wall time). For the processor, the
+   changelog it wrote (records, bytes) is read back and counted.
 2. Memory. ``--memory-tests`` tests, each with a full window of N = 50 executions (one
    build context per execution, shared by every test of the build, as an upload
-   shares its job), fed through the tracker's restore path; RSS growth per test,
-   subjects (names) included. The same through ``Tracker.add`` for a tenth of them, as
-   a cross-check. Each measurement runs in a fresh interpreter.
+   shares its job), taken in through the restore path; RSS growth per test, subjects
+   (names) included. The same through the task (``Tracker.add``, the changelog's
+   bookkeeping and its per-batch writes) for a quarter of them, with 60 executions per
+   test so that every window has pushed out its oldest. Each in a fresh interpreter.
 
 Uses a broker that is already running; creates topics under a unique prefix and
 deletes them afterwards.
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import logging
 import os
@@ -44,23 +45,22 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from services.common import kafka as kafka_module
 from services.common.kafka import make_consumer, make_producer
 from services.common.processor import Output, PartitionTask, Record, StreamProcessor
 from services.common.topics import Topic, Topics, TopicSpec, create_topics, topic_specs
 from services.flakiness.execution import Context, Execution, TestSubject
-from services.flakiness.settings import FlakinessSettings
+from services.flakiness.settings import FlakinessSettings, ServiceSettings
 from services.flakiness.task import FlakinessTask, TopicNames
-from services.flakiness.tracker import Entry, Tracker
 
 T0 = 1_800_000_000.0
+DEFAULT_BATCH: int = ServiceSettings.model_fields["max_batch"].default
 
 
 def results(total: int, tests: int, seed: int = 7) -> Iterator[bytes]:
@@ -108,6 +108,14 @@ def results(total: int, tests: int, seed: int = 7) -> Iterator[bytes]:
                 )
 
 
+@dataclass(frozen=True)
+class Rate:
+    """Results per second (wall) and CPU microseconds per result over one pass."""
+
+    per_s: float
+    cpu_us: float
+
+
 async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
     producer = make_producer(bootstrap, linger_ms=20)
     await producer.start()
@@ -119,70 +127,47 @@ async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         await producer.stop()
 
 
-async def bare_loop(bootstrap: str, topic: str, count: int) -> float:
-    """Results per second of consume + decode, first record to last."""
+async def bare_loop(bootstrap: str, topic: str, count: int) -> Rate:
+    """Consume + decode, first record to last."""
     consumer = make_consumer(bootstrap, group_id=None, client_id="bench-bare")
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
-        seen, start = 0, 0.0
+        seen, start, cpu = 0, 0.0, 0.0
         while seen < count:
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
             for records in batch.values():
                 if not start:
-                    start = time.perf_counter()
+                    start, cpu = time.perf_counter(), time.process_time()
                 for record in records:
                     orjson.loads(record.value)
                 seen += len(records)
-        return count / (time.perf_counter() - start)
+        return Rate(count / (time.perf_counter() - start), _cpu_us(cpu, count))
     finally:
         await consumer.stop()
 
 
-class _ShortFetchWait(AIOKafkaConsumer):  # type: ignore[misc]
-    def __init__(self, *topics: str, **config: object) -> None:
-        config.setdefault("fetch_max_wait_ms", 50)
-        super().__init__(*topics, **config)
-
-
-@contextlib.contextmanager
-def short_fetch_wait() -> Iterator[None]:
-    """The diagnostic: the runtime's consumers wait at most 50 ms for an idle input."""
-    original = vars(kafka_module)["AIOKafkaConsumer"]
-    setattr(kafka_module, "AIOKafkaConsumer", _ShortFetchWait)  # noqa: B010 - a bench-only patch
-    try:
-        yield
-    finally:
-        setattr(kafka_module, "AIOKafkaConsumer", original)  # noqa: B010
-
-
 class _DecodeOnly:
-    """The floor: decode, then one changelog record per input, nothing else."""
-
-    def __init__(self, changelog: str) -> None:
-        self.changelog = changelog
+    """The floor: decode each record, write nothing."""
 
     def restore(self, key: bytes, value: bytes | None) -> None:
         pass
 
     def process(self, record: Record) -> list[Output]:
-        data = orjson.loads(record.value or b"{}")
-        value = orjson.dumps({"at": data["received_at"], "id": data["event_id"], "f": 0})
-        return [Output(self.changelog, data["event_id"].encode(), value, record.partition)]
+        orjson.loads(record.value or b"{}")
+        return []
 
 
 async def through_processor(
-    bootstrap: str, topics: Topics, count: int, *, floor: bool = False
-) -> float:
+    bootstrap: str, topics: Topics, count: int, max_batch: int, *, floor: bool = False
+) -> Rate:
     names = TopicNames.under(topics)
     core = FlakinessSettings()
 
     def task(partition: int) -> PartitionTask:
-        if floor:
-            return _DecodeOnly(names.changelog)
-        return FlakinessTask(partition, names, core)
+        return _DecodeOnly() if floor else FlakinessTask(partition, names, core)
 
     processor = StreamProcessor(
         bootstrap_servers=bootstrap,
@@ -193,20 +178,60 @@ async def through_processor(
         dlq_topic=names.dlq,
         service="bench-flakiness",
         instance_id="bench",
+        max_batch=max_batch,
     )
     stop = asyncio.Event()
     running = asyncio.create_task(processor.run(stop))
-    start, first = 0.0, 0
+    start, first, cpu = 0.0, 0, 0.0
     while processor.processed < count:
         if running.done():
             running.result()
         await asyncio.sleep(0.005)
         if not start and processor.processed:
-            start, first = time.perf_counter(), processor.processed
+            start, first, cpu = time.perf_counter(), processor.processed, time.process_time()
     elapsed = time.perf_counter() - start
+    rate = Rate((count - first) / elapsed, _cpu_us(cpu, count - first))
     stop.set()
     await running
-    return (count - first) / elapsed
+    return rate
+
+
+def _cpu_us(since: float, count: int) -> float:
+    return (time.process_time() - since) / count * 1e6
+
+
+async def changelog_volume(bootstrap: str, topic: str) -> tuple[int, int]:
+    """Records and bytes (keys + values) committed to the changelog."""
+    consumer = make_consumer(bootstrap, group_id=None, client_id="bench-changelog")
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        records = size = 0
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            for record in batch.get(tp, []):
+                records += 1
+                size += len(record.key or b"") + len(record.value or b"")
+        return records, size
+    finally:
+        await consumer.stop()
+
+
+def core_alone(values: list[bytes], batch: int = 2000) -> Rate:
+    """The task with no Kafka: records in memory, a flush every ``batch``."""
+    names = TopicNames.under(Topics("bench."))
+    records = [Record(names.results, 0, n, b"pytest", v, 0) for n, v in enumerate(values)]
+    task = FlakinessTask(0, names, FlakinessSettings())
+    start, cpu = time.perf_counter(), time.process_time()
+    for n, record in enumerate(records, 1):
+        task.process(record)
+        if n % batch == 0:
+            task.flush()
+    task.flush()
+    return Rate(len(values) / (time.perf_counter() - start), _cpu_us(cpu, len(values)))
 
 
 def rss() -> int:
@@ -214,9 +239,11 @@ def rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def memory_per_test(tests: int, *, via_add: bool, size: int = 50) -> float:
+def memory_per_test(tests: int, *, via_task: bool, size: int = 50) -> float:
     """RSS growth per tracked test with full windows of ``size`` executions."""
-    tracker = Tracker(FlakinessSettings(window_size=size))
+    builds = size + 10 if via_task else size
+    task = FlakinessTask(0, TopicNames.under(Topics("bench.")), FlakinessSettings(window_size=size))
+    tracker = task.tracker
     contexts = [
         Context(
             build_id=f"build-{b}",
@@ -229,7 +256,7 @@ def memory_per_test(tests: int, *, via_add: bool, size: int = 50) -> float:
             pipeline="payments-api",
             suite="pytest",
         )
-        for b in range(size)
+        for b in range(builds)
     ]
     gc.collect()
     before = rss()
@@ -242,18 +269,25 @@ def memory_per_test(tests: int, *, via_add: bool, size: int = 50) -> float:
         )
         for t in range(tests)
     ]
-    if via_add:
+    if via_task:
         for b, ctx in enumerate(contexts):
             for t, subject in enumerate(subjects):
-                tracker.add(Execution(subject, ctx, T0 + b * 600, f"{b:08x}{t:024x}", False))
+                changes = tracker.add(
+                    Execution(subject, ctx, T0 + b * 600, f"{b:08x}{t:024x}", False)
+                )
+                if changes is not None:
+                    task.changelog.changed(changes)
+                if t % 2000 == 1999:
+                    task.changelog.flush(tracker)
     else:
         for t, subject in enumerate(subjects):
-            entry = tracker.entries[subject] = Entry(subject, tracker.contexts)
+            entry = tracker.restore_entry(subject)
             for b, ctx in enumerate(contexts):
-                entry.put(b, T0 + b * 600, (b << 40) | t, ctx, failed=False, attempt=1)
+                entry.put(T0 + b * 600, (b << 40) | t, ctx, 2)
     gc.collect()
     grown = rss() - before
     assert len(tracker.entries) == tests
+    assert all(len(e) == size for e in tracker.entries.values())
     return grown / tests
 
 
@@ -268,27 +302,31 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
-async def throughput(bootstrap: str, count: int, tests: int) -> list[float]:
-    """Bare loop, processor, and the two diagnostics; each on topics of its own."""
-    values = list(results(count, tests))
-    rates = []
-    for run in ("bare", "processor", "diagnostic", "floor"):
+async def throughput(
+    bootstrap: str, values: list[bytes], small_batch: int
+) -> tuple[dict[str, Rate], tuple[int, int]]:
+    """Bare loop, processor (two batch sizes), runtime floor; each on topics of its own."""
+    count = len(values)
+    rates: dict[str, Rate] = {}
+    volume = (0, 0)
+    for run in ("bare", "processor", "small", "floor"):
         topics = Topics(prefix=f"bench{uuid.uuid4().hex[:8]}.")
         changelog = TopicSpec(topics.internal("flakiness-changelog"), {"cleanup.policy": "compact"})
         await create_topics(bootstrap, topic_specs(topics, extra=[changelog]), partitions=1)
         try:
             await produce(bootstrap, topics.name(Topic.TEST_RESULTS), values)
             if run == "bare":
-                rates.append(await bare_loop(bootstrap, topics.name(Topic.TEST_RESULTS), count))
-            elif run == "processor":
-                rates.append(await through_processor(bootstrap, topics, count))
-            else:
-                with short_fetch_wait():
-                    rate = await through_processor(bootstrap, topics, count, floor=run == "floor")
-                rates.append(rate)
+                rates[run] = await bare_loop(bootstrap, topics.name(Topic.TEST_RESULTS), count)
+                continue
+            batch = small_batch if run == "small" else DEFAULT_BATCH
+            rates[run] = await through_processor(
+                bootstrap, topics, count, batch, floor=run == "floor"
+            )
+            if run == "processor":
+                volume = await changelog_volume(bootstrap, changelog.name)
         finally:
             await delete_topics(bootstrap, topics.prefix)
-    return rates
+    return rates, volume
 
 
 def _in_fresh_interpreter(path: str, tests: int) -> float:
@@ -301,34 +339,40 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=int, default=60_000)
     parser.add_argument("--tests", type=int, default=2_000, help="tests per build")
+    parser.add_argument("--small-batch", type=int, default=500, help="the second batch size")
     parser.add_argument("--memory-tests", type=int, default=100_000)
-    parser.add_argument("--memory-only", choices=["restore", "add"], help=argparse.SUPPRESS)
+    parser.add_argument("--memory-only", choices=["restore", "task"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_only:
-        per_test = memory_per_test(args.memory_tests, via_add=args.memory_only == "add")
+        per_test = memory_per_test(args.memory_tests, via_task=args.memory_only == "task")
         sys.stdout.write(f"{per_test:.0f}\n")
         return 0
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
-    bare, processed, diagnostic, floor = asyncio.run(
-        throughput(bootstrap, args.results, args.tests)
-    )
+    values = list(results(args.results, args.tests))
+    core = core_alone(values)
+    rates, (records, size) = asyncio.run(throughput(bootstrap, values, args.small_batch))
+    bare = rates["bare"].per_s
     out = sys.stdout.write
     out(f"throughput over {args.results} results ({args.tests} tests per build), one partition:\n")
-    out(f"  bare consume + decode                {bare:9.0f} results/s\n")
-    out(f"  flakiness processor                  {processed:9.0f} results/s")
-    out(f"  ratio {processed / bare:.3f}\n")
-    out(f"  … with fetch_max_wait_ms=50 (diag.)  {diagnostic:9.0f} results/s")
-    out(f"  ratio {diagnostic / bare:.3f}\n")
-    out(f"  runtime floor, same patch (diag.)    {floor:9.0f} results/s")
-    out(f"  ratio {floor / bare:.3f}\n")
+    rows = [
+        ("bare consume + decode", rates["bare"]),
+        (f"flakiness processor, max batch {DEFAULT_BATCH}", rates["processor"]),
+        (f"flakiness processor, max batch {args.small_batch}", rates["small"]),
+        (f"runtime floor (decode only), max batch {DEFAULT_BATCH}", rates["floor"]),
+        ("flakiness task alone, no Kafka", core),
+    ]
+    for label, rate in rows:
+        out(f"  {label:48} {rate.per_s:8.0f} results/s  ratio {rate.per_s / bare:.3f}")
+        out(f"  cpu {rate.cpu_us:5.1f} us/result\n")
+    out(f"  changelog: {records} records, {size / args.results:.0f} bytes per result\n")
     restored = _in_fresh_interpreter("restore", args.memory_tests)
-    added = _in_fresh_interpreter("add", args.memory_tests // 10)
+    through_task = _in_fresh_interpreter("task", args.memory_tests // 4)
     out("memory per tracked test, N = 50 full windows:\n")
-    out(f"  {args.memory_tests} tests (restore path)   {restored:6.0f} bytes\n")
-    out(f"  {args.memory_tests // 10} tests (Tracker.add)   {added:6.0f} bytes\n")
+    out(f"  {args.memory_tests} tests (restore path)        {restored:6.0f} bytes\n")
+    out(f"  {args.memory_tests // 4} tests (task: add + changelog)  {through_task:6.0f} bytes\n")
     return 0
 
 

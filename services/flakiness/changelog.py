@@ -2,19 +2,22 @@
 
 Each batch writes what it changed as one or a few **segments**, records keyed
 ``["g", seq]`` with ``seq`` counting up. A segment holds one record per subject the
-batch touched, and the contexts (build, job, commit…) its slots refer to::
+batch touched, and the contexts (build, job, commit…) its executions refer to::
 
-    {"c": {"7": {"build_id": …}, …},
-     "r": [{"t": ["test", suite, scope, name, file], "n": 50,
-            "s": [[i, at, eid, 7, bits], …], "m": {…}},
-           {"t": ["step", pipeline, step_key], "s": [[3, at, eid, 7, bits], [4]]},
+    {"c": {"0": {"build_id": …}, …},
+     "r": [{"t": ["test", suite, scope, name, file], "w": 1,
+            "s": [[at, eid, 0, bits], …], "m": {…}},
+           {"t": ["step", pipeline, step_key], "s": [[at, eid, 0, bits]]},
            …]}
 
-A record with ``"n"`` is **whole**: the window has ``n`` slots, those listed are full,
-``"m"`` is the status (``null``: none); ``"n": 0`` with nothing else says the subject
-is gone. A record without ``"n"`` is a **delta** on the subject's last whole record:
-the listed slots (``[i]`` alone: emptied) and, if present, the new status. Reading the
-segments in order and applying each record rebuilds every window slot for slot.
+A record with ``"w"`` is **whole**: the subject's window holds exactly the executions
+listed (time, event-id hash, context, failed | attempt << 1) and ``"m"`` is its status
+(``null``: none); one with nothing listed and no status says the subject is gone. A
+record without ``"w"`` is a **delta** on the subject's last whole record: executions
+the window took in (some may have left it since) and, if present, the new status.
+Reading the segments in order, taking the executions in and cutting each window to N
+within T (``Window.trim``) rebuilds every window exactly: a window is a function of
+what it took in.
 
 Cleaning keeps the topic small. A subject writes a whole record again after
 ``max_deltas`` deltas, or when the oldest segment holding its whole record is being
@@ -36,7 +39,6 @@ segment is older than every live one. Records of the old per-slot format are ski
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +47,7 @@ from pydantic import ValidationError
 
 from schemas.flakiness import Evidence
 from services.flakiness import BadRecord
-from services.flakiness.execution import Context, StepSubject, Subject, TestSubject
+from services.flakiness.execution import Context, Execution, StepSubject, Subject, TestSubject
 from services.flakiness.status import Meta
 from services.flakiness.tracker import Changes, Entry, Tracker
 from services.flakiness.window import Contexts
@@ -69,8 +71,6 @@ SEGMENT_BYTES = 256 * 1024
 
 _CONTEXT_FIELDS = tuple(f for f, d in Context.__dataclass_fields__.items() if d.init)
 
-Row = tuple[int, float, int, int, int] | tuple[int]
-
 
 # -- encoding ---------------------------------------------------------------------------
 
@@ -89,10 +89,9 @@ def _decode_key(raw: bytes) -> int:
     return seq
 
 
-def _identity(subject: Subject) -> list[Any]:
-    if isinstance(subject, TestSubject):
-        return ["test", subject.suite, subject.scope, subject.name, subject.file]
-    return ["step", subject.pipeline, subject.step_key]
+def _identity(subject: Subject) -> tuple[Any, ...]:
+    """``("test", suite, scope, name, file)`` or ``("step", pipeline, step_key)``."""
+    return (("test",) if type(subject) is TestSubject else ("step",)) + subject
 
 
 def _subject(parts: list[Any]) -> Subject:
@@ -152,38 +151,78 @@ class Segment:
 
 @dataclass(slots=True)
 class _Mark:
-    """An entry touched in this batch: the slots written (``None``: write it whole)."""
+    """An entry touched in this batch: the executions it took in (with their event-id
+    hashes), or ``None``: write it whole."""
 
-    slots: set[int] | None
+    added: list[tuple[Execution, int]] | None
     meta: bool = False
 
 
 class _Writer:
-    """Packs one batch's records into segments of about ``limit`` bytes."""
+    """Packs one batch's records into segments of about ``segment_bytes``, each with the
+    contexts its records refer to (numbered within the segment)."""
 
-    def __init__(self, log: Changelog, contexts: Contexts) -> None:
+    def __init__(self, log: Changelog) -> None:
         self.log = log
-        self.contexts = contexts
         self.out: list[tuple[bytes, bytes | None]] = []
         self.first = log.next_seq
         self._segment: Segment | None = None
         self._records: list[bytes] = []
-        self._used: set[int] = set()
+        self._contexts: dict[int, tuple[int, Context]] = {}  # id(ctx) -> (number, ctx)
         self._size = 0
 
-    def add(
-        self, subject: Subject, record: bytes, units: int, used: Iterable[int], whole: bool
-    ) -> int:
-        segment = self._segment
-        if segment is None or self._size > self.log.segment_bytes:
+    def open(self) -> None:
+        """Start a new segment if the current one is full (call before numbering)."""
+        if self._segment is None or self._size > self.log.segment_bytes:
             self.close()
             segment = self._segment = Segment(self.log.next_seq, 0, [])
             self.log.segments[segment.seq] = segment
             self.log.next_seq += 1
-        for i in used:
-            if i not in self._used:
-                self._used.add(i)
-                self._size += len(self.log.context_json(self.contexts, i)) + 8
+
+    def number(self, ctx: Context) -> int:
+        """The context's number in the current segment."""
+        known = self._contexts.get(id(ctx))
+        if known is None:
+            known = self._contexts[id(ctx)] = (len(self._contexts), ctx)
+            self._size += len(self.log.context_json(ctx)) + 8
+        return known[0]
+
+    def delta(self, entry: Entry, mark: _Mark) -> None:
+        """The executions ``entry`` took in (and its status, if that changed)."""
+        self.open()
+        number = self.number
+        added = mark.added
+        assert added is not None
+        fields: dict[str, Any] = {
+            "t": _identity(entry.subject),
+            "s": [
+                (x.at, eid, number(x.context), (min(x.attempt, 127) << 1) | x.failed)
+                for x, eid in added
+            ],
+        }
+        if mark.meta and entry.meta is not None:
+            fields["m"] = orjson.Fragment(encode_meta(entry.meta))
+        self.add(entry.subject, orjson.dumps(fields), 1 + len(added), whole=False)
+        entry.deltas += 1
+
+    def whole(self, entry: Entry, table: Contexts) -> int:
+        """Everything ``entry`` holds; the segment it went to."""
+        self.open()
+        number = self.number
+        rows = [(at, eid, number(table[ci]), bits) for at, eid, ci, bits in entry.rows()]
+        meta = None if entry.meta is None else orjson.Fragment(encode_meta(entry.meta))
+        record = orjson.dumps({"t": _identity(entry.subject), "w": 1, "s": rows, "m": meta})
+        return self.add(entry.subject, record, 1 + len(rows), whole=True)
+
+    def gone(self, subject: Subject) -> int:
+        """That ``subject`` is no longer tracked; the segment it went to."""
+        self.open()
+        record = orjson.dumps({"t": _identity(subject), "w": 1, "s": [], "m": None})
+        return self.add(subject, record, 1, whole=True)
+
+    def add(self, subject: Subject, record: bytes, units: int, whole: bool) -> int:
+        segment = self._segment
+        assert segment is not None
         self._records.append(record)
         self._size += len(record) + 1
         segment.units += units
@@ -198,14 +237,14 @@ class _Writer:
         if segment is None:
             return
         contexts = {
-            i: orjson.Fragment(self.log.context_json(self.contexts, i)) for i in sorted(self._used)
+            n: orjson.Fragment(self.log.context_json(c)) for n, c in self._contexts.values()
         }
         value = b'{"c":%s,"r":[%s]}' % (
             orjson.dumps(contexts, option=orjson.OPT_NON_STR_KEYS),
             b",".join(self._records),
         )
         self.out.append((segment_key(segment.seq), value))
-        self._segment, self._records, self._used, self._size = None, [], set(), 0
+        self._segment, self._records, self._contexts, self._size = None, [], {}, 0
 
 
 class Changelog:
@@ -230,86 +269,57 @@ class Changelog:
         self.units = 0
         self.next_seq = 0
         self._dirty: dict[Entry, _Mark] = {}  # in the order first touched
-        self._contexts_json: dict[int, tuple[Context, bytes]] = {}
+        self._contexts_json: dict[int, tuple[Context, bytes]] = {}  # id(ctx) -> JSON
         self._unreadable = 0
 
     # -- writing ----------------------------------------------------------------------
 
     def changed(self, changes: Changes) -> None:
         """Note what one execution changed, to be written at :meth:`flush`."""
-        dirty = self._dirty
-        for entry, index in changes.written:
-            mark = dirty.get(entry)
-            if mark is None:
-                dirty[entry] = _Mark({index})
-            elif mark.slots is not None:
-                mark.slots.add(index)
+        mark = self._dirty.get(changes.entry)
+        if mark is None:
+            self._dirty[changes.entry] = _Mark([(changes.execution, changes.eid)])
+        elif mark.added is not None:
+            mark.added.append((changes.execution, changes.eid))
         for entry in changes.cleared:
-            self._mark(entry).slots = None
+            self._mark(entry).added = None
         for entry in changes.metas:
             self._mark(entry).meta = True
 
     def _mark(self, entry: Entry) -> _Mark:
         mark = self._dirty.get(entry)
         if mark is None:
-            mark = self._dirty[entry] = _Mark(set())
+            mark = self._dirty[entry] = _Mark([])
         return mark
 
     def flush(self, tracker: Tracker) -> list[tuple[bytes, bytes | None]]:
-        """The batch's records: new segments, then tombstones of segments now free."""
+        """The batch's records: new segments, then tombstones of segments now free.
+
+        Entries are written in the order first touched, so an entry that went (written
+        as gone, if it ever was written) comes before one that took its subject's place
+        (written whole)."""
         self._evacuate(tracker)
-        writer = _Writer(self, tracker.contexts)
+        writer = _Writer(self)
+        entries, max_deltas = tracker.entries, self.max_deltas
         for entry, mark in self._dirty.items():
-            self._write(entry, mark, tracker, writer)
+            subject, held = entry.subject, entry.segment
+            if entries.get(subject) is not entry:  # gone
+                if held is not None:
+                    self._let_go(held)
+                    self.graves[subject] = writer.gone(subject)
+                    entry.segment = None
+            elif mark.added is not None and held is not None and entry.deltas < max_deltas:
+                writer.delta(entry, mark)
+            else:
+                if held is None:
+                    held = self.graves.pop(subject, None)
+                if held is not None:
+                    self._let_go(held)
+                entry.segment = writer.whole(entry, tracker.contexts)
+                entry.deltas = 0
         self._dirty.clear()
         writer.close()
         return writer.out + self._release(writer.first)
-
-    def _write(self, entry: Entry, mark: _Mark, tracker: Tracker, writer: _Writer) -> None:
-        """One record for ``entry``. Entries touched in a batch are written in the order
-        first touched, so an entry that went (written as gone, if it ever was written)
-        comes before one that took its subject's place (written whole)."""
-        subject, held = entry.subject, entry.segment
-        if tracker.entries.get(subject) is not entry:  # gone
-            if held is not None:
-                self._let_go(held)
-                record = orjson.dumps({"t": _identity(subject), "n": 0, "s": []})
-                self.graves[subject] = writer.add(subject, record, 1, (), whole=True)
-                entry.segment = None
-            return
-        if mark.slots is not None and held is not None and entry.deltas < self.max_deltas:
-            rows: list[Row] = []
-            used = []
-            for i in sorted(mark.slots):
-                row = entry.row(i)
-                if row is None:
-                    rows.append((i,))
-                else:
-                    rows.append((i, *row))
-                    used.append(row[2])
-            fields: dict[str, Any] = {"t": _identity(subject), "s": rows}
-            if mark.meta and entry.meta is not None:
-                fields["m"] = orjson.Fragment(encode_meta(entry.meta))
-            writer.add(subject, orjson.dumps(fields), 1 + len(rows), used, whole=False)
-            entry.deltas += 1
-            return
-        if held is None:
-            held = self.graves.pop(subject, None)
-        if held is not None:
-            self._let_go(held)
-        rows = list(entry.rows())
-        record = orjson.dumps(
-            {
-                "t": _identity(subject),
-                "n": entry.capacity,
-                "s": rows,
-                "m": None if entry.meta is None else orjson.Fragment(encode_meta(entry.meta)),
-            }
-        )
-        entry.segment = writer.add(
-            subject, record, 1 + len(rows), entry.context_indices(), whole=True
-        )
-        entry.deltas = 0
 
     def _let_go(self, seq: int) -> None:
         segment = self.segments.get(seq)
@@ -330,7 +340,7 @@ class Changelog:
                 for subject in segment.wholes:
                     entry = tracker.entries.get(subject)
                     if entry is not None and entry.segment == segment.seq:
-                        self._mark(entry).slots = None  # (gone ones are written as such)
+                        self._mark(entry).added = None  # (gone ones are written as such)
                     elif self.graves.get(subject) == segment.seq:
                         del self.graves[subject]
                         segment.live -= 1
@@ -347,11 +357,12 @@ class Changelog:
             out.append((segment_key(seq), None))
         return out
 
-    def context_json(self, contexts: Contexts, i: int) -> bytes:
-        ctx = contexts[i]
-        cached = self._contexts_json.get(i)
+    def context_json(self, ctx: Context) -> bytes:
+        cached = self._contexts_json.get(id(ctx))
         if cached is None or cached[0] is not ctx:
-            cached = self._contexts_json[i] = (ctx, encode_context(ctx))
+            if len(self._contexts_json) > 4096:
+                self._contexts_json.clear()
+            cached = self._contexts_json[id(ctx)] = (ctx, encode_context(ctx))
         return cached[1]
 
     # -- restoring ----------------------------------------------------------------------
@@ -397,8 +408,8 @@ class Changelog:
         subject = _subject(record["t"])
         entry = tracker.restore_entry(subject)
         rows = record["s"]
-        if "n" in record:
-            entry.reset(int(record["n"]))
+        if "w" in record:
+            entry.clear()
             meta = record.get("m")
             entry.meta = None if meta is None else decode_meta(meta)
             entry.segment, entry.deltas = seq, 0
@@ -407,14 +418,8 @@ class Changelog:
             entry.deltas += 1
             if "m" in record:
                 entry.meta = decode_meta(record["m"])
-        for row in rows:
-            if len(row) == 1:
-                entry.vacate(int(row[0]))
-            else:
-                i, at, eid, c, bits = row
-                entry.put(
-                    i, float(at), int(eid), contexts[c], failed=bool(bits & 1), attempt=bits >> 1
-                )
+        for at, eid, c, bits in rows:
+            entry.put(float(at), int(eid), contexts[c], int(bits))
         return 1 + len(rows)
 
     def finish_restore(self, tracker: Tracker) -> None:

@@ -72,20 +72,25 @@ class Summary:
         return round(self.flips / (self.runs - 1), 4) if self.runs > 1 else 0.0
 
 
-def summarize(window: Window) -> Summary:
+def summarize(window: Window, ordered: list[Slot] | None = None) -> Summary:
+    """``ordered``: ``window.ordered()``, if already at hand."""
     if window.failures == 0:
         return Summary(len(window), 0, 0)
-    ordered = window.ordered()
+    ordered = window.ordered() if ordered is None else ordered
     return Summary(len(ordered), window.failures, _flips(ordered))
 
 
 def find(
-    window: Window, settings: FlakinessSettings, is_outage: Callable[[Context], bool]
+    window: Window,
+    settings: FlakinessSettings,
+    is_outage: Callable[[Context], bool],
+    ordered: list[Slot] | None = None,
 ) -> list[Found]:
-    """Every piece of evidence in ``window``, oldest first."""
+    """Every piece of evidence in ``window``, oldest first (``ordered``: as above)."""
     if window.failures == 0:
         return []
-    usable = [s for s in window.ordered() if not is_outage(s.context)]
+    ordered = window.ordered() if ordered is None else ordered
+    usable = [s for s in ordered if not is_outage(s.context)]
     found = _same_commit(usable, settings)
     rate = _transition(usable, settings)
     if rate is not None:

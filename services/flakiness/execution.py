@@ -4,12 +4,16 @@ A test is identified by suite + scope + name (+ file), a step by pipeline + step
 The :class:`Context` (build, job, commit, branch, links) is shared by every execution
 of one job, so a thousand results of one upload hold one context between them.
 ``services.flakiness.inputs`` makes executions out of input messages.
+
+Subjects and executions are named tuples: made, hashed and compared in C, which
+matters at one per input record (subjects are dictionary keys everywhere).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = [
     "Context",
@@ -21,11 +25,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class TestSubject:
+class TestSubject(NamedTuple):
     """A test: suite + scope + name (+ file)."""
-
-    __test__ = False  # not a pytest test class
 
     suite: str
     scope: str
@@ -46,8 +47,10 @@ class TestSubject:
         return f"{self.scope} {self.name}".strip()
 
 
-@dataclass(frozen=True, slots=True)
-class StepSubject:
+TestSubject.__test__ = False  # type: ignore[attr-defined]  # not a pytest test class
+
+
+class StepSubject(NamedTuple):
     """A pipeline step: pipeline slug + step key (the label when a step has no key)."""
 
     pipeline: str
@@ -96,8 +99,7 @@ class Context:
         return self.job_url or self.build_url
 
 
-@dataclass(frozen=True, slots=True)
-class Execution:
+class Execution(NamedTuple):
     """One pass or fail at event time ``at`` (epoch seconds)."""
 
     subject: Subject

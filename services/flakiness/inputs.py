@@ -90,21 +90,24 @@ def from_test_result(
     if result not in ("passed", "failed"):
         return None
     env = data.get("run_env") or {}
-    if last is not None and last.context is not None and last.suite == suite and last.env == env:
+    if last is None:
+        context = _test_context(data, env, suite, event_id, default_branches)
+    elif last.context is not None and last.suite == suite and last.env == env:
         context = last.context
     else:
         context = _test_context(data, env, suite, event_id, default_branches)
-        if last is not None:
-            last.suite, last.env, last.context = suite, env, context
-    file = _str(test.get("file_name"))
+        last.suite, last.env, last.context = suite, env, context
+    scope = test.get("scope")
+    file = test.get("file_name")
     subject = TestSubject(
-        suite=suite,
-        scope=sys.intern(str(test.get("scope") or "")),
-        name=name,
-        file=None if file is None else sys.intern(file),
+        suite,
+        sys.intern(str(scope)) if scope else "",
+        name,
+        sys.intern(str(file)) if file else None,
     )
     attempt = data.get("attempt")
-    attempt = attempt if isinstance(attempt, int) and attempt > 0 else 1
+    if type(attempt) is not int or attempt < 1:
+        attempt = 1
     return Execution(subject, context, at, event_id, result == "failed", attempt)
 
 

@@ -63,14 +63,23 @@ class RunBook:
         run = self.runs.get(key)
         return run is not None and run.is_outage(self.settings)
 
-    def enter(self, subject: Subject, context: Context, failed: bool, passes_before: int) -> Run:
+    def enter(
+        self,
+        subject: Subject,
+        context: Context,
+        failed: bool,
+        passes_before: int,
+        run: Run | None = None,
+    ) -> Run:
         """Count an execution that entered a window. ``passes_before``: the subject's
-        passes already held in this run (needed when its first failure arrives late)."""
-        key = context.run
-        assert key is not None
-        run = self.runs.get(key)
+        passes already held in this run (needed when its first failure arrives late);
+        ``run``: the context's run, if already looked up."""
         if run is None:
-            run = self.runs[key] = Run(context)
+            key = context.run
+            assert key is not None
+            run = self.runs.get(key)
+            if run is None:
+                run = self.runs[key] = Run(context)
         run.total += 1
         if failed:
             run.failed += 1

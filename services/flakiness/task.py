@@ -132,15 +132,20 @@ class FlakinessTask:
     def _publish(self, changes: Changes) -> list[Output]:
         """Alerts now; state and run values kept for :meth:`flush`."""
         names, entries = self.names, self.tracker.entries
-        for subject in dict.fromkeys(changes.states):
-            entry = entries.get(subject)
-            value = None if entry is None else state(entry, changes.at).to_json()
-            self._states[subject.key.encode()] = value
-        for key in dict.fromkeys(changes.runs):
-            run = self.tracker.runs.get(key)
-            summary = None if run is None else test_run(run, entries, changes.at, self.settings)
-            if summary is not None:
-                self._runs[key] = Output(names.runs, summary.pipeline.encode(), summary.to_json())
+        if changes.states:
+            for subject in dict.fromkeys(changes.states):
+                entry = entries.get(subject)
+                value = None if entry is None else state(entry, changes.at).to_json()
+                self._states[subject.key.encode()] = value
+        if changes.runs:
+            for key in dict.fromkeys(changes.runs):
+                run = self.tracker.runs.get(key)
+                summary = None if run is None else test_run(run, entries, changes.at, self.settings)
+                if summary is not None:
+                    pipeline = summary.pipeline.encode()
+                    self._runs[key] = Output(names.runs, pipeline, summary.to_json())
+        if not changes.alerts:
+            return []
         return [
             Output(
                 names.alerts,

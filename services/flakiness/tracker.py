@@ -20,7 +20,7 @@ a whole window (clearing their flag, if any).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from services.flakiness.evidence import Summary, find, summarize
 from services.flakiness.execution import Execution, Subject
@@ -69,21 +69,26 @@ class Alerted:
     reason: str = ""
 
 
-@dataclass(slots=True)
 class Changes:
     """What one execution changed, in the order it happened.
 
-    ``written``: window slots written; ``cleared``: windows emptied (the entry may be
-    gone from :attr:`Tracker.entries` too); ``metas``: statuses changed; ``states`` and
-    ``runs``: what to publish; ``alerts``: flags raised or cleared."""
+    ``execution`` (event-id hash ``eid``) went into ``entry``'s window; ``cleared``:
+    windows emptied (the entry may be gone from :attr:`Tracker.entries` too);
+    ``metas``: statuses changed; ``states`` and ``runs``: what to publish; ``alerts``:
+    flags raised or cleared. (A plain class: one is made per execution.)"""
 
-    at: float
-    written: list[tuple[Entry, int]] = field(default_factory=list)
-    cleared: list[Entry] = field(default_factory=list)
-    metas: list[Entry] = field(default_factory=list)
-    states: list[Subject] = field(default_factory=list)
-    alerts: list[Alerted] = field(default_factory=list)
-    runs: list[RunKey] = field(default_factory=list)
+    __slots__ = ("alerts", "at", "cleared", "eid", "entry", "execution", "metas", "runs", "states")
+
+    def __init__(self, entry: Entry, execution: Execution, eid: int) -> None:
+        self.entry = entry
+        self.execution = execution
+        self.eid = eid
+        self.at = execution.at
+        self.cleared: list[Entry] = []
+        self.metas: list[Entry] = []
+        self.states: list[Subject] = []
+        self.alerts: list[Alerted] = []
+        self.runs: list[RunKey] = []
 
 
 class Tracker:
@@ -96,6 +101,8 @@ class Tracker:
         self.watermark = float("-inf")
         self.contexts = Contexts()
         self._hour = float("-inf")
+        self._size = settings.window_size
+        self._max_age_s = settings.window_s
 
     # -- processing ------------------------------------------------------------------
 
@@ -106,14 +113,14 @@ class Tracker:
         if entry is None:
             entry = Entry(subject, self.contexts)
         before = (len(entry), entry.failures, entry.flips)
-        added = entry.add(execution, self.settings.window_size, self.settings.window_s)
-        if added is None:
+        eid = execution.eid
+        evicted = entry.add(execution, self._size, self._max_age_s, eid)
+        if evicted is None:
             return None
         if fresh:
             self.entries[subject] = entry
-        changes = Changes(at=execution.at)
-        changes.written.append((entry, added.index))
-        for old in added.evicted:
+        changes = Changes(entry, execution, eid)
+        for old in evicted:
             if old.context.run is not None:
                 self.runs.leave(subject, old.context, old.failed)
         if execution.context.run is None:
@@ -133,12 +140,12 @@ class Tracker:
         context = execution.context
         key = context.run
         assert key is not None
-        run = self.runs.get(key)
+        run = self.runs.runs.get(key)
         was_outage = run is not None and run.is_outage(self.settings)
         passes = 0
         if execution.failed and (run is None or entry.subject not in run.failing):
             passes = sum(1 for s in entry if s.context.run == key and not s.failed)
-        return self.runs.enter(entry.subject, context, execution.failed, passes), was_outage
+        return self.runs.enter(entry.subject, context, execution.failed, passes, run), was_outage
 
     def _after_run(
         self, run: Run, entry: Entry, execution: Execution, was_outage: bool, changes: Changes
@@ -180,9 +187,10 @@ class Tracker:
                 changes.states.append(entry.subject)
             return
         window: Window = entry
-        summary = summarize(window)
+        ordered = window.ordered() if window.failures else None
+        summary = summarize(window, ordered)
         entry.flips = summary.flips
-        found = find(window, self.settings, self.runs.is_outage) if window.failures else []
+        found = find(window, self.settings, self.runs.is_outage, ordered) if ordered else []
         meta = entry.meta
         change: Change | None = None
         meta_changed = False
@@ -211,11 +219,12 @@ class Tracker:
             )
 
     def _housekeeping(self, changes: Changes) -> None:
-        """Drop the windows of subjects that have not run for a whole window."""
-        cutoff = self.watermark - self.settings.window_s
-        for subject, entry in list(self.entries.items()):
-            if not len(entry) or entry.newest >= cutoff:
-                continue
+        """Drop the windows of subjects that have not run for a whole window (in key
+        order: the entries' own order differs after a restore)."""
+        cutoff = self.watermark - self._max_age_s
+        idle = [e for e in self.entries.values() if len(e) and e.newest < cutoff]
+        for entry in sorted(idle, key=lambda e: e.subject.key):
+            subject = entry.subject
             changes.cleared.append(entry)
             for slot in entry.clear():
                 if slot.context.run is not None:
@@ -250,7 +259,7 @@ class Tracker:
     def finish_restore(self) -> None:
         """Derive runs, flips and clocks from the restored windows."""
         for entry in self.entries.values():
-            entry.expire(self.settings.window_s)
+            entry.trim(self._size, self._max_age_s)
             self._count_runs(entry)
             entry.flips = summarize(entry).flips
             if len(entry):

@@ -11,36 +11,44 @@ Executions are ordered by event time (ties by attempt, then event id), never by
 arrival, so any arrival order of the same executions leaves the same window: the
 window of a set is its newest N within T, and an execution that arrives too late
 for the window (older than its oldest member when full, or older than T before its
-newest) is refused and changes nothing.
+newest) is refused and changes nothing. That also makes the window a function of
+what it took in: take in the same executions again, in any order, then cut to N
+within T (:meth:`Window.trim`), and it is the same window, which is how the
+changelog restores one.
 
-Storage is compact and slot-indexed: slot *s* holds one execution until it is
-evicted (by N, the newcomer takes its slot; by T, the slot becomes a hole that the
-next newcomer fills). Slots are stable, so the changelog can hold one record per
-slot and overwrite it in place. A slot takes 21 bytes: time, event-id hash, the index
-of its :class:`Context` in the shared :class:`Contexts` table, and outcome + attempt.
+Storage is compact and kept in order: the times in one ``array('d')`` (found by
+bisection), and per execution a 13-byte record in one ``bytearray``: event-id hash
+(searched with ``bytearray.find``, so a duplicate is found without boxing 50
+numbers), the index of its :class:`Context` in the shared :class:`Contexts` table,
+and outcome + attempt. 21 bytes an execution, and two buffers a window.
 """
 
 from __future__ import annotations
 
+import struct
 from array import array
-from collections.abc import Iterator
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from services.flakiness.execution import Context, Execution
 
-__all__ = ["Added", "Contexts", "Slot", "Window"]
+__all__ = ["Contexts", "Slot", "Window"]
 
-_HOLE_AT = float("inf")  # holes sort after everything, so min() finds the oldest
 _MAX_ATTEMPT = 127
+_RECORD = struct.Struct("<qIB")  # event-id hash, context index, failed | attempt << 1
+_EID = struct.Struct("<q")
+_WIDTH = _RECORD.size
+_NEVER = float("-inf")
 
 
 class Contexts:
     """The contexts that window slots refer to, by index, counted by the slots holding each.
 
     Every result of one job shares one context; a slot stores its 4-byte index, and a
-    context is forgotten when no slot holds it any more. Index 0 means "no context"
-    (an empty slot). ``held`` counts the slots holding any context: every live slot of
-    every window that shares the table.
+    context is forgotten when no slot holds it any more. Index 0 is never used.
+    ``held`` counts the slots holding any context: every execution of every window
+    that shares the table.
     """
 
     __slots__ = ("_free", "_index", "_items", "_last", "_refs", "held")
@@ -96,11 +104,9 @@ class Contexts:
                 self._last = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(NamedTuple):
     """One execution as the window holds it."""
 
-    index: int
     at: float
     eid: int
     context: Context
@@ -112,170 +118,138 @@ class Slot:
         return (self.at, self.attempt, self.eid)
 
 
-@dataclass(frozen=True, slots=True)
-class Added:
-    """Where an accepted execution went and what it pushed out."""
-
-    index: int
-    evicted: list[Slot]
-
-
 class Window:
     """Up to ``size`` executions, none older than ``max_age_s`` before the newest."""
 
-    __slots__ = ("_at", "_bits", "_ctx", "_eid", "_live", "_table", "failures", "newest")
+    __slots__ = ("_at", "_rec", "_table", "failures")
 
     def __init__(self, contexts: Contexts) -> None:
         self._table = contexts
         self._at = array("d")
-        self._eid = array("q")
-        self._ctx = array("I")  # 0: an empty slot
-        self._bits = bytearray()  # bit 0: failed; bits 1-7: attempt
-        self._live = 0
+        self._rec = bytearray()
         self.failures = 0
-        self.newest = float("-inf")
 
     def __len__(self) -> int:
-        return self._live
+        return len(self._at)
 
     @property
-    def capacity(self) -> int:
-        """Slots in use or emptied (the changelog may hold a record for each)."""
-        return len(self._ctx)
+    def newest(self) -> float:
+        """The time of the newest execution (``-inf`` when empty)."""
+        return self._at[-1] if self._at else _NEVER
 
     def __iter__(self) -> Iterator[Slot]:
-        """Live slots in slot order (not time order; see :meth:`ordered`)."""
-        for i, ci in enumerate(self._ctx):
-            if ci:
-                yield self._slot(i)
+        """The executions, oldest first."""
+        table = self._table
+        for at, (eid, ci, bits) in zip(self._at, _RECORD.iter_unpack(self._rec), strict=True):
+            yield Slot(at, eid, table[ci], bool(bits & 1), bits >> 1)
 
     def ordered(self) -> list[Slot]:
-        """Live slots, oldest first."""
-        return sorted(self, key=lambda s: s.order)
+        """The executions, oldest first."""
+        return list(self)
 
     def holds(self, eid: int) -> bool:
-        if eid not in self._eid:
-            return False
-        return any(e == eid and c for e, c in zip(self._eid, self._ctx, strict=True))
+        rec, needle = self._rec, _EID.pack(eid)
+        p = rec.find(needle)
+        while p >= 0:
+            if p % _WIDTH == 0:
+                return True
+            p = rec.find(needle, p + 1)
+        return False
 
     def count_after(self, t: float) -> int:
         """How many executions are newer than ``t``."""
-        return sum(1 for a in self._at if t < a < _HOLE_AT)
+        return len(self._at) - bisect_right(self._at, t)
 
     def add(
-        self, execution: Execution, size: int, max_age_s: float, context: Context | None = None
-    ) -> Added | None:
-        """Take ``execution`` in, or ``None`` when it is a duplicate or too old.
-
-        ``context`` replaces the execution's own (an equal, shared instance)."""
-        eid = execution.eid
+        self, execution: Execution, size: int, max_age_s: float, eid: int | None = None
+    ) -> Sequence[Slot] | None:
+        """Take ``execution`` in: what it pushed out, or ``None`` when it is a duplicate
+        or too old. ``eid``: its event-id hash, if already at hand."""
+        if eid is None:
+            eid = execution.eid
         at = execution.at
-        if at < self.newest - max_age_s or self.holds(eid):
+        times = self._at
+        n = len(times)
+        if n and (at < times[-1] - max_age_s or self.holds(eid)):
             return None
         attempt = min(execution.attempt, _MAX_ATTEMPT)
-        evicted: list[Slot] = []
-        live = self._live
-        if live >= size:
-            oldest = self._oldest()
-            if (at, attempt, eid) < oldest.order:
+        pos = self._position(at, attempt, eid)
+        evicted: Sequence[Slot] = ()
+        if n >= size:
+            if pos == 0:  # older than the oldest of a full window
                 return None
-            index = oldest.index
-            evicted.append(oldest)
-            self._drop(index)
-        else:
-            index = self._ctx.index(0) if live < len(self._ctx) else len(self._ctx)
-        self.put(
-            index, at, eid, context or execution.context, failed=execution.failed, attempt=attempt
-        )
-        if min(self._at) < at - max_age_s:
-            evicted.extend(self.expire(max_age_s))
-        return Added(index, evicted)
-
-    def put(
-        self, index: int, at: float, eid: int, ctx: Context, *, failed: bool, attempt: int
-    ) -> None:
-        """Write one slot as it is (restoring from the changelog)."""
-        while len(self._ctx) <= index:
-            self._at.append(_HOLE_AT)
-            self._eid.append(0)
-            self._ctx.append(0)
-            self._bits.append(0)
-        if self._ctx[index]:
-            self._drop(index)
-        self._at[index] = at
-        self._eid[index] = eid
-        self._ctx[index] = self._table.hold(ctx)
-        self._bits[index] = (min(attempt, _MAX_ATTEMPT) << 1) | int(failed)
-        self.failures += int(failed)
-        self._live += 1
-        self.newest = max(self.newest, at)
+            evicted = [self._pop(0)]
+            pos -= 1
+        ci = self._table.hold(execution.context)
+        self._insert(pos, at, eid, ci, (attempt << 1) | execution.failed)
+        if times[0] < at - max_age_s:
+            evicted = [*evicted, *self.expire(max_age_s)]
+        return evicted
 
     def expire(self, max_age_s: float) -> list[Slot]:
         """Drop what is older than ``max_age_s`` before the newest."""
-        cutoff = self.newest - max_age_s
-        old = [slot for slot in self if slot.at < cutoff]
-        for slot in old:
-            self._drop(slot.index)
-        return old
+        old = bisect_left(self._at, self.newest - max_age_s)
+        return [self._pop(0) for _ in range(old)]
+
+    def trim(self, size: int, max_age_s: float) -> list[Slot]:
+        """Drop what is older than ``max_age_s`` before the newest, then the oldest
+        beyond ``size``."""
+        gone = self.expire(max_age_s)
+        gone.extend(self._pop(0) for _ in range(len(self._at) - size))
+        return gone
 
     def clear(self) -> list[Slot]:
         """Drop everything; return what was held."""
         held = list(self)
-        for slot in held:
-            self._drop(slot.index)
-        self._at, self._eid, self._ctx, self._bits = array("d"), array("q"), array("I"), bytearray()
-        self.newest = float("-inf")
+        for _, ci, _ in _RECORD.iter_unpack(self._rec):
+            self._table.release(ci)
+        self._at, self._rec, self.failures = array("d"), bytearray(), 0
         return held
 
     # -- raw rows, for the changelog -------------------------------------------------
 
-    def row(self, i: int) -> tuple[float, int, int, int] | None:
-        """Slot ``i`` as (time, event-id hash, context index, outcome + attempt bits), or
-        ``None`` when it is empty."""
-        if i >= len(self._ctx) or not self._ctx[i]:
-            return None
-        return (self._at[i], self._eid[i], self._ctx[i], self._bits[i])
+    def rows(self) -> list[tuple[float, int, int, int]]:
+        """Every execution as (time, event-id hash, context index, failed | attempt << 1)."""
+        return [
+            (at, eid, ci, bits)
+            for at, (eid, ci, bits) in zip(self._at, _RECORD.iter_unpack(self._rec), strict=True)
+        ]
 
-    def rows(self) -> list[tuple[int, float, int, int, int]]:
-        """Every live slot as (index, time, event-id hash, context index, bits)."""
-        at, eid, bits = self._at, self._eid, self._bits
-        return [(i, at[i], eid[i], c, bits[i]) for i, c in enumerate(self._ctx) if c]
+    def put(self, at: float, eid: int, ctx: Context, bits: int) -> None:
+        """Take one execution back in as it was written (restoring; no bounds applied,
+        see :meth:`trim`). A duplicate is ignored."""
+        if self.holds(eid):
+            return
+        attempt = min(bits >> 1, _MAX_ATTEMPT)
+        pos = self._position(at, attempt, eid)
+        self._insert(pos, at, eid, self._table.hold(ctx), (attempt << 1) | (bits & 1))
 
-    def context_indices(self) -> set[int]:
-        """Indices (in the shared table) of the contexts the live slots refer to."""
-        used = set(self._ctx)
-        used.discard(0)
-        return used
+    # -- inside ----------------------------------------------------------------------
 
-    def reset(self, capacity: int) -> None:
-        """Empty every slot and leave ``capacity`` empty ones (restoring a whole window)."""
-        self.clear()
-        self._at = array("d", [_HOLE_AT]) * capacity
-        self._eid = array("q", bytes(8 * capacity))
-        self._ctx = array("I", bytes(4 * capacity))
-        self._bits = bytearray(capacity)
+    def _position(self, at: float, attempt: int, eid: int) -> int:
+        """Where an execution goes in (time, attempt, event id) order."""
+        times = self._at
+        pos = bisect_right(times, at)
+        if pos and times[pos - 1] == at:  # a tie on time: attempt, then event id
+            first = bisect_left(times, at)
+            while pos > first:
+                other, _, bits = _RECORD.unpack_from(self._rec, (pos - 1) * _WIDTH)
+                if (bits >> 1, other) < (attempt, eid):
+                    break
+                pos -= 1
+        return pos
 
-    def vacate(self, i: int) -> None:
-        """Empty slot ``i`` if it holds an execution (restoring)."""
-        if i < len(self._ctx) and self._ctx[i]:
-            self._drop(i)
+    def _insert(self, pos: int, at: float, eid: int, ci: int, bits: int) -> None:
+        self._at.insert(pos, at)
+        start = pos * _WIDTH
+        self._rec[start:start] = _RECORD.pack(eid, ci, bits)
+        self.failures += bits & 1
 
-    def _slot(self, i: int) -> Slot:
-        bits = self._bits[i]
-        ctx = self._table[self._ctx[i]]
-        return Slot(i, self._at[i], self._eid[i], ctx, bool(bits & 1), bits >> 1)
-
-    def _oldest(self) -> Slot:
-        first = min(self._at)
-        if self._at.count(first) == 1:
-            return self._slot(self._at.index(first))
-        return min((s for s in self if s.at == first), key=lambda s: s.order)
-
-    def _drop(self, index: int) -> None:
-        self._table.release(self._ctx[index])
-        self._live -= 1
-        self.failures -= self._bits[index] & 1
-        self._at[index] = _HOLE_AT
-        self._eid[index] = 0
-        self._ctx[index] = 0
-        self._bits[index] = 0
+    def _pop(self, i: int) -> Slot:
+        start = i * _WIDTH
+        eid, ci, bits = _RECORD.unpack_from(self._rec, start)
+        del self._rec[start : start + _WIDTH]
+        slot = Slot(self._at.pop(i), eid, self._table[ci], bool(bits & 1), bits >> 1)
+        self._table.release(ci)
+        self.failures -= bits & 1
+        return slot

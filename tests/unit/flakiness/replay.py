@@ -40,14 +40,13 @@ def compacted(log: list[LogRecord], cleaned_to: int, drop_tombstones: bool) -> l
 
 
 def snapshot(tracker: Tracker) -> dict[str, object]:
-    """Every window slot for slot (contexts resolved), statuses, runs and the clock."""
+    """Every window execution by execution (contexts resolved), statuses, runs, clock."""
     contexts = tracker.contexts
     return {
         "entries": {
             subject.key: (
-                entry.capacity,
-                [(i, at, eid, contexts[c], bits) for i, at, eid, c, bits in entry.rows()],
-                entry.newest if len(entry) else None,
+                [(at, eid, contexts[c], bits) for at, eid, c, bits in entry.rows()],
+                entry.failures,
                 entry.meta,
                 entry.flips,
             )

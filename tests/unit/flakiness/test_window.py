@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,27 +59,51 @@ def test_an_execution_older_than_t_is_refused() -> None:
     assert window.add(result(T0, failed=True), 50, days(14)) is None
 
 
-def test_a_newcomer_takes_the_slot_of_the_execution_it_evicts() -> None:
+def test_a_newcomer_to_a_full_window_pushes_out_the_oldest() -> None:
     window = Window(Contexts())
-    slots = [window.add(result(T0 + n, failed=False), 3, days(14)) for n in range(3)]
-    added = window.add(result(T0 + 10, failed=True), 3, days(14))
-    assert added is not None
-    assert [s.index for s in slots if s is not None] == [0, 1, 2]
-    assert added.index == 0
-    assert [e.at for e in added.evicted] == [T0]
+    for n in (2, 0, 1):
+        pushed_out = window.add(result(T0 + n, failed=False), 3, days(14))
+        assert pushed_out is not None
+        assert not pushed_out
+    evicted = window.add(result(T0 + 10, failed=True), 3, days(14))
+    assert evicted is not None
+    assert [e.at for e in evicted] == [T0]
+    assert times(window) == [T0 + 1, T0 + 2, T0 + 10]
 
 
-def test_a_slot_emptied_by_age_is_reused() -> None:
+def test_executions_at_the_same_time_are_ordered_by_attempt_then_event_id() -> None:
     window = Window(Contexts())
-    window.add(result(T0, failed=False), 50, days(14))
-    window.add(result(T0 + days(1), failed=False), 50, days(14))
-    late = window.add(result(T0 + days(15), failed=False), 50, days(14))
-    assert late is not None
-    assert [e.at for e in late.evicted] == [T0]
-    again = window.add(result(T0 + days(16), failed=False), 50, days(14))
-    assert again is not None
-    assert again.index == 0
-    assert window.capacity == 3
+    for attempt, event in ((2, "b"), (1, "z"), (1, "a"), (3, "c")):
+        window.add(result(T0, failed=attempt == 1, attempt=attempt, event=event), 50, days(14))
+    assert [s.order for s in window] == sorted(s.order for s in window)
+    assert [s.attempt for s in window] == [1, 1, 2, 3]
+    assert window.failures == 2
+
+
+def test_an_event_id_hash_matching_bytes_across_two_records_is_not_a_duplicate() -> None:
+    window = Window(Contexts())
+    window.add(result(T0, failed=False, event="0000000000000001"), 50, days(14))
+    window.add(result(T0 + 1, failed=False, event="0100000000000000"), 50, days(14))
+    # records are (hash, context index, bits) = 13 bytes; these 8 bytes span the first
+    # record's context index and bits and the second's hash
+    straddling = result(T0 + 2, failed=False, event="0000000002000000")
+    assert struct.pack("<q", straddling.eid) in bytes(window._rec)
+    assert window.add(straddling, 50, days(14)) is not None
+    assert len(window) == 3
+    assert window.add(straddling, 50, days(14)) is None  # now it is one
+
+
+def test_taking_the_same_executions_back_in_and_trimming_gives_the_same_window() -> None:
+    window, again = Window(Contexts()), Window(Contexts())
+    made = [result(T0 + days(d), failed=d % 3 == 0, event=f"e{d}") for d in range(0, 30, 2)]
+    for execution in made:
+        window.add(execution, 5, days(10))
+    for execution in reversed(made):
+        again.put(execution.at, execution.eid, execution.context, int(execution.failed) | 2)
+    gone = again.trim(5, days(10))
+    assert [s.at for s in gone] == [T0 + days(d) for d in range(0, 20, 2)]
+    assert again.ordered() == window.ordered()
+    assert again.failures == window.failures
 
 
 executions = st.lists(
