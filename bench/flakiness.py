@@ -282,8 +282,7 @@ def memory_per_test(tests: int, *, via_task: bool, size: int = 50) -> float:
     else:
         for t, subject in enumerate(subjects):
             entry = tracker.restore_entry(subject)
-            for b, ctx in enumerate(contexts):
-                entry.put(T0 + b * 600, (b << 40) | t, ctx, 2)
+            entry.load([(T0 + b * 600, (b << 40) | t, ctx, 2) for b, ctx in enumerate(contexts)])
     gc.collect()
     grown = rss() - before
     assert len(tracker.entries) == tests

@@ -13,11 +13,10 @@ batch touched, and the contexts (build, job, commit…) its executions refer to:
 A record with ``"w"`` is **whole**: the subject's window holds exactly the executions
 listed (time, event-id hash, context, failed | attempt << 1) and ``"m"`` is its status
 (``null``: none); one with nothing listed and no status says the subject is gone. A
-record without ``"w"`` is a **delta** on the subject's last whole record: executions
-the window took in (some may have left it since) and, if present, the new status.
-Reading the segments in order, taking the executions in and cutting each window to N
-within T (``Window.trim``) rebuilds every window exactly: a window is a function of
-what it took in.
+record without ``"w"`` is a **delta** on the subject's last whole record: the
+executions the window took in, in that order (some may have left it since), and, if
+present, the new status. Reading the segments in order and offering each window the
+same executions in the same order (``Window.take``) rebuilds every window exactly.
 
 Cleaning keeps the topic small. A subject writes a whole record again after
 ``max_deltas`` deltas, or when the oldest segment holding its whole record is being
@@ -382,7 +381,8 @@ class Changelog:
             return
         try:
             data = orjson.loads(value)
-            contexts = {int(i): Context(**fields) for i, fields in data["c"].items()}
+            canonical = tracker.contexts.canonical
+            contexts = {int(i): canonical(Context(**fields)) for i, fields in data["c"].items()}
             records = data["r"]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             self._unreadable += 1
@@ -409,7 +409,7 @@ class Changelog:
         entry = tracker.restore_entry(subject)
         rows = record["s"]
         if "w" in record:
-            entry.clear()
+            entry.load([(float(at), int(eid), contexts[c], int(bits)) for at, eid, c, bits in rows])
             meta = record.get("m")
             entry.meta = None if meta is None else decode_meta(meta)
             entry.segment, entry.deltas = seq, 0
@@ -418,8 +418,9 @@ class Changelog:
             entry.deltas += 1
             if "m" in record:
                 entry.meta = decode_meta(record["m"])
-        for at, eid, c, bits in rows:
-            entry.put(float(at), int(eid), contexts[c], int(bits))
+            bounds = (tracker.settings.window_size, tracker.settings.window_s)
+            for at, eid, c, bits in rows:
+                entry.take((float(at), int(eid), contexts[c], int(bits)), *bounds)
         return 1 + len(rows)
 
     def finish_restore(self, tracker: Tracker) -> None:

@@ -72,9 +72,29 @@ class StepSubject(NamedTuple):
 Subject = TestSubject | StepSubject
 
 
+def _fields_of(ctx: Context) -> tuple[object, ...]:
+    """The fields that make a context what it is (those it is compared by)."""
+    return (
+        ctx.build_id,
+        ctx.build_number,
+        ctx.job_id,
+        ctx.commit,
+        ctx.branch,
+        ctx.on_default_branch,
+        ctx.build_url,
+        ctx.job_url,
+        ctx.pipeline,
+        ctx.suite,
+        ctx.retry_type,
+        ctx.shard,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Where executions ran. ``run`` is the (build, suite) pair for tests, ``None`` for steps."""
+    """Where executions ran. ``run`` is the (build, suite) pair for tests, ``None`` for steps.
+
+    Its hash is computed once: windows look contexts up by value (see ``Contexts``)."""
 
     build_id: str
     build_number: str | None = None
@@ -89,10 +109,15 @@ class Context:
     retry_type: str | None = None  # steps: this job is a retry of that type
     shard: int | None = None  # steps: parallel_group_index
     run: tuple[str, str] | None = field(init=False, compare=False, repr=False)
+    _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         run = None if self.suite is None else (self.build_id, self.suite)
         object.__setattr__(self, "run", run)
+        object.__setattr__(self, "_hash", hash(_fields_of(self)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def url(self) -> str | None:

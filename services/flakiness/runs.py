@@ -95,6 +95,15 @@ class RunBook:
                 run.failed_tests -= counts[1] == 1
         return run
 
+    def count_pass(self, context: Context) -> None:
+        """Count a pass of a subject with no failure in any run (restoring)."""
+        key = context.run
+        assert key is not None
+        run = self.runs.get(key)
+        if run is None:
+            run = self.runs[key] = Run(context)
+        run.total += 1
+
     def leave(self, subject: Subject, context: Context, failed: bool) -> None:
         """Forget an execution that left its window."""
         key = context.run

@@ -11,10 +11,10 @@ Executions are ordered by event time (ties by attempt, then event id), never by
 arrival, so any arrival order of the same executions leaves the same window: the
 window of a set is its newest N within T, and an execution that arrives too late
 for the window (older than its oldest member when full, or older than T before its
-newest) is refused and changes nothing. That also makes the window a function of
-what it took in: take in the same executions again, in any order, then cut to N
-within T (:meth:`Window.trim`), and it is the same window, which is how the
-changelog restores one.
+newest) is refused and changes nothing. Whatever it held, the same executions
+offered again in the order it took them (:meth:`Window.take`) leave the same window,
+which is how the changelog restores one. (Not in any order: an event id that left by
+age may come back later with another time, and then be taken again.)
 
 Storage is compact and kept in order: the times in one ``array('d')`` (found by
 bisection), and per execution a 13-byte record in one ``bytearray``: event-id hash
@@ -68,6 +68,12 @@ class Contexts:
         ctx = self._items[i]
         assert ctx is not None
         return ctx
+
+    def canonical(self, ctx: Context) -> Context:
+        """The instance the table holds of a context equal to ``ctx``, else ``ctx``
+        (holding the same instance again skips comparing contexts field by field)."""
+        i = self._index.get(ctx)
+        return ctx if i is None else self[i]
 
     def hold(self, ctx: Context) -> int:
         self.held += 1
@@ -167,12 +173,20 @@ class Window:
         or too old. ``eid``: its event-id hash, if already at hand."""
         if eid is None:
             eid = execution.eid
-        at = execution.at
+        bits = (min(execution.attempt, _MAX_ATTEMPT) << 1) | execution.failed
+        return self.take((execution.at, eid, execution.context, bits), size, max_age_s)
+
+    def take(
+        self, row: tuple[float, int, Context, int], size: int, max_age_s: float
+    ) -> Sequence[Slot] | None:
+        """:meth:`add` for an execution given as (time, event-id hash, context, failed |
+        attempt << 1)."""
+        at, eid, ctx, bits = row
         times = self._at
         n = len(times)
         if n and (at < times[-1] - max_age_s or self.holds(eid)):
             return None
-        attempt = min(execution.attempt, _MAX_ATTEMPT)
+        attempt = min(bits >> 1, _MAX_ATTEMPT)
         pos = self._position(at, attempt, eid)
         evicted: Sequence[Slot] = ()
         if n >= size:
@@ -180,8 +194,7 @@ class Window:
                 return None
             evicted = [self._pop(0)]
             pos -= 1
-        ci = self._table.hold(execution.context)
-        self._insert(pos, at, eid, ci, (attempt << 1) | execution.failed)
+        self._insert(pos, at, eid, self._table.hold(ctx), (attempt << 1) | (bits & 1))
         if times[0] < at - max_age_s:
             evicted = [*evicted, *self.expire(max_age_s)]
         return evicted
@@ -193,7 +206,7 @@ class Window:
 
     def trim(self, size: int, max_age_s: float) -> list[Slot]:
         """Drop what is older than ``max_age_s`` before the newest, then the oldest
-        beyond ``size``."""
+        beyond ``size`` (a restored window, after the settings changed)."""
         gone = self.expire(max_age_s)
         gone.extend(self._pop(0) for _ in range(len(self._at) - size))
         return gone
@@ -208,6 +221,11 @@ class Window:
 
     # -- raw rows, for the changelog -------------------------------------------------
 
+    def contexts(self) -> Iterator[Context]:
+        """The context of each execution, oldest first."""
+        table = self._table
+        return (table[ci] for _, ci, _ in _RECORD.iter_unpack(self._rec))
+
     def rows(self) -> list[tuple[float, int, int, int]]:
         """Every execution as (time, event-id hash, context index, failed | attempt << 1)."""
         return [
@@ -215,14 +233,14 @@ class Window:
             for at, (eid, ci, bits) in zip(self._at, _RECORD.iter_unpack(self._rec), strict=True)
         ]
 
-    def put(self, at: float, eid: int, ctx: Context, bits: int) -> None:
-        """Take one execution back in as it was written (restoring; no bounds applied,
-        see :meth:`trim`). A duplicate is ignored."""
-        if self.holds(eid):
-            return
-        attempt = min(bits >> 1, _MAX_ATTEMPT)
-        pos = self._position(at, attempt, eid)
-        self._insert(pos, at, eid, self._table.hold(ctx), (attempt << 1) | (bits & 1))
+    def load(self, rows: list[tuple[float, int, Context, int]]) -> None:
+        """Replace everything with ``rows`` (time, event-id hash, context, bits) as
+        :meth:`rows` gave them: in order, no duplicates (restoring a whole window)."""
+        self.clear()
+        hold, pack = self._table.hold, _RECORD.pack
+        self._at = array("d", [row[0] for row in rows])
+        self._rec = bytearray(b"".join([pack(eid, hold(ctx), bits) for _, eid, ctx, bits in rows]))
+        self.failures = sum(row[3] & 1 for row in rows)
 
     # -- inside ----------------------------------------------------------------------
 

@@ -93,17 +93,36 @@ def test_an_event_id_hash_matching_bytes_across_two_records_is_not_a_duplicate()
     assert window.add(straddling, 50, days(14)) is None  # now it is one
 
 
-def test_taking_the_same_executions_back_in_and_trimming_gives_the_same_window() -> None:
-    window, again = Window(Contexts()), Window(Contexts())
-    made = [result(T0 + days(d), failed=d % 3 == 0, event=f"e{d}") for d in range(0, 30, 2)]
+def test_the_executions_offered_again_in_the_order_taken_give_the_same_window() -> None:
+    made = [
+        result(T0, failed=False, event="e0"),
+        result(T0 + days(1), failed=True, event="e2"),
+        result(T0 + days(6), failed=False, event="e1"),  # e0 leaves by age...
+        result(T0 + days(4), failed=True, event="e0"),  # ...and comes back at another time
+        result(T0 + days(5), failed=False, event="e3"),
+        result(T0 + days(7), failed=False, event="e4"),  # the window is full: e0 goes
+    ]
+    window, taken = Window(Contexts()), []
     for execution in made:
-        window.add(execution, 5, days(10))
-    for execution in reversed(made):
-        again.put(execution.at, execution.eid, execution.context, int(execution.failed) | 2)
-    gone = again.trim(5, days(10))
-    assert [s.at for s in gone] == [T0 + days(d) for d in range(0, 20, 2)]
+        if window.add(execution, 3, days(5)) is not None:
+            taken.append(execution)
+    again = Window(Contexts())
+    for x in taken:
+        again.take((x.at, x.eid, x.context, (x.attempt << 1) | x.failed), 3, days(5))
     assert again.ordered() == window.ordered()
-    assert again.failures == window.failures
+    assert again.failures == window.failures == 0
+    assert [s.at for s in window] == [T0 + days(d) for d in (5, 6, 7)]
+
+
+def test_a_window_loaded_from_its_rows_is_the_same_window() -> None:
+    contexts = Contexts()
+    window, again = Window(contexts), Window(contexts)
+    for d in (3, 1, 2, 5):
+        window.add(result(T0 + days(d), failed=d == 2, event=f"e{d}"), 50, days(14))
+    again.load([(at, eid, contexts[ci], bits) for at, eid, ci, bits in window.rows()])
+    assert again.ordered() == window.ordered()
+    assert again.failures == 1
+    assert contexts.held == 8
 
 
 executions = st.lists(
