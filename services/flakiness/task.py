@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -93,7 +94,10 @@ class FlakinessTask:
     def process(self, record: Record) -> list[Output]:
         if self._restoring:
             self._finish_restore()
-        execution = self._read(record)
+        if record.topic == self.names.results and record.value is not None:
+            execution = from_test_result(self._decode(record.value), self._branches, self._last)
+        else:
+            execution = self._read(record)
         if execution is None:
             return []
         changes = self.tracker.add(execution)
@@ -117,17 +121,22 @@ class FlakinessTask:
     def _read(self, record: Record) -> Execution | None:
         if record.value is None:
             return None
-        try:
-            data = orjson.loads(record.value)
-        except orjson.JSONDecodeError as exc:
-            raise BadRecord(f"not JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise BadRecord("not a JSON object")
+        data = self._decode(record.value)
         if record.topic == self.names.results:
             return from_test_result(data, self._branches, self._last)
         if record.topic == self.names.jobs:
             return from_job_event(data, self._branches)
         raise BadRecord(f"unexpected topic {record.topic}")
+
+    @staticmethod
+    def _decode(value: bytes) -> dict[str, Any]:
+        try:
+            data = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise BadRecord(f"not JSON: {exc}") from exc
+        if type(data) is not dict:
+            raise BadRecord("not a JSON object")
+        return data
 
     def _publish(self, changes: Changes) -> list[Output]:
         """Alerts now; state and run values kept for :meth:`flush`."""

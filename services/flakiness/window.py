@@ -182,19 +182,28 @@ class Window:
         """:meth:`add` for an execution given as (time, event-id hash, context, failed |
         attempt << 1)."""
         at, eid, ctx, bits = row
-        times = self._at
+        times, rec = self._at, self._rec
         n = len(times)
-        if n and (at < times[-1] - max_age_s or self.holds(eid)):
-            return None
-        attempt = min(bits >> 1, _MAX_ATTEMPT)
-        pos = self._position(at, attempt, eid)
+        if n:
+            if at < times[-1] - max_age_s:
+                return None
+            needle = _EID.pack(eid)  # holds(eid), inline: this runs once per result
+            p = rec.find(needle)
+            while p >= 0:
+                if p % _WIDTH == 0:
+                    return None
+                p = rec.find(needle, p + 1)
+        if bits >> 1 > _MAX_ATTEMPT:
+            bits = (_MAX_ATTEMPT << 1) | (bits & 1)
+        # the common case: newer than everything held, it goes at the end
+        pos = n if not n or at > times[-1] else self._position(at, bits >> 1, eid)
         evicted: Sequence[Slot] = ()
         if n >= size:
             if pos == 0:  # older than the oldest of a full window
                 return None
             evicted = [self._pop(0)]
             pos -= 1
-        self._insert(pos, at, eid, self._table.hold(ctx), (attempt << 1) | (bits & 1))
+        self._insert(pos, at, eid, self._table.hold(ctx), bits)
         if times[0] < at - max_age_s:
             evicted = [*evicted, *self.expire(max_age_s)]
         return evicted
