@@ -102,10 +102,12 @@ async def test_sigkill_mid_stream_then_restart_delivers_all_and_resends_only_in_
     counts = Counter(r.headers["idempotency-key"] for r in received)
     assert set(counts) == wanted
     resent = [key for key, n in counts.items() if n > 1]
-    in_flight = received[KILL_AT].headers["idempotency-key"]
-    assert resent == [in_flight]
-    assert counts[in_flight] == 2
-    first, again = (r for r in received if r.headers["idempotency-key"] == in_flight)
-    assert first.body == again.body
-    assert before_restart == KILL_AT + 1
-    assert len(received) == ALERTS + 1
+    # At most what was in flight at the kill is sent again (whether it is depends on
+    # whether the kill landed before or after the delivery was recorded), and then
+    # with the same idempotency key and body.
+    in_flight = {r.headers["idempotency-key"] for r in received[KILL_AT:before_restart]}
+    assert set(resent) <= in_flight
+    for key in resent:
+        assert counts[key] == 2
+        assert len({r.body for r in received if r.headers["idempotency-key"] == key}) == 1
+    assert len(received) == ALERTS + len(resent)
