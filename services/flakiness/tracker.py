@@ -123,8 +123,11 @@ class Tracker:
         for old in evicted:
             if old.context.run is not None:
                 self.runs.leave(subject, old.context, old.failed)
-        if execution.context.run is None:
+        key = execution.context.run
+        if key is None:
             self._judge(entry, before, execution.at, changes)
+        elif not (execution.failed or entry.failures or before[1] or entry.meta):
+            self._pass(entry, key, before[0], changes)
         else:
             run, was_outage = self._enter_run(entry, execution)
             self._judge(entry, before, execution.at, changes)
@@ -135,6 +138,35 @@ class Tracker:
                 self._hour = self.watermark // HOUSEKEEPING_EVERY_S
                 self._housekeeping(changes)
         return changes
+
+    def _pass(self, entry: Entry, key: RunKey, runs_before: int, changes: Changes) -> None:
+        """The common case, what ``_enter_run``, ``_judge`` and ``_after_run`` come to
+        for a pass of a subject with no failure in its window and no status: the run
+        counts one more (the subject is not among its failing ones), the state is
+        published on the first execution and when the window fills, the run on its
+        first result and when its outage judgement changes."""
+        run = self.runs.runs.get(key)
+        if run is None:
+            run = self.runs.enter(entry.subject, changes.execution.context, False, 0)
+            was_outage = False
+        else:
+            was_outage = run.is_outage(self.settings)
+            run.total += 1
+        runs, size = len(entry), self._size
+        if runs == 1 or (runs == size and runs_before < size):
+            changes.states.append(entry.subject)
+        outage = run.is_outage(self.settings)
+        if run.total == 1 or outage != was_outage:
+            changes.runs.append(key)
+        if was_outage and not outage:
+            self._rejudge(run, entry, changes)
+
+    def _rejudge(self, run: Run, entry: Entry, changes: Changes) -> None:
+        """The run stopped looking like an outage: look again at its other failures."""
+        for subject in list(run.failing):
+            other = self.entries[subject]
+            if other is not entry:
+                self._judge(other, (len(other), other.failures, other.flips), None, changes)
 
     def _enter_run(self, entry: Entry, execution: Execution) -> tuple[Run, bool]:
         context = execution.context
@@ -164,10 +196,7 @@ class Tracker:
         ):
             changes.runs.append(run.context.run)  # type: ignore[arg-type]
         if was_outage and not outage:
-            for subject in list(run.failing):
-                other = self.entries[subject]
-                if other is not entry:
-                    self._judge(other, (len(other), other.failures, other.flips), None, changes)
+            self._rejudge(run, entry, changes)
 
     def _judge(
         self,
