@@ -2,8 +2,9 @@
 
 The core (``execution``, ``window``, ``evidence``, ``runs``, ``status``, ``tracker``)
 is pure: plain classes of (execution, event time), no Kafka. ``inputs`` reads input
-messages into executions, ``changelog`` and ``messages`` write what the tracker
-changed, ``task`` adapts it all to the shared stream runtime; ``service`` and
+messages into executions, ``changelog`` (with ``segments``, its records) and
+``messages`` write what the tracker changed, ``task`` adapts it all to the shared
+stream runtime (once per record, and once per batch); ``service`` and
 ``listing`` are the ``kitestream flakiness`` and ``kitestream flaky list`` commands.
 
 Exceptions::

@@ -1,22 +1,8 @@
 """The changelog: the tracker's windows and statuses, written once per batch, read back.
 
-Each batch writes what it changed as one or a few **segments**, records keyed
-``["g", seq]`` with ``seq`` counting up. A segment holds one record per subject the
-batch touched, and the contexts (build, job, commit…) its executions refer to::
-
-    {"c": {"0": {"build_id": …}, …},
-     "r": [{"t": ["test", suite, scope, name, file], "w": 1,
-            "s": [[at, eid, 0, bits], …], "m": {…}},
-           {"t": ["step", pipeline, step_key], "s": [[at, eid, 0, bits]]},
-           …]}
-
-A record with ``"w"`` is **whole**: the subject's window holds exactly the executions
-listed (time, event-id hash, context, failed | attempt << 1) and ``"m"`` is its status
-(``null``: none); one with nothing listed and no status says the subject is gone. A
-record without ``"w"`` is a **delta** on the subject's last whole record: the
-executions the window took in, in that order (some may have left it since), and, if
-present, the new status. Reading the segments in order and offering each window the
-same executions in the same order (``Window.take``) rebuilds every window exactly.
+Each batch writes one or a few segments (``services.flakiness.segments``): per subject
+it touched, the executions its window took in (a delta), or its whole window. Reading
+the segments in order rebuilds every window exactly.
 
 Cleaning keeps the topic small. A subject writes a whole record again after
 ``max_deltas`` deltas, or when the oldest segment holding its whole record is being
@@ -42,23 +28,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
 
-from schemas.flakiness import Evidence
 from services.flakiness import BadRecord
-from services.flakiness.execution import Context, Execution, StepSubject, Subject, TestSubject
-from services.flakiness.status import Meta
+from services.flakiness.execution import Context, Execution, Subject
+from services.flakiness.segments import (
+    ContextJson,
+    Segment,
+    SegmentWriter,
+    decode_key,
+    decode_meta,
+    segment_key,
+    subject_of,
+)
 from services.flakiness.tracker import Changes, Entry, Tracker
-from services.flakiness.window import Contexts
 
-__all__ = [
-    "Changelog",
-    "Segment",
-    "decode_meta",
-    "encode_context",
-    "encode_meta",
-    "segment_key",
-]
+__all__ = ["Changelog"]
 
 log = logging.getLogger(__name__)
 
@@ -68,85 +52,6 @@ FLOOR_UNITS = 100_000
 MAX_EVACUATE = 2
 SEGMENT_BYTES = 256 * 1024
 
-_CONTEXT_FIELDS = tuple(f for f, d in Context.__dataclass_fields__.items() if d.init)
-
-
-# -- encoding ---------------------------------------------------------------------------
-
-
-def segment_key(seq: int) -> bytes:
-    return b'["g",%d]' % seq
-
-
-def _decode_key(raw: bytes) -> int:
-    try:
-        kind, seq = orjson.loads(raw)
-    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
-        raise BadRecord(f"unreadable changelog key {raw[:100]!r}") from exc
-    if kind != "g" or not isinstance(seq, int):
-        raise BadRecord(f"not a changelog segment key: {raw[:100]!r}")
-    return seq
-
-
-def _identity(subject: Subject) -> tuple[Any, ...]:
-    """``("test", suite, scope, name, file)`` or ``("step", pipeline, step_key)``."""
-    return (("test",) if type(subject) is TestSubject else ("step",)) + subject
-
-
-def _subject(parts: list[Any]) -> Subject:
-    if parts[0] == "test":
-        return TestSubject(parts[1], parts[2], parts[3], parts[4])
-    if parts[0] == "step":
-        return StepSubject(parts[1], parts[2])
-    raise BadRecord(f"unknown subject kind {parts[0]!r}")
-
-
-def encode_context(ctx: Context) -> bytes:
-    return orjson.dumps(
-        {f: getattr(ctx, f) for f in _CONTEXT_FIELDS if getattr(ctx, f) not in (None, False)}
-    )
-
-
-def encode_meta(meta: Meta) -> bytes:
-    return orjson.dumps(
-        {
-            "flaky": meta.flaky,
-            "episodes": meta.episodes,
-            "since": meta.since,
-            "last": meta.last_evidence_at,
-            "after": meta.after,
-            "evidence": [e.model_dump(mode="json") for e in meta.evidence],
-        }
-    )
-
-
-def decode_meta(data: dict[str, Any]) -> Meta:
-    try:
-        return Meta(
-            flaky=bool(data["flaky"]),
-            episodes=int(data["episodes"]),
-            since=data["since"],
-            last_evidence_at=data["last"],
-            after=int(data["after"]),
-            evidence=[Evidence.model_validate(e) for e in data["evidence"]],
-        )
-    except (KeyError, TypeError, ValueError, ValidationError) as exc:
-        raise BadRecord(f"unreadable status in the changelog: {exc}") from exc
-
-
-# -- bookkeeping ------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Segment:
-    """A live segment: its size in units, the subjects whose whole record it got, and
-    how many of them (and of the gone subjects) still have their last whole record in it."""
-
-    seq: int
-    units: int
-    wholes: list[Subject]
-    live: int = 0
-
 
 @dataclass(slots=True)
 class _Mark:
@@ -155,95 +60,6 @@ class _Mark:
 
     added: list[tuple[Execution, int]] | None
     meta: bool = False
-
-
-class _Writer:
-    """Packs one batch's records into segments of about ``segment_bytes``, each with the
-    contexts its records refer to (numbered within the segment)."""
-
-    def __init__(self, log: Changelog) -> None:
-        self.log = log
-        self.out: list[tuple[bytes, bytes | None]] = []
-        self.first = log.next_seq
-        self._segment: Segment | None = None
-        self._records: list[bytes] = []
-        self._contexts: dict[int, tuple[int, Context]] = {}  # id(ctx) -> (number, ctx)
-        self._size = 0
-
-    def open(self) -> None:
-        """Start a new segment if the current one is full (call before numbering)."""
-        if self._segment is None or self._size > self.log.segment_bytes:
-            self.close()
-            segment = self._segment = Segment(self.log.next_seq, 0, [])
-            self.log.segments[segment.seq] = segment
-            self.log.next_seq += 1
-
-    def number(self, ctx: Context) -> int:
-        """The context's number in the current segment."""
-        known = self._contexts.get(id(ctx))
-        if known is None:
-            known = self._contexts[id(ctx)] = (len(self._contexts), ctx)
-            self._size += len(self.log.context_json(ctx)) + 8
-        return known[0]
-
-    def delta(self, entry: Entry, mark: _Mark) -> None:
-        """The executions ``entry`` took in (and its status, if that changed)."""
-        self.open()
-        number = self.number
-        added = mark.added
-        assert added is not None
-        fields: dict[str, Any] = {
-            "t": _identity(entry.subject),
-            "s": [
-                (x.at, eid, number(x.context), (min(x.attempt, 127) << 1) | x.failed)
-                for x, eid in added
-            ],
-        }
-        if mark.meta and entry.meta is not None:
-            fields["m"] = orjson.Fragment(encode_meta(entry.meta))
-        self.add(entry.subject, orjson.dumps(fields), 1 + len(added), whole=False)
-        entry.deltas += 1
-
-    def whole(self, entry: Entry, table: Contexts) -> int:
-        """Everything ``entry`` holds; the segment it went to."""
-        self.open()
-        number = self.number
-        rows = [(at, eid, number(table[ci]), bits) for at, eid, ci, bits in entry.rows()]
-        meta = None if entry.meta is None else orjson.Fragment(encode_meta(entry.meta))
-        record = orjson.dumps({"t": _identity(entry.subject), "w": 1, "s": rows, "m": meta})
-        return self.add(entry.subject, record, 1 + len(rows), whole=True)
-
-    def gone(self, subject: Subject) -> int:
-        """That ``subject`` is no longer tracked; the segment it went to."""
-        self.open()
-        record = orjson.dumps({"t": _identity(subject), "w": 1, "s": [], "m": None})
-        return self.add(subject, record, 1, whole=True)
-
-    def add(self, subject: Subject, record: bytes, units: int, whole: bool) -> int:
-        segment = self._segment
-        assert segment is not None
-        self._records.append(record)
-        self._size += len(record) + 1
-        segment.units += units
-        self.log.units += units
-        if whole:
-            segment.wholes.append(subject)
-            segment.live += 1
-        return segment.seq
-
-    def close(self) -> None:
-        segment = self._segment
-        if segment is None:
-            return
-        contexts = {
-            n: orjson.Fragment(self.log.context_json(c)) for n, c in self._contexts.values()
-        }
-        value = b'{"c":%s,"r":[%s]}' % (
-            orjson.dumps(contexts, option=orjson.OPT_NON_STR_KEYS),
-            b",".join(self._records),
-        )
-        self.out.append((segment_key(segment.seq), value))
-        self._segment, self._records, self._contexts, self._size = None, [], {}, 0
 
 
 class Changelog:
@@ -268,7 +84,7 @@ class Changelog:
         self.units = 0
         self.next_seq = 0
         self._dirty: dict[Entry, _Mark] = {}  # in the order first touched
-        self._contexts_json: dict[int, tuple[Context, bytes]] = {}  # id(ctx) -> JSON
+        self._contexts_json = ContextJson()
         self._unreadable = 0
 
     # -- writing ----------------------------------------------------------------------
@@ -298,7 +114,8 @@ class Changelog:
         as gone, if it ever was written) comes before one that took its subject's place
         (written whole)."""
         self._evacuate(tracker)
-        writer = _Writer(self)
+        first = self.next_seq
+        writer = SegmentWriter(first, self.segment_bytes, self._contexts_json, self.segments)
         entries, max_deltas = tracker.entries, self.max_deltas
         for entry, mark in self._dirty.items():
             subject, held = entry.subject, entry.segment
@@ -308,7 +125,7 @@ class Changelog:
                     self.graves[subject] = writer.gone(subject)
                     entry.segment = None
             elif mark.added is not None and held is not None and entry.deltas < max_deltas:
-                writer.delta(entry, mark)
+                writer.delta(entry, mark.added, mark.meta)
             else:
                 if held is None:
                     held = self.graves.pop(subject, None)
@@ -318,7 +135,9 @@ class Changelog:
                 entry.deltas = 0
         self._dirty.clear()
         writer.close()
-        return writer.out + self._release(writer.first)
+        self.units += writer.units
+        self.next_seq = writer.next_seq
+        return writer.out + self._release(first)
 
     def _let_go(self, seq: int) -> None:
         segment = self.segments.get(seq)
@@ -356,20 +175,12 @@ class Changelog:
             out.append((segment_key(seq), None))
         return out
 
-    def context_json(self, ctx: Context) -> bytes:
-        cached = self._contexts_json.get(id(ctx))
-        if cached is None or cached[0] is not ctx:
-            if len(self._contexts_json) > 4096:
-                self._contexts_json.clear()
-            cached = self._contexts_json[id(ctx)] = (ctx, encode_context(ctx))
-        return cached[1]
-
     # -- restoring ----------------------------------------------------------------------
 
     def restore(self, key: bytes, value: bytes | None, tracker: Tracker) -> None:
         """Apply one changelog record (oldest first) to ``tracker``."""
         try:
-            seq = _decode_key(key)
+            seq = decode_key(key)
         except BadRecord:
             self._unreadable += 1
             return
@@ -405,7 +216,7 @@ class Changelog:
         tracker: Tracker,
         segment: Segment,
     ) -> int:
-        subject = _subject(record["t"])
+        subject = subject_of(record["t"])
         entry = tracker.restore_entry(subject)
         rows = record["s"]
         if "w" in record:
