@@ -301,14 +301,19 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
+KAFKA_PASSES = ("bare", "processor", "small", "floor")
+PASSES = (*KAFKA_PASSES, "core")
+
+
 async def throughput(
-    bootstrap: str, values: list[bytes], small_batch: int
+    bootstrap: str, values: list[bytes], small_batch: int, passes: list[str]
 ) -> tuple[dict[str, Rate], tuple[int, int]]:
-    """Bare loop, processor (two batch sizes), runtime floor; each on topics of its own."""
+    """The Kafka passes asked for (bare loop, processor at two batch sizes, runtime
+    floor), each on topics of its own."""
     count = len(values)
     rates: dict[str, Rate] = {}
     volume = (0, 0)
-    for run in ("bare", "processor", "small", "floor"):
+    for run in (p for p in KAFKA_PASSES if p in passes):
         topics = Topics(prefix=f"bench{uuid.uuid4().hex[:8]}.")
         changelog = TopicSpec(topics.internal("flakiness-changelog"), {"cleanup.policy": "compact"})
         await create_topics(bootstrap, topic_specs(topics, extra=[changelog]), partitions=1)
@@ -340,33 +345,50 @@ def main() -> int:
     parser.add_argument("--tests", type=int, default=2_000, help="tests per build")
     parser.add_argument("--small-batch", type=int, default=500, help="the second batch size")
     parser.add_argument("--memory-tests", type=int, default=100_000)
+    parser.add_argument(
+        "--passes",
+        default=",".join(PASSES),
+        help=f"comma-separated throughput passes to run, of {','.join(PASSES)} "
+        "(ratios need bare); default: all",
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
     parser.add_argument("--memory-only", choices=["restore", "task"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_only:
         per_test = memory_per_test(args.memory_tests, via_task=args.memory_only == "task")
         sys.stdout.write(f"{per_test:.0f}\n")
         return 0
+    passes = [p.strip() for p in args.passes.split(",") if p.strip()]
+    unknown = sorted(set(passes) - set(PASSES))
+    if unknown:
+        parser.error(f"unknown passes {unknown}; choose from {','.join(PASSES)}")
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
     values = list(results(args.results, args.tests))
-    core = core_alone(values)
-    rates, (records, size) = asyncio.run(throughput(bootstrap, values, args.small_batch))
-    bare = rates["bare"].per_s
+    rates, (records, size) = asyncio.run(throughput(bootstrap, values, args.small_batch, passes))
+    if "core" in passes:
+        rates["core"] = core_alone(values)
     out = sys.stdout.write
     out(f"throughput over {args.results} results ({args.tests} tests per build), one partition:\n")
-    rows = [
-        ("bare consume + decode", rates["bare"]),
-        (f"flakiness processor, max batch {DEFAULT_BATCH}", rates["processor"]),
-        (f"flakiness processor, max batch {args.small_batch}", rates["small"]),
-        (f"runtime floor (decode only), max batch {DEFAULT_BATCH}", rates["floor"]),
-        ("flakiness task alone, no Kafka", core),
-    ]
-    for label, rate in rows:
-        out(f"  {label:48} {rate.per_s:8.0f} results/s  ratio {rate.per_s / bare:.3f}")
+    labels = {
+        "bare": "bare consume + decode",
+        "processor": f"flakiness processor, max batch {DEFAULT_BATCH}",
+        "small": f"flakiness processor, max batch {args.small_batch}",
+        "floor": f"runtime floor (decode only), max batch {DEFAULT_BATCH}",
+        "core": "flakiness task alone, no Kafka",
+    }
+    bare = rates["bare"].per_s if "bare" in rates else None
+    for run in (p for p in PASSES if p in rates):
+        rate = rates[run]
+        ratio = f"ratio {rate.per_s / bare:.3f}" if bare else ""
+        out(f"  {labels[run]:48} {rate.per_s:8.0f} results/s  {ratio:11}")
         out(f"  cpu {rate.cpu_us:5.1f} us/result\n")
-    out(f"  changelog: {records} records, {size / args.results:.0f} bytes per result\n")
+    if "processor" in rates:
+        out(f"  changelog: {records} records, {size / args.results:.0f} bytes per result\n")
+    if args.no_memory:
+        return 0
     restored = _in_fresh_interpreter("restore", args.memory_tests)
     through_task = _in_fresh_interpreter("task", args.memory_tests // 4)
     out("memory per tracked test, N = 50 full windows:\n")

@@ -33,10 +33,9 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from time import monotonic as loop_time
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, ProducerFenced
@@ -63,9 +62,8 @@ class ProcessorError(Exception):
     """The processor cannot go on (fenced by a newer instance, inputs not co-partitioned)."""
 
 
-@dataclass(frozen=True)
-class Record:
-    """One input message."""
+class Record(NamedTuple):
+    """One input message (a named tuple: one is made per input record)."""
 
     topic: str
     partition: int
@@ -75,8 +73,7 @@ class Record:
     timestamp_ms: int
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     """One message to produce inside the batch's transaction."""
 
     topic: str
@@ -295,11 +292,17 @@ class StreamProcessor:
         touched: dict[int, PartitionTask] = {}
         for tp, records in batch.items():
             task = touched[tp.partition] = self.tasks[tp.partition]
+            process = task.process
             for raw in records:
                 record = Record(
                     raw.topic, raw.partition, raw.offset, raw.key, raw.value, raw.timestamp
                 )
-                await _send_all(producer, self._process_one(task, record))
+                try:
+                    outputs = process(record)
+                except Exception as exc:  # one poison record must not stop the stream
+                    outputs = [self._dead_letter(record, exc)]
+                if outputs:
+                    await _send_all(producer, outputs)
             offsets[tp] = records[-1].offset + 1
         for task in touched.values():
             if isinstance(task, BatchingTask):
@@ -312,22 +315,12 @@ class StreamProcessor:
         self._m["committed"].inc()
         self._m["records"].inc(count)
 
-    def _process_one(self, task: PartitionTask, record: Record) -> list[Output]:
-        try:
-            return task.process(record)
-        except Exception as exc:  # one poison record must not stop the stream
-            self.dead_letters += 1
-            self._m["dead_letters"].inc()
-            log.warning(
-                "dead-lettering %s[%d]@%d: %s",
-                record.topic,
-                record.partition,
-                record.offset,
-                exc,
-            )
-            return [self._dead_letter(record, exc)]
-
     def _dead_letter(self, record: Record, exc: Exception) -> Output:
+        self.dead_letters += 1
+        self._m["dead_letters"].inc()
+        log.warning(
+            "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
+        )
         letter = DeadLetter(
             service=self.service,
             error="".join(traceback.format_exception_only(exc)).strip()[:2000],

@@ -24,7 +24,6 @@ segment is older than every live one. Records of the old per-slot format are ski
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -53,15 +52,6 @@ MAX_EVACUATE = 2
 SEGMENT_BYTES = 256 * 1024
 
 
-@dataclass(slots=True)
-class _Mark:
-    """An entry touched in this batch: the executions it took in (with their event-id
-    hashes), or ``None``: write it whole."""
-
-    added: list[tuple[Execution, int]] | None
-    meta: bool = False
-
-
 class Changelog:
     """Writes one partition's tracker state as segments and reads it back."""
 
@@ -83,7 +73,10 @@ class Changelog:
         self.graves: dict[Subject, int] = {}  # gone subjects whose "gone" record still counts
         self.units = 0
         self.next_seq = 0
-        self._dirty: dict[Entry, _Mark] = {}  # in the order first touched
+        # touched in this batch, in the order first touched: the executions each took in
+        self._dirty: dict[Entry, list[tuple[Execution, int]]] = {}
+        self._whole: set[Entry] = set()  # …of which these are written whole
+        self._metas: set[Entry] = set()  # …and these changed status
         self._contexts_json = ContextJson()
         self._unreadable = 0
 
@@ -91,21 +84,20 @@ class Changelog:
 
     def changed(self, changes: Changes) -> None:
         """Note what one execution changed, to be written at :meth:`flush`."""
-        mark = self._dirty.get(changes.entry)
-        if mark is None:
-            self._dirty[changes.entry] = _Mark([(changes.execution, changes.eid)])
-        elif mark.added is not None:
-            mark.added.append((changes.execution, changes.eid))
+        added = self._dirty.get(changes.entry)
+        if added is None:
+            self._dirty[changes.entry] = [(changes.execution, changes.eid)]
+        else:
+            added.append((changes.execution, changes.eid))
         for entry in changes.cleared:
-            self._mark(entry).added = None
+            self._write_whole(entry)
         for entry in changes.metas:
-            self._mark(entry).meta = True
+            self._dirty.setdefault(entry, [])
+            self._metas.add(entry)
 
-    def _mark(self, entry: Entry) -> _Mark:
-        mark = self._dirty.get(entry)
-        if mark is None:
-            mark = self._dirty[entry] = _Mark([])
-        return mark
+    def _write_whole(self, entry: Entry) -> None:
+        self._dirty.setdefault(entry, [])
+        self._whole.add(entry)
 
     def flush(self, tracker: Tracker) -> list[tuple[bytes, bytes | None]]:
         """The batch's records: new segments, then tombstones of segments now free.
@@ -116,16 +108,21 @@ class Changelog:
         self._evacuate(tracker)
         first = self.next_seq
         writer = SegmentWriter(first, self.segment_bytes, self._contexts_json, self.segments)
-        entries, max_deltas = tracker.entries, self.max_deltas
-        for entry, mark in self._dirty.items():
+        entries, max_deltas, whole, metas = (
+            tracker.entries,
+            self.max_deltas,
+            self._whole,
+            self._metas,
+        )
+        for entry, added in self._dirty.items():
             subject, held = entry.subject, entry.segment
             if entries.get(subject) is not entry:  # gone
                 if held is not None:
                     self._let_go(held)
                     self.graves[subject] = writer.gone(subject)
                     entry.segment = None
-            elif mark.added is not None and held is not None and entry.deltas < max_deltas:
-                writer.delta(entry, mark.added, mark.meta)
+            elif held is not None and entry.deltas < max_deltas and entry not in whole:
+                writer.delta(entry, added, entry in metas)
             else:
                 if held is None:
                     held = self.graves.pop(subject, None)
@@ -134,6 +131,8 @@ class Changelog:
                 entry.segment = writer.whole(entry, tracker.contexts)
                 entry.deltas = 0
         self._dirty.clear()
+        whole.clear()
+        metas.clear()
         writer.close()
         self.units += writer.units
         self.next_seq = writer.next_seq
@@ -158,7 +157,7 @@ class Changelog:
                 for subject in segment.wholes:
                     entry = tracker.entries.get(subject)
                     if entry is not None and entry.segment == segment.seq:
-                        self._mark(entry).added = None  # (gone ones are written as such)
+                        self._write_whole(entry)  # (gone ones are written as such)
                     elif self.graves.get(subject) == segment.seq:
                         del self.graves[subject]
                         segment.live -= 1
@@ -250,7 +249,7 @@ class Changelog:
         for entry in tracker.entries.values():
             segment = self.segments.get(entry.segment)  # type: ignore[arg-type]
             if segment is None:  # its whole record's segment is gone: write it again
-                self._dirty[entry] = _Mark(None)
+                self._write_whole(entry)
             else:
                 segment.live += 1
         for seq in self.graves.values():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from sys import intern
 from typing import NamedTuple
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Subject",
     "TestSubject",
     "event_hash",
+    "interned",
 ]
 
 
@@ -138,6 +140,17 @@ class Execution(NamedTuple):
     def eid(self) -> int:
         """The event id as a signed 64-bit number (how windows store it)."""
         return event_hash(self.event_id)
+
+
+def interned(subject: Subject) -> Subject:
+    """``subject`` with its shared parts interned (suite, scope and file of a test, a
+    step's pipeline): thousands of tracked subjects hold one copy of each."""
+    if isinstance(subject, TestSubject):
+        suite, scope, name, file = subject
+        return TestSubject(
+            intern(suite), intern(scope), name, None if file is None else intern(file)
+        )
+    return StepSubject(intern(subject.pipeline), subject.step_key)
 
 
 def event_hash(event_id: str) -> int:

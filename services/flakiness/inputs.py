@@ -77,38 +77,48 @@ class LastContext:
 def from_test_result(
     data: dict[str, Any], default_branches: frozenset[str], last: LastContext | None = None
 ) -> Execution | None:
-    """A ``tests.results`` value (decoded JSON) as an execution, or ``None`` if not one."""
+    """A ``tests.results`` value (decoded JSON) as an execution, or ``None`` if not one.
+
+    This runs once per result: fields that are already strings are taken as they are,
+    and names are interned only when the tracker first meets the test."""
     try:
         result = data["result"]
         test = data["test"]
-        suite = sys.intern(str(data["suite"]))
-        event_id = str(data["event_id"])
-        at = _time(data["received_at"]) if last is None else last.time(data["received_at"])
-        name = str(test["name"])
+        suite = data["suite"]
+        event_id = data["event_id"]
+        received_at = data["received_at"]
+        name = test["name"]
     except (KeyError, TypeError) as exc:
         raise BadRecord(f"not a test result: missing {exc}") from exc
     if result not in ("passed", "failed"):
         return None
+    if type(suite) is not str:
+        suite = str(suite)
+    if type(event_id) is not str:
+        event_id = str(event_id)
+    if type(name) is not str:
+        name = str(name)
+    at = _time(received_at) if last is None else last.time(received_at)
     env = data.get("run_env") or {}
     if last is None:
         context = _test_context(data, env, suite, event_id, default_branches)
     elif last.context is not None and last.suite == suite and last.env == env:
         context = last.context
     else:
-        context = _test_context(data, env, suite, event_id, default_branches)
+        context = _test_context(data, env, sys.intern(suite), event_id, default_branches)
         last.suite, last.env, last.context = suite, env, context
     scope = test.get("scope")
+    if type(scope) is not str:
+        scope = str(scope) if scope else ""
     file = test.get("file_name")
-    subject = TestSubject(
-        suite,
-        sys.intern(str(scope)) if scope else "",
-        name,
-        sys.intern(str(file)) if file else None,
-    )
+    if type(file) is not str or not file:
+        file = str(file) if file else None
     attempt = data.get("attempt")
     if type(attempt) is not int or attempt < 1:
         attempt = 1
-    return Execution(subject, context, at, event_id, result == "failed", attempt)
+    return Execution(
+        TestSubject(suite, scope, name, file), context, at, event_id, result == "failed", attempt
+    )
 
 
 def _test_context(

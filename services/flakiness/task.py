@@ -25,7 +25,6 @@ from services.common.processor import Output, Record
 from services.common.topics import Topic, Topics
 from services.flakiness import BadRecord
 from services.flakiness.changelog import Changelog
-from services.flakiness.execution import Execution
 from services.flakiness.inputs import LastContext, from_job_event, from_test_result
 from services.flakiness.messages import alert, state, test_run
 from services.flakiness.runs import RunKey
@@ -94,17 +93,24 @@ class FlakinessTask:
     def process(self, record: Record) -> list[Output]:
         if self._restoring:
             self._finish_restore()
-        if record.topic == self.names.results and record.value is not None:
-            execution = from_test_result(self._decode(record.value), self._branches, self._last)
+        value = record.value
+        if value is None:
+            return []
+        if record.topic == self.names.results:
+            execution = from_test_result(_decode(value), self._branches, self._last)
+        elif record.topic == self.names.jobs:
+            execution = from_job_event(_decode(value), self._branches)
         else:
-            execution = self._read(record)
+            raise BadRecord(f"unexpected topic {record.topic}")
         if execution is None:
             return []
         changes = self.tracker.add(execution)
         if changes is None:
             return []
         self.changelog.changed(changes)
-        return self._publish(changes)
+        if changes.states or changes.runs or changes.alerts:
+            return self._publish(changes)
+        return []
 
     def flush(self) -> list[Output]:
         """The batch's changelog records and the latest state and run values."""
@@ -117,26 +123,6 @@ class FlakinessTask:
         self._states.clear()
         self._runs.clear()
         return out
-
-    def _read(self, record: Record) -> Execution | None:
-        if record.value is None:
-            return None
-        data = self._decode(record.value)
-        if record.topic == self.names.results:
-            return from_test_result(data, self._branches, self._last)
-        if record.topic == self.names.jobs:
-            return from_job_event(data, self._branches)
-        raise BadRecord(f"unexpected topic {record.topic}")
-
-    @staticmethod
-    def _decode(value: bytes) -> dict[str, Any]:
-        try:
-            data = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise BadRecord(f"not JSON: {exc}") from exc
-        if type(data) is not dict:
-            raise BadRecord("not a JSON object")
-        return data
 
     def _publish(self, changes: Changes) -> list[Output]:
         """Alerts now; state and run values kept for :meth:`flush`."""
@@ -163,3 +149,13 @@ class FlakinessTask:
             )
             for change in changes.alerts
         ]
+
+
+def _decode(value: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadRecord(f"not JSON: {exc}") from exc
+    if type(data) is not dict:
+        raise BadRecord("not a JSON object")
+    return data

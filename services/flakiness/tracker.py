@@ -20,10 +20,12 @@ a whole window (clearing their flag, if any).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from services.flakiness.evidence import Summary, find, summarize
-from services.flakiness.execution import Execution, Subject
+from services.flakiness.execution import Execution, Subject, interned
 from services.flakiness.runs import Run, RunBook, RunKey
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.status import Change, Meta
@@ -32,6 +34,8 @@ from services.flakiness.window import Contexts, Window
 __all__ = ["Alerted", "Changes", "Entry", "Tracker"]
 
 HOUSEKEEPING_EVERY_S = 3600.0
+
+T = TypeVar("T")
 
 
 class Entry(Window):
@@ -75,7 +79,8 @@ class Changes:
     ``execution`` (event-id hash ``eid``) went into ``entry``'s window; ``cleared``:
     windows emptied (the entry may be gone from :attr:`Tracker.entries` too);
     ``metas``: statuses changed; ``states`` and ``runs``: what to publish; ``alerts``:
-    flags raised or cleared. (A plain class: one is made per execution.)"""
+    flags raised or cleared. One is made per execution and most say nothing more than
+    what went where, so the lists are made on first use (empty tuples until then)."""
 
     __slots__ = ("alerts", "at", "cleared", "eid", "entry", "execution", "metas", "runs", "states")
 
@@ -84,11 +89,26 @@ class Changes:
         self.execution = execution
         self.eid = eid
         self.at = execution.at
-        self.cleared: list[Entry] = []
-        self.metas: list[Entry] = []
-        self.states: list[Subject] = []
-        self.alerts: list[Alerted] = []
-        self.runs: list[RunKey] = []
+        self.cleared: Sequence[Entry] = ()
+        self.metas: Sequence[Entry] = ()
+        self.states: Sequence[Subject] = ()
+        self.alerts: Sequence[Alerted] = ()
+        self.runs: Sequence[RunKey] = ()
+
+    def clear(self, entry: Entry) -> None:
+        self.cleared = _grown(self.cleared, entry)
+
+    def meta(self, entry: Entry) -> None:
+        self.metas = _grown(self.metas, entry)
+
+    def state(self, subject: Subject) -> None:
+        self.states = _grown(self.states, subject)
+
+    def alert(self, alerted: Alerted) -> None:
+        self.alerts = _grown(self.alerts, alerted)
+
+    def run(self, key: RunKey) -> None:
+        self.runs = _grown(self.runs, key)
 
 
 class Tracker:
@@ -106,17 +126,19 @@ class Tracker:
 
     # -- processing ------------------------------------------------------------------
 
-    def add(self, execution: Execution) -> Changes | None:
-        subject = execution.subject
-        entry = self.entries.get(subject)
+    def add(self, execution: Execution, eid: int | None = None) -> Changes | None:
+        """Take ``execution`` in (``eid``: its event-id hash, if already at hand)."""
+        entry = self.entries.get(execution.subject)
         fresh = entry is None
         if entry is None:
-            entry = Entry(subject, self.contexts)
-        before = (len(entry), entry.failures, entry.flips)
-        eid = execution.eid
+            entry = Entry(interned(execution.subject), self.contexts)
+        runs_before, failures_before = len(entry.times), entry.failures
+        if eid is None:
+            eid = execution.eid
         evicted = entry.add(execution, self._size, self._max_age_s, eid)
         if evicted is None:
             return None
+        subject = entry.subject
         if fresh:
             self.entries[subject] = entry
         changes = Changes(entry, execution, eid)
@@ -124,14 +146,18 @@ class Tracker:
             if old.context.run is not None:
                 self.runs.leave(subject, old.context, old.failed)
         key = execution.context.run
-        if key is None:
-            self._judge(entry, before, execution.at, changes)
-        elif not (execution.failed or entry.failures or before[1] or entry.meta):
-            self._pass(entry, key, before[0], changes)
+        if key is not None and not (
+            execution.failed or entry.failures or failures_before or entry.meta
+        ):
+            self._pass(entry, key, runs_before, changes)
         else:
-            run, was_outage = self._enter_run(entry, execution)
-            self._judge(entry, before, execution.at, changes)
-            self._after_run(run, entry, execution, was_outage, changes)
+            before = (runs_before, failures_before, entry.flips)
+            if key is None:
+                self._judge(entry, before, execution.at, changes)
+            else:
+                run, was_outage = self._enter_run(entry, execution)
+                self._judge(entry, before, execution.at, changes)
+                self._after_run(run, entry, execution, was_outage, changes)
         if execution.at > self.watermark:
             self.watermark = execution.at
             if self.watermark // HOUSEKEEPING_EVERY_S > self._hour:
@@ -145,21 +171,23 @@ class Tracker:
         counts one more (the subject is not among its failing ones), the state is
         published on the first execution and when the window fills, the run on its
         first result and when its outage judgement changes."""
+        runs, size = len(entry.times), self._size
+        if runs == 1 or (runs == size and runs_before < size):
+            changes.state(entry.subject)
         run = self.runs.runs.get(key)
         if run is None:
-            run = self.runs.enter(entry.subject, changes.execution.context, False, 0)
-            was_outage = False
-        else:
-            was_outage = run.is_outage(self.settings)
+            self.runs.enter(entry.subject, changes.execution.context, False, 0)
+            changes.run(key)
+            return
+        if not run.failed:  # a run with no failure is no outage, before or after
             run.total += 1
-        runs, size = len(entry), self._size
-        if runs == 1 or (runs == size and runs_before < size):
-            changes.states.append(entry.subject)
-        outage = run.is_outage(self.settings)
-        if run.total == 1 or outage != was_outage:
-            changes.runs.append(key)
-        if was_outage and not outage:
-            self._rejudge(run, entry, changes)
+            return
+        was_outage = run.is_outage(self.settings)
+        run.total += 1
+        if was_outage != run.is_outage(self.settings):
+            changes.run(key)
+            if was_outage:
+                self._rejudge(run, entry, changes)
 
     def _rejudge(self, run: Run, entry: Entry, changes: Changes) -> None:
         """The run stopped looking like an outage: look again at its other failures."""
@@ -194,7 +222,7 @@ class Tracker:
             or (execution.failed and (failing <= listed or _pow2(failing)))
             or (not execution.failed and counts is not None and counts[1] == 1)
         ):
-            changes.runs.append(run.context.run)  # type: ignore[arg-type]
+            changes.run(run.context.run)  # type: ignore[arg-type]
         if was_outage and not outage:
             self._rejudge(run, entry, changes)
 
@@ -213,7 +241,7 @@ class Tracker:
             # the common case, a test that keeps passing: nothing to look for
             runs = len(entry)
             if runs == 1 or (runs == size and before[0] < size):
-                changes.states.append(entry.subject)
+                changes.state(entry.subject)
             return
         window: Window = entry
         ordered = window.ordered() if window.failures else None
@@ -230,7 +258,7 @@ class Tracker:
             now = (meta.flaky, meta.episodes, meta.last_evidence_at, meta.after)
             if now != was:
                 entry.meta = meta
-                changes.metas.append(entry)
+                changes.meta(entry)
                 meta_changed = now[:3] != was[:3]
         if (
             meta_changed
@@ -239,11 +267,11 @@ class Tracker:
             or summary.runs == 1
             or (summary.runs == size and before[0] < size)
         ):
-            changes.states.append(entry.subject)
+            changes.state(entry.subject)
         if change is not None:
             assert meta is not None
             reason = meta.evidence[-1].detail if change == "flagged" and meta.evidence else ""
-            changes.alerts.append(
+            changes.alert(
                 Alerted(entry.subject, change, meta.episodes, changes.at, reason or _why(change))
             )
 
@@ -254,11 +282,11 @@ class Tracker:
         idle = [e for e in self.entries.values() if len(e) and e.newest < cutoff]
         for entry in sorted(idle, key=lambda e: e.subject.key):
             subject = entry.subject
-            changes.cleared.append(entry)
+            changes.clear(entry)
             for slot in entry.clear():
                 if slot.context.run is not None:
                     self.runs.leave(subject, slot.context, slot.failed)
-            changes.states.append(subject)
+            changes.state(subject)
             if entry.meta is None or entry.meta.episodes == 0:
                 del self.entries[subject]
                 continue
@@ -266,9 +294,7 @@ class Tracker:
             change = entry.meta.expire()
             if change is not None:
                 reason = "no executions for a whole window"
-                changes.alerts.append(
-                    Alerted(subject, change, entry.meta.episodes, changes.at, reason)
-                )
+                changes.alert(Alerted(subject, change, entry.meta.episodes, changes.at, reason))
 
     # -- restoring ---------------------------------------------------------------------
 
@@ -276,6 +302,7 @@ class Tracker:
         """The subject's entry, created empty if need be, for the changelog to fill in."""
         entry = self.entries.get(subject)
         if entry is None:
+            subject = interned(subject)
             entry = self.entries[subject] = Entry(subject, self.contexts)
         return entry
 
@@ -305,6 +332,14 @@ class Tracker:
         for slot in sorted(entry, key=lambda s: not s.failed):
             if slot.context.run is not None:
                 self.runs.enter(entry.subject, slot.context, slot.failed, 0)
+
+
+def _grown(items: Sequence[T], item: T) -> list[T]:
+    """``items`` with ``item`` appended: the list itself, or a new one for an empty tuple."""
+    if isinstance(items, list):
+        items.append(item)
+        return items
+    return [item]
 
 
 def _pow2(n: int) -> bool:

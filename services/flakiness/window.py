@@ -127,26 +127,28 @@ class Slot(NamedTuple):
 class Window:
     """Up to ``size`` executions, none older than ``max_age_s`` before the newest."""
 
-    __slots__ = ("_at", "_rec", "_table", "failures")
+    __slots__ = ("_rec", "_table", "failures", "times")
 
     def __init__(self, contexts: Contexts) -> None:
+        """``times``: when each execution ran, oldest first (read it, do not change it;
+        ``len(window.times)`` is ``len(window)`` without a Python call)."""
         self._table = contexts
-        self._at = array("d")
+        self.times = array("d")
         self._rec = bytearray()
         self.failures = 0
 
     def __len__(self) -> int:
-        return len(self._at)
+        return len(self.times)
 
     @property
     def newest(self) -> float:
         """The time of the newest execution (``-inf`` when empty)."""
-        return self._at[-1] if self._at else _NEVER
+        return self.times[-1] if self.times else _NEVER
 
     def __iter__(self) -> Iterator[Slot]:
         """The executions, oldest first."""
         table = self._table
-        for at, (eid, ci, bits) in zip(self._at, _RECORD.iter_unpack(self._rec), strict=True):
+        for at, (eid, ci, bits) in zip(self.times, _RECORD.iter_unpack(self._rec), strict=True):
             yield Slot(at, eid, table[ci], bool(bits & 1), bits >> 1)
 
     def ordered(self) -> list[Slot]:
@@ -164,7 +166,7 @@ class Window:
 
     def count_after(self, t: float) -> int:
         """How many executions are newer than ``t``."""
-        return len(self._at) - bisect_right(self._at, t)
+        return len(self.times) - bisect_right(self.times, t)
 
     def add(
         self, execution: Execution, size: int, max_age_s: float, eid: int | None = None
@@ -174,7 +176,9 @@ class Window:
         if eid is None:
             eid = execution.eid
         bits = (min(execution.attempt, _MAX_ATTEMPT) << 1) | execution.failed
-        return self.take((execution.at, eid, execution.context, bits), size, max_age_s)
+        return self._take(
+            execution.at, eid, execution.context, bits, size=size, max_age_s=max_age_s
+        )
 
     def take(
         self, row: tuple[float, int, Context, int], size: int, max_age_s: float
@@ -182,10 +186,18 @@ class Window:
         """:meth:`add` for an execution given as (time, event-id hash, context, failed |
         attempt << 1)."""
         at, eid, ctx, bits = row
-        times, rec = self._at, self._rec
-        n = len(times)
+        if bits >> 1 > _MAX_ATTEMPT:
+            bits = (_MAX_ATTEMPT << 1) | (bits & 1)
+        return self._take(at, eid, ctx, bits, size=size, max_age_s=max_age_s)
+
+    def _take(
+        self, at: float, eid: int, ctx: Context, bits: int, *, size: int, max_age_s: float
+    ) -> Sequence[Slot] | None:
+        times, rec = self.times, self._rec
+        n = pos = len(times)
         if n:
-            if at < times[-1] - max_age_s:
+            newest = times[-1]
+            if at < newest - max_age_s:
                 return None
             needle = _EID.pack(eid)  # holds(eid), inline: this runs once per result
             p = rec.find(needle)
@@ -193,31 +205,35 @@ class Window:
                 if p % _WIDTH == 0:
                     return None
                 p = rec.find(needle, p + 1)
-        if bits >> 1 > _MAX_ATTEMPT:
-            bits = (_MAX_ATTEMPT << 1) | (bits & 1)
-        # the common case: newer than everything held, it goes at the end
-        pos = n if not n or at > times[-1] else self._position(at, bits >> 1, eid)
+            if at <= newest:  # not the common case: newer than everything held
+                pos = self._position(at, bits >> 1, eid)
         evicted: Sequence[Slot] = ()
         if n >= size:
             if pos == 0:  # older than the oldest of a full window
                 return None
             evicted = [self._pop(0)]
-            pos -= 1
-        self._insert(pos, at, eid, self._table.hold(ctx), bits)
+            n, pos = n - 1, pos - 1
+        ci = self._table.hold(ctx)
+        if pos == n:
+            times.append(at)
+            rec += _RECORD.pack(eid, ci, bits)
+            self.failures += bits & 1
+        else:
+            self._insert(pos, at, eid, ci, bits)
         if times[0] < at - max_age_s:
             evicted = [*evicted, *self.expire(max_age_s)]
         return evicted
 
     def expire(self, max_age_s: float) -> list[Slot]:
         """Drop what is older than ``max_age_s`` before the newest."""
-        old = bisect_left(self._at, self.newest - max_age_s)
+        old = bisect_left(self.times, self.newest - max_age_s)
         return [self._pop(0) for _ in range(old)]
 
     def trim(self, size: int, max_age_s: float) -> list[Slot]:
         """Drop what is older than ``max_age_s`` before the newest, then the oldest
         beyond ``size`` (a restored window, after the settings changed)."""
         gone = self.expire(max_age_s)
-        gone.extend(self._pop(0) for _ in range(len(self._at) - size))
+        gone.extend(self._pop(0) for _ in range(len(self.times) - size))
         return gone
 
     def clear(self) -> list[Slot]:
@@ -225,7 +241,7 @@ class Window:
         held = list(self)
         for _, ci, _ in _RECORD.iter_unpack(self._rec):
             self._table.release(ci)
-        self._at, self._rec, self.failures = array("d"), bytearray(), 0
+        self.times, self._rec, self.failures = array("d"), bytearray(), 0
         return held
 
     # -- raw rows, for the changelog -------------------------------------------------
@@ -239,7 +255,7 @@ class Window:
         """Every execution as (time, event-id hash, context index, failed | attempt << 1)."""
         return [
             (at, eid, ci, bits)
-            for at, (eid, ci, bits) in zip(self._at, _RECORD.iter_unpack(self._rec), strict=True)
+            for at, (eid, ci, bits) in zip(self.times, _RECORD.iter_unpack(self._rec), strict=True)
         ]
 
     def load(self, rows: list[tuple[float, int, Context, int]]) -> None:
@@ -247,7 +263,7 @@ class Window:
         :meth:`rows` gave them: in order, no duplicates (restoring a whole window)."""
         self.clear()
         hold, pack = self._table.hold, _RECORD.pack
-        self._at = array("d", [row[0] for row in rows])
+        self.times = array("d", [row[0] for row in rows])
         self._rec = bytearray(b"".join([pack(eid, hold(ctx), bits) for _, eid, ctx, bits in rows]))
         self.failures = sum(row[3] & 1 for row in rows)
 
@@ -255,7 +271,7 @@ class Window:
 
     def _position(self, at: float, attempt: int, eid: int) -> int:
         """Where an execution goes in (time, attempt, event id) order."""
-        times = self._at
+        times = self.times
         pos = bisect_right(times, at)
         if pos and times[pos - 1] == at:  # a tie on time: attempt, then event id
             first = bisect_left(times, at)
@@ -267,7 +283,7 @@ class Window:
         return pos
 
     def _insert(self, pos: int, at: float, eid: int, ci: int, bits: int) -> None:
-        self._at.insert(pos, at)
+        self.times.insert(pos, at)
         start = pos * _WIDTH
         self._rec[start:start] = _RECORD.pack(eid, ci, bits)
         self.failures += bits & 1
@@ -276,7 +292,7 @@ class Window:
         start = i * _WIDTH
         eid, ci, bits = _RECORD.unpack_from(self._rec, start)
         del self._rec[start : start + _WIDTH]
-        slot = Slot(self._at.pop(i), eid, self._table[ci], bool(bits & 1), bits >> 1)
+        slot = Slot(self.times.pop(i), eid, self._table[ci], bool(bits & 1), bits >> 1)
         self._table.release(ci)
         self.failures -= bits & 1
         return slot
