@@ -6,12 +6,13 @@ Each service's own ``settings.py`` subclasses :class:`KafkaSettings`. Secrets ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import AliasChoices, BeforeValidator, Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["CsvList", "KafkaSettings", "split_csv"]
+__all__ = ["CsvList", "KafkaSettings", "service_alias", "split_csv"]
 
 
 def split_csv(value: object) -> list[str]:
@@ -27,6 +28,18 @@ def split_csv(value: object) -> list[str]:
 
 # A list read from one comma-separated environment variable ("a,b,c"), not from JSON.
 CsvList = Annotated[list[str], NoDecode, BeforeValidator(split_csv)]
+
+
+def service_alias(service: str) -> Callable[[str], AliasChoices]:
+    """The aliases of one service's own knobs: with ``_env = service_alias("dispatcher")``,
+    ``_env("max_attempts")`` reads ``KITESTREAM_DISPATCHER_MAX_ATTEMPTS`` from the
+    environment and ``max_attempts`` in code."""
+    prefix = f"KITESTREAM_{service.upper()}_"
+
+    def alias(name: str) -> AliasChoices:
+        return AliasChoices(f"{prefix}{name.upper()}", name)
+
+    return alias
 
 
 class KafkaSettings(BaseSettings):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Literal
 
 from schemas.buildkite import BuildEvent, JobEvent
 from schemas.flakiness import TestRun
@@ -74,6 +75,7 @@ class Router:
         for service in sorted(services):
             number = f" #{build.number}" if build.number is not None else ""
             common = {"commit": build.commit, "pipeline": pipeline.slug, "url": build.web_url}
+            kind: Literal["build", "deploy"]
             if self.catalog.is_deploy(service, pipeline=pipeline.slug):
                 if build.state == "passed":
                     found += self._with_dependents(
@@ -88,36 +90,27 @@ class Router:
                             **common,
                         )
                     )
-                else:
-                    found.append(
-                        FailureSeen(
-                            service=service,
-                            failure_id=f"build:{build.id}",
-                            kind="deploy",
-                            at=at,
-                            title=f"deploy {pipeline.slug}{number} failed",
-                            build_id=build.id,
-                            build_number=build.number,
-                            branch=build.branch,
-                            **common,
-                        )
-                    )
+                    continue
+                kind, title = "deploy", f"deploy {pipeline.slug}{number} failed"
             elif build.state == "failed" and self._on_default_branch(
                 pipeline.slug, build.branch, pipeline.default_branch
             ):
-                found.append(
-                    FailureSeen(
-                        service=service,
-                        failure_id=f"build:{build.id}",
-                        kind="build",
-                        at=at,
-                        title=f"{pipeline.slug}{number} failed on {build.branch}",
-                        build_id=build.id,
-                        build_number=build.number,
-                        branch=build.branch,
-                        **common,
-                    )
+                kind, title = "build", f"{pipeline.slug}{number} failed on {build.branch}"
+            else:
+                continue
+            found.append(
+                FailureSeen(
+                    service=service,
+                    failure_id=f"build:{build.id}",
+                    kind=kind,
+                    at=at,
+                    title=title,
+                    build_id=build.id,
+                    build_number=build.number,
+                    branch=build.branch,
+                    **common,
                 )
+            )
         return found
 
     def job(self, event: JobEvent) -> list[Observation]:

@@ -12,15 +12,13 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
 
-from services.common.settings import CsvList, KafkaSettings
+from services.common.settings import CsvList, KafkaSettings, service_alias
 from services.correlator.windows import Windows
 
 __all__ = ["CorrelatorSettings"]
 
 
-def _env(name: str) -> AliasChoices:
-    """``KITESTREAM_CORRELATOR_<NAME>`` in the environment, ``name`` in code."""
-    return AliasChoices(f"KITESTREAM_CORRELATOR_{name.upper()}", name)
+_env = service_alias("correlator")
 
 
 class CorrelatorSettings(KafkaSettings):

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
-from services.common.settings import KafkaSettings
+from services.common.settings import KafkaSettings, service_alias
 
 __all__ = ["DispatcherSettings"]
 
 
-def _env(name: str) -> AliasChoices:
-    """``KITESTREAM_DISPATCHER_<NAME>`` in the environment, ``name`` in code."""
-    return AliasChoices(f"KITESTREAM_DISPATCHER_{name.upper()}", name)
+_env = service_alias("dispatcher")
 
 
 class DispatcherSettings(KafkaSettings):

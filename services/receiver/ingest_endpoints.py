@@ -153,17 +153,20 @@ async def receive_pagerduty(request: Request, ingest: Ingest) -> Response:
 
 
 async def receive_deploy(request: Request, ingest: Ingest) -> Response:
-    check_bearer(request.headers, ingest.shared(_api_tokens))
-    _raw, document = await read_json(request, ingest.shared(_api_body))
-    event = parse_deploy(document, _received_at(ingest))
+    event = parse_deploy(await _api_document(request, ingest), _received_at(ingest))
     return await _deliver(ingest, Topic.DEPLOYS, event, source="api", family="deploy")
 
 
 async def receive_incident(request: Request, ingest: Ingest) -> Response:
+    event = parse_incident(await _api_document(request, ingest), _received_at(ingest))
+    return await _deliver(ingest, Topic.INCIDENTS, event, source="api", family="incident")
+
+
+async def _api_document(request: Request, ingest: Ingest) -> Any:
+    """The JSON body of an ``/api/*`` request, read only once its bearer token checks out."""
     check_bearer(request.headers, ingest.shared(_api_tokens))
     _raw, document = await read_json(request, ingest.shared(_api_body))
-    event = parse_incident(document, _received_at(ingest))
-    return await _deliver(ingest, Topic.INCIDENTS, event, source="api", family="incident")
+    return document
 
 
 async def _deliver(

@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from services.common.kafka import make_consumer, make_producer
+from services.common.kafka import make_producer
 from services.common.topics import Topic, Topics, partition_counts
+from tests.kafka_io import committed_reader, read_until
 from tests.unit.flakiness.stream import (
     CLEAR_AFTER_RUNS,
     Input,
@@ -89,26 +90,12 @@ def processor(
         proc.wait()
 
 
-@contextlib.asynccontextmanager
-async def committed(bootstrap: str, topic: str) -> AsyncIterator[AIOKafkaConsumer]:
-    consumer = make_consumer(bootstrap, topic, group_id=None, read_committed=True)
-    await consumer.start()
-    try:
-        yield consumer
-    finally:
-        await consumer.stop()
-
-
-async def read_until(
+async def read_alerts(
     consumer: AIOKafkaConsumer, seen: list[dict[str, object]], count: int, timeout_s: float
 ) -> list[dict[str, object]]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while len(seen) < count and loop.time() < deadline:
-        batch = await consumer.getmany(timeout_ms=300)
-        for records in batch.values():
-            seen.extend(orjson.loads(r.value) for r in records)
-    return seen
+    """Read committed alerts (decoded JSON) into ``seen`` until it holds ``count`` or time
+    runs out."""
+    return await read_until(consumer, seen, count, timeout_s, lambda r: orjson.loads(r.value))
 
 
 def ids(alerts: list[dict[str, object]]) -> Counter[object]:
@@ -120,10 +107,10 @@ async def test_a_known_flaky_stream_gives_exactly_the_expected_alerts(
 ) -> None:
     expected = expected_alert_ids(PROJECTS)
     await produce(kafka_bootstrap, kafka_topics, interleaved(PROJECTS))
-    async with committed(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
+    async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
         with processor(kafka_bootstrap, kafka_topics, "solo"):
-            alerts = await read_until(reader, [], len(expected), timeout_s=120)
-            await read_until(reader, alerts, len(expected) + 1, timeout_s=3)  # no extra
+            alerts = await read_alerts(reader, [], len(expected), timeout_s=120)
+            await read_alerts(reader, alerts, len(expected) + 1, timeout_s=3)  # no extra
     assert ids(alerts) == Counter(expected)
     changelog = kafka_topics.internal("flakiness-changelog")
     assert (await partition_counts(kafka_bootstrap, [changelog]))[changelog] == 3  # as the inputs
@@ -138,16 +125,16 @@ async def test_sigkill_mid_stream_and_restart_gives_the_same_alerts_without_dupl
     expected = expected_alert_ids(PROJECTS)
     await produce(kafka_bootstrap, kafka_topics, interleaved(PROJECTS))
     slow = {"KITESTREAM_FLAKINESS_MAX_BATCH": "5"}
-    async with committed(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
+    async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
         alerts: list[dict[str, object]] = []
         for kill_after in (2, 7):
             with processor(kafka_bootstrap, kafka_topics, "crashy", **slow) as proc:
-                await read_until(reader, alerts, kill_after, timeout_s=120)
+                await read_alerts(reader, alerts, kill_after, timeout_s=120)
                 proc.send_signal(signal.SIGKILL)
             assert kill_after <= len(alerts) < len(expected), "the kill must land mid-stream"
         with processor(kafka_bootstrap, kafka_topics, "crashy"):
-            await read_until(reader, alerts, len(expected), timeout_s=120)
-            await read_until(reader, alerts, len(expected) + 1, timeout_s=3)
+            await read_alerts(reader, alerts, len(expected), timeout_s=120)
+            await read_alerts(reader, alerts, len(expected) + 1, timeout_s=3)
     assert ids(alerts) == Counter(expected)
 
 
@@ -158,24 +145,24 @@ async def test_two_instances_give_the_same_alerts_as_one(
     inputs = interleaved(PROJECTS)
     half = len(inputs) // 2
     await produce(kafka_bootstrap, kafka_topics, inputs[:half])
-    async with committed(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
+    async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
         alerts: list[dict[str, object]] = []
         with processor(kafka_bootstrap, kafka_topics, "first", KITESTREAM_FLAKINESS_MAX_BATCH="20"):
-            await read_until(reader, alerts, 1, timeout_s=120)
+            await read_alerts(reader, alerts, 1, timeout_s=120)
             # the second joins mid-stream: partitions move and are restored from the changelog
             with processor(kafka_bootstrap, kafka_topics, "second"):
                 await produce(kafka_bootstrap, kafka_topics, inputs[half:])
-                await read_until(reader, alerts, len(expected), timeout_s=120)
-                await read_until(reader, alerts, len(expected) + 1, timeout_s=3)
+                await read_alerts(reader, alerts, len(expected), timeout_s=120)
+                await read_alerts(reader, alerts, len(expected) + 1, timeout_s=3)
     assert ids(alerts) == Counter(expected)
 
 
 async def test_flaky_list_shows_what_is_flagged(kafka_bootstrap: str, kafka_topics: Topics) -> None:
     project = PROJECTS[0]
     await produce(kafka_bootstrap, kafka_topics, project_stream(project, builds=7))
-    async with committed(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
+    async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
         with processor(kafka_bootstrap, kafka_topics, "solo"):
-            await read_until(reader, [], 2, timeout_s=120)
+            await read_alerts(reader, [], 2, timeout_s=120)
     flaky = orjson.loads(
         await kitestream(kafka_bootstrap, kafka_topics, "--json", "--suite", "pytest")
     )

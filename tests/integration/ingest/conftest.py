@@ -1,20 +1,15 @@
 """A receiver with every ingest credential configured, on the real test broker.
 
 ``ingest`` runs the app in-process (lifespan and all, as the receiver's own tests do);
-``serve_receiver`` runs ``kitestream receiver`` as a subprocess on a free port, for
-clients that need a real HTTP server (the real test collector).
+``receiver_env`` gives ``receiver_url`` (tests/integration/conftest.py) the same
+credentials for ``kitestream receiver`` as a subprocess, for clients that need a real
+HTTP server (the real test collector).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -35,7 +30,6 @@ from tests.integration.receiver.conftest import (
     make_settings,
     running,
 )
-from tests.ports import free_port
 
 SUITES = {
     "payments-pytest": "suite-tok-py",
@@ -175,50 +169,12 @@ async def count_messages(
     return counts
 
 
-@contextlib.contextmanager
-def serve_receiver(bootstrap: str, topics: Topics, workdir: Path) -> Iterator[str]:
-    """``kitestream receiver`` as a subprocess with every ingest credential; its base URL.
-
-    Stopped with SIGTERM at the end; its log must hold no traceback.
-    """
-    port = free_port()
-    log = workdir / "receiver.log"
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+@pytest.fixture
+def receiver_env() -> dict[str, str]:
+    """Every ingest credential, for ``receiver_url`` (tests/integration/conftest.py)."""
+    return {
         "KITESTREAM_BUILDKITE_TOKENS": TOKEN,
         "KITESTREAM_TEST_SUITES": ",".join(f"{s}={t}" for s, t in SUITES.items()),
         "KITESTREAM_PAGERDUTY_SECRETS": ",".join(PAGERDUTY_SECRETS),
         "KITESTREAM_API_TOKENS": ",".join(API_TOKENS),
-        "KITESTREAM_TOPIC_PREFIX": topics.prefix,
-        "KITESTREAM_SPOOL_DIR": str(workdir / "spool"),
-        "KITESTREAM_LOG_FORMAT": "json",
     }
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services", "receiver", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert "Traceback" not in log.read_text(), log.read_text()

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 
 from services.common.topics import Topic, Topics
-from tests.integration.ingest.conftest import SUITES, read_topic, serve_receiver
+from tests.integration.ingest.conftest import SUITES, read_topic
 
 BUILD_ID = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 PARAMETRISED = 120
@@ -71,16 +71,15 @@ def _run_suite(workdir: Path, api_url: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_the_real_python_collector_reports_into_kafka_through_the_receiver(
-    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
+    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path, receiver_url: str
 ) -> None:
     suite_dir = tmp_path / "suite"
     suite_dir.mkdir()
-    with serve_receiver(kafka_bootstrap, kafka_topics, tmp_path) as url:
-        done = await asyncio.to_thread(_run_suite, suite_dir, f"{url}/v1")
-        assert done.returncode == 1, done.stdout + done.stderr  # one test fails on purpose
-        assert "Failed to upload" not in done.stdout + done.stderr
-        total = PARAMETRISED + 3
-        records = await read_topic(kafka_bootstrap, kafka_topics, Topic.TEST_RESULTS, total)
+    done = await asyncio.to_thread(_run_suite, suite_dir, f"{receiver_url}/v1")
+    assert done.returncode == 1, done.stdout + done.stderr  # one test fails on purpose
+    assert "Failed to upload" not in done.stdout + done.stderr
+    total = PARAMETRISED + 3
+    records = await read_topic(kafka_bootstrap, kafka_topics, Topic.TEST_RESULTS, total)
 
     assert len(records) == total
     assert {r.key for r in records} == {b"payments-pytest"}

@@ -5,17 +5,9 @@ for every endpoint: Buildkite and PagerDuty webhooks, test uploads, deploys, inc
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import requests
 import schemathesis
@@ -23,10 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
-from services.common.topics import Topics
 from services.ingest.pagerduty import sign
 from tests.integration.receiver.conftest import TOKEN
-from tests.ports import free_port
 
 SUITE_TOKEN = "fuzz-suite-token"
 PAGERDUTY_SECRET = "fuzz-pagerduty-secret"
@@ -40,45 +30,15 @@ CREDENTIALS = {
 
 
 @pytest.fixture
-def receiver_url(kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path / "receiver.log"
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+def receiver_env() -> dict[str, str]:
+    """The fuzzed receiver's credentials, for ``receiver_url`` (tests/integration/conftest.py)."""
+    return {
         "KITESTREAM_BUILDKITE_TOKENS": TOKEN,
         "KITESTREAM_TEST_SUITES": f"fuzz-suite={SUITE_TOKEN}",
         "KITESTREAM_PAGERDUTY_SECRETS": PAGERDUTY_SECRET,
         "KITESTREAM_API_TOKENS": API_TOKEN,
-        "KITESTREAM_TOPIC_PREFIX": kafka_topics.prefix,
-        "KITESTREAM_SPOOL_DIR": str(tmp_path / "spool"),
         "KITESTREAM_MAX_BODY_BYTES": "200000",
-        "KITESTREAM_LOG_FORMAT": "json",
     }
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services", "receiver", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 class PagerDutySignature(requests.auth.AuthBase):

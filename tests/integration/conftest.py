@@ -1,0 +1,74 @@
+"""``kitestream receiver`` as a subprocess on a free port, for the integration tests
+whose clients need a real HTTP server (the real test collector, schemathesis).
+
+A folder or module that uses ``receiver_url`` defines ``receiver_env``: the credentials
+(and any other settings) the receiver starts with.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.common.topics import Topics
+from tests.ports import free_port
+
+
+@pytest.fixture
+def receiver_url(
+    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path, receiver_env: dict[str, str]
+) -> Iterator[str]:
+    """The base URL of a running receiver with ``receiver_env`` on the test's topics.
+
+    Stopped with SIGTERM at the end; it must stop within 30 s and its log must hold no
+    traceback.
+    """
+    port = free_port()
+    log = tmp_path / "receiver.log"
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KITESTREAM_TOPIC_PREFIX": kafka_topics.prefix,
+        "KITESTREAM_SPOOL_DIR": str(tmp_path / "spool"),
+        "KITESTREAM_LOG_FORMAT": "json",
+        **receiver_env,
+    }
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services", "receiver", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    stopped = False
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+            stopped = True
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert stopped, f"the receiver did not stop within 30 s of SIGTERM:\n{log.read_text()}"
+    assert "Traceback" not in log.read_text(), log.read_text()
