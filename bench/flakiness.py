@@ -223,11 +223,12 @@ async def changelog_volume(bootstrap: str, topic: str) -> tuple[int, int]:
 def core_alone(values: list[bytes], batch: int = 2000) -> Rate:
     """The task with no Kafka: records in memory, a flush every ``batch``."""
     names = TopicNames.under(Topics("bench."))
-    records = [Record(names.results, 0, n, b"pytest", v, 0) for n, v in enumerate(values)]
+    topic = names.results
     task = FlakinessTask(0, names, FlakinessSettings())
+    gc.collect()
     start, cpu = time.perf_counter(), time.process_time()
-    for n, record in enumerate(records, 1):
-        task.process(record)
+    for n, value in enumerate(values, 1):
+        task.process(Record(topic, 0, n, b"pytest", value, 0))
         if n % batch == 0:
             task.flush()
     task.flush()

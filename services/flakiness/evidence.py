@@ -170,15 +170,15 @@ def _describe(relation: int, f: Slot, p: Slot, retry_type: str | None) -> Found:
 
 
 def _transition(slots: Iterable[Slot], settings: FlakinessSettings) -> Found | None:
+    """``slots`` in window order: each build's first slot is its earliest, and the builds
+    come in the order of their earliest slots, which is build order."""
     builds: dict[str, list[Slot]] = {}
     for slot in slots:
         if slot.context.on_default_branch:
             builds.setdefault(slot.context.build_id, []).append(slot)
     if len(builds) < settings.transition_min_runs:
         return None
-    series = sorted(
-        (min(s.order for s in group), _build_failed(group), group) for group in builds.values()
-    )
+    series = [(group[0].order, _build_failed(group), group) for group in builds.values()]
     flips = sum(a[1] != b[1] for a, b in pairwise(series))
     rate = flips / len(series)
     if rate <= settings.transition_threshold:

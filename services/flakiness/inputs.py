@@ -18,6 +18,7 @@ from services.flakiness.execution import Context, Execution, StepSubject, TestSu
 
 __all__ = ["LastContext", "from_job_event", "from_test_result", "pipeline_from_url"]
 
+_new = tuple.__new__
 _BUILD_URL = re.compile(r"^https?://[^/]+/(?P<org>[^/]+)/(?P<pipeline>[^/]+)/builds/(?P<n>\d+)")
 
 
@@ -116,9 +117,9 @@ def from_test_result(
     attempt = data.get("attempt")
     if type(attempt) is not int or attempt < 1:
         attempt = 1
-    return Execution(
-        TestSubject(suite, scope, name, file), context, at, event_id, result == "failed", attempt
-    )
+    # tuple.__new__: a named tuple's own constructor is a Python call, this is not
+    subject = _new(TestSubject, (suite, scope, name, file))
+    return _new(Execution, (subject, context, at, event_id, result == "failed", attempt))
 
 
 def _test_context(

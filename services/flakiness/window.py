@@ -40,6 +40,7 @@ _RECORD = struct.Struct("<qIB")  # event-id hash, context index, failed | attemp
 _EID = struct.Struct("<q")
 _WIDTH = _RECORD.size
 _NEVER = float("-inf")
+_new = tuple.__new__  # a named tuple without its Python-level constructor
 
 
 class Contexts:
@@ -147,13 +148,15 @@ class Window:
 
     def __iter__(self) -> Iterator[Slot]:
         """The executions, oldest first."""
-        table = self._table
-        for at, (eid, ci, bits) in zip(self.times, _RECORD.iter_unpack(self._rec), strict=True):
-            yield Slot(at, eid, table[ci], bool(bits & 1), bits >> 1)
+        return iter(self.ordered())
 
     def ordered(self) -> list[Slot]:
         """The executions, oldest first."""
-        return list(self)
+        table, rows = self._table, _RECORD.iter_unpack(self._rec)
+        return [
+            _new(Slot, (at, eid, table[ci], bool(bits & 1), bits >> 1))
+            for at, (eid, ci, bits) in zip(self.times, rows, strict=True)
+        ]
 
     def holds(self, eid: int) -> bool:
         rec, needle = self._rec, _EID.pack(eid)
