@@ -147,10 +147,12 @@ def interned(subject: Subject) -> Subject:
     step's pipeline): thousands of tracked subjects hold one copy of each."""
     if isinstance(subject, TestSubject):
         suite, scope, name, file = subject
-        return TestSubject(
-            intern(suite), intern(scope), name, None if file is None else intern(file)
-        )
-    return StepSubject(intern(subject.pipeline), subject.step_key)
+        shared = intern(suite), intern(scope), None if file is None else intern(file)
+        if shared[0] is suite and shared[1] is scope and shared[2] is file:
+            return subject  # interned already
+        return TestSubject(shared[0], shared[1], name, shared[2])
+    pipeline = intern(subject.pipeline)
+    return subject if pipeline is subject.pipeline else StepSubject(pipeline, subject.step_key)
 
 
 def event_hash(event_id: str) -> int:
