@@ -103,9 +103,11 @@ def _flips(ordered: list[Slot]) -> int:
 
 
 def _same_commit(slots: list[Slot], settings: FlakinessSettings) -> list[Found]:
-    by_commit: dict[str, list[Slot]] = {}
+    # only commits that failed somewhere can show both outcomes (most only passed)
+    failed = {s.context.commit for s in slots if s.failed and s.context.commit is not None}
+    by_commit: dict[str | None, list[Slot]] = {}
     for slot in slots:
-        if slot.context.commit is not None:
+        if slot.context.commit in failed:
             by_commit.setdefault(slot.context.commit, []).append(slot)
     found = []
     for group in by_commit.values():

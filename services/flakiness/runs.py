@@ -61,7 +61,7 @@ class RunBook:
         if key is None:
             return False
         run = self.runs.get(key)
-        return run is not None and run.is_outage(self.settings)
+        return run is not None and run.failed != 0 and run.is_outage(self.settings)
 
     def enter(
         self,
