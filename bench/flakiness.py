@@ -15,7 +15,7 @@
    * runtime floor: the runtime with a task that decodes each record and writes
      nothing: the most the runtime lets any task do;
    * core: the flakiness task alone, records handed to it in memory (no Kafka), flushed
-     every 2,000 records as the runtime would.
+     every ``KITESTREAM_FLAKINESS_MAX_BATCH`` records as the runtime would.
 
    Each Kafka pass is timed from its first record to its last; the CPU time of this
    process per result over the same span is shown too (the machine may be shared; CPU
@@ -220,7 +220,7 @@ async def changelog_volume(bootstrap: str, topic: str) -> tuple[int, int]:
         await consumer.stop()
 
 
-def core_alone(values: list[bytes], batch: int = 2000) -> Rate:
+def core_alone(values: list[bytes], batch: int = DEFAULT_BATCH) -> Rate:
     """The task with no Kafka: records in memory, a flush every ``batch``."""
     names = TopicNames.under(Topics("bench."))
     topic = names.results
@@ -344,7 +344,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=int, default=60_000)
     parser.add_argument("--tests", type=int, default=2_000, help="tests per build")
-    parser.add_argument("--small-batch", type=int, default=500, help="the second batch size")
+    parser.add_argument(
+        "--small-batch", type=int, default=2000, help="the second batch size (the old default)"
+    )
     parser.add_argument("--memory-tests", type=int, default=100_000)
     parser.add_argument(
         "--passes",

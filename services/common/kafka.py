@@ -71,6 +71,7 @@ def make_consumer(
     max_poll_records: int = 500,
     co_partitioned: bool = False,
     fetch_max_wait_ms: int = 500,
+    max_partition_fetch_bytes: int = 1024 * 1024,
 ) -> AIOKafkaConsumer:
     """A consumer that commits by hand and reads only committed transactional data.
 
@@ -78,6 +79,8 @@ def make_consumer(
     topic goes to the same member (stream processors join inputs by partition number).
     ``fetch_max_wait_ms`` bounds how long a fetch waits on idle partitions; a stream
     processor with one busy and one idle input wants it short.
+    ``max_partition_fetch_bytes`` bounds one fetch per partition (aiokafka's default,
+    1 MiB, is about 2,000 test results): a batch is never bigger than one fetch.
     """
     strategy = (RangePartitionAssignor,) if co_partitioned else (RoundRobinPartitionAssignor,)
     return AIOKafkaConsumer(
@@ -91,6 +94,7 @@ def make_consumer(
         max_poll_records=max_poll_records,
         partition_assignment_strategy=strategy,
         fetch_max_wait_ms=fetch_max_wait_ms,
+        max_partition_fetch_bytes=max_partition_fetch_bytes,
     )
 
 

@@ -84,7 +84,7 @@ class ServiceSettings(KafkaSettings):
         description="Consumer group (the topic prefix is put in front of it).",
     )
     max_batch: int = Field(
-        default=2000,
+        default=8000,
         ge=1,
         validation_alias=AliasChoices("KITESTREAM_FLAKINESS_MAX_BATCH", "max_batch"),
         description="Records per transaction at most (each transaction costs a few "
