@@ -172,23 +172,25 @@ def _describe(relation: int, f: Slot, p: Slot, retry_type: str | None) -> Found:
 
 
 def _transition(slots: Iterable[Slot], settings: FlakinessSettings) -> Found | None:
-    """``slots`` in window order: each build's first slot is its earliest, and the builds
-    come in the order of their earliest slots, which is build order."""
+    """``slots`` in window order: the builds come in the order of their earliest slots,
+    which is build order, and the last slot seen is the newest."""
     builds: dict[str, list[Slot]] = {}
+    newest = 0.0
     for slot in slots:
         if slot.context.on_default_branch:
             builds.setdefault(slot.context.build_id, []).append(slot)
+            newest = slot.at
     if len(builds) < settings.transition_min_runs:
         return None
-    series = [(group[0].order, _build_failed(group), group) for group in builds.values()]
-    flips = sum(a[1] != b[1] for a, b in pairwise(series))
+    series = [(_build_failed(group), group) for group in builds.values()]
+    outcomes = [failed for failed, _ in series]
+    flips = sum(a != b for a, b in pairwise(outcomes))
     rate = flips / len(series)
     if rate <= settings.transition_threshold:
         return None
-    last = max(i for i in range(1, len(series)) if series[i][1] != series[i - 1][1])
-    before, after = series[last - 1][2], series[last][2]
-    failed, passed = (before, after) if series[last - 1][1] else (after, before)
-    newest = max(s.at for _, _, group in series for s in group)
+    last = max(i for i in range(1, len(series)) if outcomes[i] != outcomes[i - 1])
+    before, after = series[last - 1][1], series[last][1]
+    failed, passed = (before, after) if outcomes[last - 1] else (after, before)
     branch = after[0].context.branch or "the default branch"
     detail = (
         f"{flips} flips in {len(series)} builds on {branch} "
@@ -199,4 +201,4 @@ def _transition(slots: Iterable[Slot], settings: FlakinessSettings) -> Found | N
 
 def _build_failed(group: list[Slot]) -> bool:
     """A build failed the test when it failed there and never passed."""
-    return all(s.failed for s in group)
+    return group[0].failed if len(group) == 1 else all(s.failed for s in group)

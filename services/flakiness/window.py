@@ -295,7 +295,7 @@ class Window:
         start = i * _WIDTH
         eid, ci, bits = _RECORD.unpack_from(self._rec, start)
         del self._rec[start : start + _WIDTH]
-        slot = Slot(self.times.pop(i), eid, self._table[ci], bool(bits & 1), bits >> 1)
+        slot = _new(Slot, (self.times.pop(i), eid, self._table[ci], bool(bits & 1), bits >> 1))
         self._table.release(ci)
         self.failures -= bits & 1
         return slot
