@@ -12,11 +12,13 @@ import socket
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.settings import CsvList, KafkaSettings
+from services.common.settings import CsvList, KafkaSettings, service_alias
 
 __all__ = ["FlakinessSettings", "ServiceSettings"]
 
 DAY_S = 86_400.0
+
+_env = service_alias("flakiness")
 
 
 class FlakinessSettings(BaseSettings):
@@ -80,13 +82,13 @@ class ServiceSettings(KafkaSettings):
     )
     group_id: str = Field(
         default="kitestream-flakiness",
-        validation_alias=AliasChoices("KITESTREAM_FLAKINESS_GROUP_ID", "group_id"),
+        validation_alias=_env("group_id"),
         description="Consumer group (the topic prefix is put in front of it).",
     )
     max_batch: int = Field(
         default=8000,
         ge=1,
-        validation_alias=AliasChoices("KITESTREAM_FLAKINESS_MAX_BATCH", "max_batch"),
+        validation_alias=_env("max_batch"),
         description="Records per transaction at most (each transaction costs a few "
         "broker round trips, so bigger batches go faster; see docs/benchmarks.md).",
     )
