@@ -72,11 +72,14 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asyncio.Event) -> None:
     """Run the processor until ``stop`` is set."""
+    from services.common.metrics import ProcessorMetrics, serve_metrics
     from services.common.processor import PartitionTask, StreamProcessor
     from services.common.topics import Topics
     from services.flakiness.task import FlakinessTask
 
     names = await prepare_topics(settings.bootstrap_servers, Topics(settings.topic_prefix))
+    metrics = ProcessorMetrics()
+    serve_metrics(metrics.registry, settings.metrics_port, "flakiness")
 
     def task(partition: int) -> PartitionTask:
         return FlakinessTask(partition, names, core)
@@ -91,6 +94,7 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
         service="flakiness",
         instance_id=settings.instance_id,
         max_batch=settings.max_batch,
+        metrics=metrics,
     )
     log.info(
         "flakiness up as %s: last %d executions within %g days, clear after %g days or %d runs",

@@ -16,12 +16,14 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 
+import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 
 from services.common.kafka import make_producer
 from services.common.topics import Topic, Topics, partition_counts
 from tests.kafka_io import committed_reader, read_until
+from tests.ports import free_port
 from tests.unit.flakiness.stream import (
     CLEAR_AFTER_RUNS,
     Input,
@@ -70,6 +72,7 @@ def processor(
         "KITESTREAM_INSTANCE_ID": instance,
         "KITESTREAM_FLAKINESS_CLEAR_AFTER_RUNS": str(CLEAR_AFTER_RUNS),
         "KITESTREAM_LOG_FORMAT": "json",
+        "KITESTREAM_METRICS_PORT": "0",
         **settings,
     }
     proc = subprocess.Popen(
@@ -106,12 +109,18 @@ async def test_a_known_flaky_stream_gives_exactly_the_expected_alerts(
     kafka_bootstrap: str, kafka_topics: Topics
 ) -> None:
     expected = expected_alert_ids(PROJECTS)
-    await produce(kafka_bootstrap, kafka_topics, interleaved(PROJECTS))
+    inputs = interleaved(PROJECTS)
+    await produce(kafka_bootstrap, kafka_topics, inputs)
+    port = free_port()
     async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
-        with processor(kafka_bootstrap, kafka_topics, "solo"):
+        with processor(kafka_bootstrap, kafka_topics, "solo", KITESTREAM_METRICS_PORT=str(port)):
             alerts = await read_alerts(reader, [], len(expected), timeout_s=120)
             await read_alerts(reader, alerts, len(expected) + 1, timeout_s=3)  # no extra
+            async with httpx.AsyncClient(timeout=10) as client:
+                scraped = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
     assert ids(alerts) == Counter(expected)
+    records = 'kitestream_processor_records_total{service="flakiness"}'
+    assert f"{records} {float(len(inputs))}" in scraped  # every input, counted once
     changelog = kafka_topics.internal("flakiness-changelog")
     assert (await partition_counts(kafka_bootstrap, [changelog]))[changelog] == 3  # as the inputs
     flagged = [a for a in alerts if a["kind"] == "flaky_test"]
