@@ -75,11 +75,7 @@ class RunBook:
         passes already held in this run (needed when its first failure arrives late);
         ``run``: the context's run, if already looked up."""
         if run is None:
-            key = context.run
-            assert key is not None
-            run = self.runs.get(key)
-            if run is None:
-                run = self.runs[key] = Run(context)
+            run = self._run_of(context)
         run.total += 1
         if failed:
             run.failed += 1
@@ -97,12 +93,16 @@ class RunBook:
 
     def count_pass(self, context: Context) -> None:
         """Count a pass of a subject with no failure in any run (restoring)."""
+        self._run_of(context).total += 1
+
+    def _run_of(self, context: Context) -> Run:
+        """The context's run, made (empty) if it is new."""
         key = context.run
         assert key is not None
         run = self.runs.get(key)
         if run is None:
             run = self.runs[key] = Run(context)
-        run.total += 1
+        return run
 
     def leave(self, subject: Subject, context: Context, failed: bool) -> None:
         """Forget an execution that left its window."""
