@@ -49,12 +49,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from services.common.kafka import make_consumer, make_producer
 from services.common.processor import Output, PartitionTask, Record, StreamProcessor
-from services.common.topics import Topic, Topics, TopicSpec, create_topics, topic_specs
+from services.common.topics import (
+    Topic,
+    Topics,
+    TopicSpec,
+    create_topics,
+    delete_topics,
+    topic_specs,
+)
 from services.flakiness.execution import Context, Execution, TestSubject
 from services.flakiness.settings import FlakinessSettings, ServiceSettings
 from services.flakiness.task import FlakinessTask, TopicNames
@@ -291,17 +297,6 @@ def memory_per_test(tests: int, *, via_task: bool, size: int = 50) -> float:
     return grown / tests
 
 
-async def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
-
-
 KAFKA_PASSES = ("bare", "processor", "small", "floor")
 PASSES = (*KAFKA_PASSES, "core")
 
@@ -365,6 +360,11 @@ def main() -> int:
     unknown = sorted(set(passes) - set(PASSES))
     if unknown:
         parser.error(f"unknown passes {unknown}; choose from {','.join(PASSES)}")
+    if args.results < 2 * DEFAULT_BATCH and {"processor", "floor"} & set(passes):
+        parser.error(
+            f"--results must be at least {2 * DEFAULT_BATCH} (twice the max batch): "
+            "a processor pass is timed from its first batch to its last"
+        )
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")

@@ -387,21 +387,12 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
 
 
 async def _topics(bootstrap: str, prefix: str, *, delete: bool = False) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
+    from services.common.topics import Topics, create_topics, delete_topics, topic_specs
 
-    from services.common.topics import Topics, create_topics, topic_specs
-
-    if not delete:
+    if delete:
+        await delete_topics(bootstrap, prefix)
+    else:
         await create_topics(bootstrap, topic_specs(Topics(prefix)), partitions=3)
-        return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 def main() -> int:

@@ -5,14 +5,12 @@ Unit tests (``tests/unit``) use none of these and run without a broker.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
-from services.common.topics import Topics, create_topics, topic_specs
+from services.common.topics import Topics, create_topics, delete_topics, topic_specs
 from tests.kafka_broker import kafka_bootstrap_servers
 
 
@@ -37,12 +35,4 @@ async def kafka_topics(kafka_bootstrap: str) -> AsyncIterator[Topics]:
     specs = topic_specs(topics)
     await create_topics(kafka_bootstrap, specs, partitions=3)
     yield topics
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        existing = await admin.list_topics()
-        mine = [name for name in existing if name.startswith(topics.prefix)]
-        if mine:
-            await asyncio.wait_for(admin.delete_topics(mine), 30)
-    finally:
-        await admin.close()
+    await delete_topics(kafka_bootstrap, topics.prefix)

@@ -14,7 +14,15 @@ from enum import StrEnum
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-__all__ = ["Topic", "TopicSpec", "Topics", "create_topics", "partition_counts", "topic_specs"]
+__all__ = [
+    "Topic",
+    "TopicSpec",
+    "Topics",
+    "create_topics",
+    "delete_topics",
+    "partition_counts",
+    "topic_specs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +111,22 @@ async def create_topics(
             log.info("some topics were created concurrently; keeping them")
         await _wait_for_metadata(admin, {s.name for s in wanted}, timeout_s)
         return [s.name for s in wanted]
+    finally:
+        await admin.close()
+
+
+async def delete_topics(
+    bootstrap_servers: str, prefix: str, *, timeout_s: float = 30.0
+) -> list[str]:
+    """Delete every topic whose name starts with ``prefix``; return the names deleted
+    (a test's or a benchmark's own topics, under a prefix of their own)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await asyncio.wait_for(admin.delete_topics(mine), timeout_s)
+        return mine
     finally:
         await admin.close()
 
