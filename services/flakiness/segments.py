@@ -182,28 +182,19 @@ class SegmentWriter:
 
     def delta(self, entry: Entry, added: list[tuple[Execution, int]], meta: bool) -> None:
         """The executions ``entry`` took in, with their event-id hashes (and its status,
-        if ``meta``: it changed). One call per touched subject and batch, so what
-        :meth:`open`, :meth:`number` and :meth:`add` do is done inline."""
-        segment = self._segment
-        if segment is None or self._size > self.segment_bytes:
-            self.open()
-            segment = self._segment
-            assert segment is not None
-        contexts = self._contexts
-        rows = []
-        for x, eid in added:
-            known = contexts.get(id(x.context))
-            n = self.number(x.context) if known is None else known[0]
-            rows.append((x.at, eid, n, (min(x.attempt, 127) << 1) | x.failed))
-        fields: dict[str, Any] = {"t": _identity(entry.subject), "s": rows}
+        if ``meta``: it changed)."""
+        self.open()
+        number = self.number
+        fields: dict[str, Any] = {
+            "t": _identity(entry.subject),
+            "s": [
+                (x.at, eid, number(x.context), (min(x.attempt, 127) << 1) | x.failed)
+                for x, eid in added
+            ],
+        }
         if meta and entry.meta is not None:
             fields["m"] = orjson.Fragment(encode_meta(entry.meta))
-        record = orjson.dumps(fields)
-        self._records.append(record)
-        self._size += len(record) + 1
-        units = 1 + len(rows)
-        segment.units += units
-        self.units += units
+        self.add(entry.subject, orjson.dumps(fields), 1 + len(added), whole=False)
         entry.deltas += 1
 
     def whole(self, entry: Entry, table: Contexts) -> int:
