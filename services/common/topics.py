@@ -19,6 +19,7 @@ __all__ = [
     "TopicSpec",
     "Topics",
     "create_topics",
+    "create_with_state",
     "delete_topics",
     "partition_counts",
     "topic_specs",
@@ -113,6 +114,28 @@ async def create_topics(
         return [s.name for s in wanted]
     finally:
         await admin.close()
+
+
+async def create_with_state(
+    bootstrap_servers: str,
+    topics: Topics,
+    state: list[TopicSpec],
+    *,
+    like: str,
+    default_partitions: int = 6,
+) -> int:
+    """Create what is missing for a stream processor: the contract topics, and its own
+    ``state`` topics (repartition, changelog) with as many partitions as its input
+    ``like`` (``default_partitions`` when that does not exist yet). A state topic made
+    earlier with another count is kept, with a warning: partition *i* of a changelog
+    must hold the state of input partition *i*. Returns the partition count."""
+    partitions = (await partition_counts(bootstrap_servers, [like]))[like] or default_partitions
+    await create_topics(bootstrap_servers, topic_specs(topics, extra=state), partitions=partitions)
+    counts = await partition_counts(bootstrap_servers, [spec.name for spec in state])
+    for name, count in counts.items():
+        if count != partitions:
+            log.warning("%s has %s partitions, %s %d", name, count, like, partitions)
+    return partitions
 
 
 async def delete_topics(

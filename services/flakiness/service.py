@@ -24,8 +24,6 @@ __all__ = ["add_arguments", "prepare_topics", "run", "serve"]
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_PARTITIONS = 6
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
@@ -118,18 +116,10 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
 async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
     """Create what is missing: the contract topics, and the changelog (compacted) with
     as many partitions as ``tests.results``."""
-    from services.common.topics import TopicSpec, create_topics, partition_counts, topic_specs
+    from services.common.topics import TopicSpec, create_with_state
     from services.flakiness.task import TopicNames
 
     names = TopicNames.under(topics)
-    partitions = (await partition_counts(bootstrap_servers, [names.results]))[
-        names.results
-    ] or _DEFAULT_PARTITIONS
     changelog = TopicSpec(names.changelog, {"cleanup.policy": "compact"})
-    await create_topics(
-        bootstrap_servers, topic_specs(topics, extra=[changelog]), partitions=partitions
-    )
-    count = (await partition_counts(bootstrap_servers, [names.changelog]))[names.changelog]
-    if count != partitions:
-        log.warning("%s has %s partitions, tests.results %d", names.changelog, count, partitions)
+    await create_with_state(bootstrap_servers, topics, [changelog], like=names.results)
     return names
