@@ -25,6 +25,7 @@ from services.receiver.events import (
     event_name,
     normalise,
 )
+from services.receiver.openapi import error, json_body
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
 from services.receiver.signature import BuildkiteVerifier
@@ -147,13 +148,6 @@ def _header(name: str, description: str, pattern: str | None = None) -> dict[str
     }
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
 OPERATION: dict[str, Any] = {
     "operationId": "receiveBuildkiteWebhook",
     "summary": "Receive a Buildkite webhook (build.*, job.*, agent.*, ping)",
@@ -190,25 +184,15 @@ OPERATION: dict[str, Any] = {
         },
     },
     "responses": {
-        "200": {
-            "description": "A ping; nothing produced.",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/WebhookPong"}}
-            },
-        },
-        "202": {
-            "description": "Durably accepted.",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/WebhookAccepted"}}
-            },
-        },
-        "400": _error("Malformed body: not JSON, not UTF-8, or nested too deeply."),
-        "401": _error("Missing, wrong or stale credentials."),
-        "408": _error("The body did not arrive in time."),
-        "413": _error("The body (or the message it makes) is over the limit."),
-        "415": _error("Not application/json."),
-        "422": _error("Valid JSON that is not a Buildkite webhook."),
-        "503": _error("Neither Kafka nor the spool can take the event."),
+        "200": json_body("A ping; nothing produced.", "WebhookPong"),
+        "202": json_body("Durably accepted.", "WebhookAccepted"),
+        "400": error("Malformed body: not JSON, not UTF-8, or nested too deeply."),
+        "401": error("Missing, wrong or stale credentials."),
+        "408": error("The body did not arrive in time."),
+        "413": error("The body (or the message it makes) is over the limit."),
+        "415": error("Not application/json."),
+        "422": error("Valid JSON that is not a Buildkite webhook."),
+        "503": error("Neither Kafka nor the spool can take the event."),
     },
 }
 
