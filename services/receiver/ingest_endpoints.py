@@ -32,7 +32,12 @@ from schemas.operations import DeployEvent, IncidentEvent
 from services.common.topics import Topic
 from services.ingest.api import API_MEDIA_TYPES, parse_deploy, parse_incident
 from services.ingest.auth import SuiteTokens, check_bearer
-from services.ingest.pagerduty import offered_signatures, pagerduty_incident, verify_signature
+from services.ingest.pagerduty import (
+    match_signatures,
+    offered_signatures,
+    pagerduty_incident,
+    signing_keys,
+)
 from services.ingest.results import Limits
 from services.ingest.testengine import UPLOAD_MEDIA_TYPES, read_upload
 from services.receiver import ingest_openapi as docs
@@ -78,10 +83,10 @@ def _upload_limits(settings: ReceiverSettings) -> Limits:
     )
 
 
-def _pagerduty_secrets(settings: ReceiverSettings) -> list[SecretStr]:
+def _pagerduty_keys(settings: ReceiverSettings) -> list[bytes]:
     if not settings.pagerduty_secrets:
         _unconfigured("KITESTREAM_PAGERDUTY_SECRETS", "/webhooks/pagerduty")
-    return list(settings.pagerduty_secrets)
+    return signing_keys(settings.pagerduty_secrets)
 
 
 def _pagerduty_body(settings: ReceiverSettings) -> BodyLimits:
@@ -144,10 +149,10 @@ async def receive_upload(request: Request, ingest: Ingest) -> Response:
 
 
 async def receive_pagerduty(request: Request, ingest: Ingest) -> Response:
-    offered_signatures(request.headers)  # unsigned: refused before the body is read
+    offered = offered_signatures(request.headers)  # unsigned: refused before the body is read
     limits = ingest.shared(_pagerduty_body)
     body = await read_body(request, limits)
-    verify_signature(request.headers, body, ingest.shared(_pagerduty_secrets))
+    match_signatures(offered, body, ingest.shared(_pagerduty_keys))
     event = pagerduty_incident(parse_json(body, limits.max_depth), _received_at(ingest))
     return await _deliver(ingest, Topic.INCIDENTS, event, source="pagerduty", family="incident")
 
