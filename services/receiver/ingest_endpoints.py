@@ -24,14 +24,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import Response
 
 from schemas.operations import DeployEvent, IncidentEvent
 from services.common.topics import Topic
 from services.ingest.api import API_MEDIA_TYPES, parse_deploy, parse_incident
-from services.ingest.auth import SuiteTokens, check_bearer
+from services.ingest.auth import SuiteTokens, check_bearer, secret_set
 from services.ingest.pagerduty import (
     match_signatures,
     offered_signatures,
@@ -41,6 +40,7 @@ from services.ingest.pagerduty import (
 from services.ingest.results import Limits
 from services.ingest.testengine import UPLOAD_MEDIA_TYPES, read_upload
 from services.receiver import ingest_openapi as docs
+from services.receiver.auth import SecretSet
 from services.receiver.body import BodyLimits, parse_json, read_body, read_json
 from services.receiver.endpoints import Endpoint, Handler, Ingest
 from services.receiver.responses import json_response
@@ -97,10 +97,10 @@ def _pagerduty_body(settings: ReceiverSettings) -> BodyLimits:
     )
 
 
-def _api_tokens(settings: ReceiverSettings) -> list[SecretStr]:
+def _api_tokens(settings: ReceiverSettings) -> SecretSet:
     if not settings.api_tokens:
         _unconfigured("KITESTREAM_API_TOKENS", "/api/*")
-    return list(settings.api_tokens)
+    return secret_set(settings.api_tokens)
 
 
 def _api_body(settings: ReceiverSettings) -> BodyLimits:
