@@ -15,7 +15,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.receiver.body import BodyLimits, parse_json, read_body
+from services.receiver.body import json_limits, parse_json, read_body
 from services.receiver.buildkite_payload import AgentWebhook, BuildWebhook, JobWebhook
 from services.receiver.endpoints import Endpoint, Ingest
 from services.receiver.events import (
@@ -47,21 +47,13 @@ def _verifier(settings: ReceiverSettings) -> BuildkiteVerifier:
     )
 
 
-def _limits(settings: ReceiverSettings) -> BodyLimits:
-    return BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-        max_depth=settings.max_json_depth,
-    )
-
-
 def _unknown_seen(_settings: ReceiverSettings) -> set[str]:
     return set()
 
 
 async def receive(request: Request, ingest: Ingest) -> Response:
     verifier = ingest.shared(_verifier)
-    limits = ingest.shared(_limits)
+    limits = ingest.shared(json_limits)
     token = request.headers.get("x-buildkite-token")
     signature = request.headers.get("x-buildkite-signature")
     now = ingest.clock()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,7 +42,7 @@ from services.ingest.results import Limits
 from services.ingest.testengine import UPLOAD_MEDIA_TYPES, read_upload
 from services.receiver import ingest_openapi as docs
 from services.receiver.auth import SecretSet
-from services.receiver.body import BodyLimits, parse_json, read_body, read_json
+from services.receiver.body import BodyLimits, json_limits, parse_json, read_body, read_json
 from services.receiver.endpoints import Endpoint, Handler, Ingest
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
@@ -67,13 +68,7 @@ def _suites(settings: ReceiverSettings) -> SuiteTokens:
 
 
 def _upload_body(settings: ReceiverSettings) -> BodyLimits:
-    return BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-        max_depth=settings.max_json_depth,
-        media_types=UPLOAD_MEDIA_TYPES,
-        allow_gzip=True,
-    )
+    return replace(json_limits(settings), media_types=UPLOAD_MEDIA_TYPES, allow_gzip=True)
 
 
 def _upload_limits(settings: ReceiverSettings) -> Limits:
@@ -89,14 +84,6 @@ def _pagerduty_keys(settings: ReceiverSettings) -> list[bytes]:
     return signing_keys(settings.pagerduty_secrets)
 
 
-def _pagerduty_body(settings: ReceiverSettings) -> BodyLimits:
-    return BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-        max_depth=settings.max_json_depth,
-    )
-
-
 def _api_tokens(settings: ReceiverSettings) -> SecretSet:
     if not settings.api_tokens:
         _unconfigured("KITESTREAM_API_TOKENS", "/api/*")
@@ -104,13 +91,7 @@ def _api_tokens(settings: ReceiverSettings) -> SecretSet:
 
 
 def _api_body(settings: ReceiverSettings) -> BodyLimits:
-    return BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-        max_depth=settings.max_json_depth,
-        media_types=API_MEDIA_TYPES,
-        allow_gzip=True,
-    )
+    return replace(json_limits(settings), media_types=API_MEDIA_TYPES, allow_gzip=True)
 
 
 def _received_at(ingest: Ingest) -> datetime:
@@ -150,7 +131,7 @@ async def receive_upload(request: Request, ingest: Ingest) -> Response:
 
 async def receive_pagerduty(request: Request, ingest: Ingest) -> Response:
     offered = offered_signatures(request.headers)  # unsigned: refused before the body is read
-    limits = ingest.shared(_pagerduty_body)
+    limits = ingest.shared(json_limits)
     body = await read_body(request, limits)
     match_signatures(offered, body, ingest.shared(_pagerduty_keys))
     event = pagerduty_incident(parse_json(body, limits.max_depth), _received_at(ingest))
