@@ -15,8 +15,9 @@ own exceptions (:mod:`services.receiver.errors`: ``Unauthorized``, ``MalformedBo
                             -> upload.results on tests.results (key: upload.suite),
                                202 upload.response_body()
     POST /webhooks/pagerduty
-                            offered_signatures(headers)          # 401 before the body
-                            verify_signature(headers, body, settings.pagerduty_secrets)
+                            offered = offered_signatures(headers)  # 401 before the body
+                            match_signatures(offered, body,
+                                             signing_keys(settings.pagerduty_secrets))
                             event = pagerduty_incident(json_document, received_at=now)
                             -> event on incidents (key: event.service) unless None; 202
     POST /api/deploys       check_bearer(headers, settings.api_tokens)
@@ -45,9 +46,11 @@ from services.ingest.auth import SuiteTokens, check_bearer
 from services.ingest.junit import parse_junit
 from services.ingest.pagerduty import (
     handle_pagerduty,
+    match_signatures,
     offered_signatures,
     pagerduty_incident,
     parse_pagerduty,
+    signing_keys,
     verify_signature,
 )
 from services.ingest.results import Limits
@@ -65,6 +68,7 @@ __all__ = [
     "handle_deploy",
     "handle_incident",
     "handle_pagerduty",
+    "match_signatures",
     "offered_signatures",
     "pagerduty_incident",
     "parse_deploy",
@@ -73,5 +77,6 @@ __all__ = [
     "parse_pagerduty",
     "parse_upload",
     "read_upload",
+    "signing_keys",
     "verify_signature",
 ]

@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pydantic import SecretStr
 
 from services.ingest.request import Headers, header
-from services.receiver.auth import authorization_token, match_secret, secret_bytes
+from services.receiver.auth import SecretSet, authorization_token
 from services.receiver.errors import Unauthorized
 
-__all__ = ["Secret", "SuiteTokens", "check_bearer", "reveal", "upload_token"]
+__all__ = ["Secret", "SuiteTokens", "check_bearer", "reveal", "secret_set", "upload_token"]
 
 # A configured secret: plain text in tests, ``SecretStr`` straight from the settings.
 Secret = str | SecretStr
@@ -47,10 +47,18 @@ def upload_token(headers: Headers) -> str:
     return _token(headers, ("Token", "Bearer"), 'Token token="…"')
 
 
-def check_bearer(headers: Headers, tokens: Sequence[Secret]) -> None:
-    """Accept the request when its bearer token is one of ``tokens``, else 401."""
+def secret_set(secrets: Iterable[Secret]) -> SecretSet:
+    """``secrets`` (plain or from the settings) ready to match; made once per app."""
+    return SecretSet(reveal(secret) for secret in secrets)
+
+
+def check_bearer(headers: Headers, tokens: SecretSet | Sequence[Secret]) -> None:
+    """Accept the request when its bearer token is one of ``tokens``, else 401.
+
+    A route passes a :class:`SecretSet` it made once (:func:`secret_set`)."""
     presented = _token(headers, ("Bearer",), "Bearer …")
-    if match_secret(presented, [secret_bytes(reveal(t)) for t in tokens]) is None:
+    accepted = tokens if isinstance(tokens, SecretSet) else secret_set(tokens)
+    if accepted.match(presented) is None:
         raise Unauthorized("bad_token", "the bearer token is not accepted")
 
 
@@ -59,10 +67,11 @@ class SuiteTokens:
 
     def __init__(self, pairs: Iterable[tuple[str, Secret]]) -> None:
         self._suites: list[str] = []
-        self._secrets: list[bytes] = []
+        tokens: list[Secret] = []
         for suite, token in pairs:
             self._suites.append(suite)
-            self._secrets.append(secret_bytes(reveal(token)))
+            tokens.append(token)
+        self._secrets = secret_set(tokens)
 
     @classmethod
     def from_mapping(cls, suites: Mapping[str, Secret]) -> SuiteTokens:
@@ -89,7 +98,7 @@ class SuiteTokens:
         return len(self._suites)
 
     def suite_for(self, token: str) -> str | None:
-        index = match_secret(token, self._secrets)
+        index = self._secrets.match(token)
         return None if index is None else self._suites[index]
 
     def authenticate(self, headers: Headers) -> str:

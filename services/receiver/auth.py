@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-__all__ = ["authorization_token", "match_secret", "secret_bytes"]
+__all__ = ["SecretSet", "authorization_token", "match_secret", "secret_bytes"]
 
 
 def secret_bytes(value: str | bytes) -> bytes:
@@ -20,14 +20,39 @@ def secret_bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
 
 
+def _digest(value: str | bytes) -> bytes:
+    return hashlib.sha256(secret_bytes(value)).digest()
+
+
+class SecretSet:
+    """Configured secrets, hashed once (at startup), to match presented credentials against."""
+
+    __slots__ = ("_digests",)
+
+    def __init__(self, secrets: Iterable[str | bytes]) -> None:
+        self._digests = tuple(_digest(secret) for secret in secrets)
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def __repr__(self) -> str:
+        return f"SecretSet(<{len(self._digests)} hidden>)"
+
+    def match(self, given: str | bytes) -> int | None:
+        """The index of the secret equal to ``given``, or ``None``; constant time in
+        ``given``: every secret is compared, the first match is kept."""
+        digest = _digest(given)
+        found: int | None = None
+        for index, secret in enumerate(self._digests):
+            if hmac.compare_digest(digest, secret) and found is None:
+                found = index
+        return found
+
+
 def match_secret(given: str | bytes, secrets: Sequence[bytes]) -> int | None:
-    """The index of the secret equal to ``given``, or ``None``; constant time in ``given``."""
-    digest = hashlib.sha256(secret_bytes(given)).digest()
-    found: int | None = None
-    for index, secret in enumerate(secrets):
-        if hmac.compare_digest(digest, hashlib.sha256(secret).digest()) and found is None:
-            found = index
-    return found
+    """:meth:`SecretSet.match` for a one-off check; hold a :class:`SecretSet` to check
+    many requests against the same secrets."""
+    return SecretSet(secrets).match(given)
 
 
 def authorization_token(header: str | None, *, schemes: Sequence[str] = ("Bearer",)) -> str | None:

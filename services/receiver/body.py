@@ -31,6 +31,7 @@ from services.receiver.errors import (
     RequestTimeout,
     UnsupportedMedia,
 )
+from services.receiver.settings import ReceiverSettings
 
 __all__ = [
     "GZIP_MAGIC",
@@ -39,6 +40,7 @@ __all__ = [
     "check_media_type",
     "depth_exceeds",
     "gunzip",
+    "json_limits",
     "media_type",
     "parse_json",
     "read_body",
@@ -57,6 +59,16 @@ class BodyLimits:
     max_depth: int = 32
     media_types: frozenset[str] = JSON_TYPES
     allow_gzip: bool = False
+
+
+def json_limits(settings: ReceiverSettings) -> BodyLimits:
+    """The receiver's limits (``max_body_bytes``, ``body_timeout_s``, ``max_json_depth``)
+    for a plain JSON body; an endpoint taking more media types ``replace``-s those."""
+    return BodyLimits(
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        max_depth=settings.max_json_depth,
+    )
 
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -15,7 +15,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.receiver.body import BodyLimits, parse_json, read_body
+from services.receiver.body import json_limits, parse_json, read_body
 from services.receiver.buildkite_payload import AgentWebhook, BuildWebhook, JobWebhook
 from services.receiver.endpoints import Endpoint, Ingest
 from services.receiver.events import (
@@ -25,6 +25,7 @@ from services.receiver.events import (
     event_name,
     normalise,
 )
+from services.receiver.openapi import error, json_body
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
 from services.receiver.signature import BuildkiteVerifier
@@ -46,21 +47,13 @@ def _verifier(settings: ReceiverSettings) -> BuildkiteVerifier:
     )
 
 
-def _limits(settings: ReceiverSettings) -> BodyLimits:
-    return BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-        max_depth=settings.max_json_depth,
-    )
-
-
 def _unknown_seen(_settings: ReceiverSettings) -> set[str]:
     return set()
 
 
 async def receive(request: Request, ingest: Ingest) -> Response:
     verifier = ingest.shared(_verifier)
-    limits = ingest.shared(_limits)
+    limits = ingest.shared(json_limits)
     token = request.headers.get("x-buildkite-token")
     signature = request.headers.get("x-buildkite-signature")
     now = ingest.clock()
@@ -147,13 +140,6 @@ def _header(name: str, description: str, pattern: str | None = None) -> dict[str
     }
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
 OPERATION: dict[str, Any] = {
     "operationId": "receiveBuildkiteWebhook",
     "summary": "Receive a Buildkite webhook (build.*, job.*, agent.*, ping)",
@@ -190,25 +176,15 @@ OPERATION: dict[str, Any] = {
         },
     },
     "responses": {
-        "200": {
-            "description": "A ping; nothing produced.",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/WebhookPong"}}
-            },
-        },
-        "202": {
-            "description": "Durably accepted.",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/WebhookAccepted"}}
-            },
-        },
-        "400": _error("Malformed body: not JSON, not UTF-8, or nested too deeply."),
-        "401": _error("Missing, wrong or stale credentials."),
-        "408": _error("The body did not arrive in time."),
-        "413": _error("The body (or the message it makes) is over the limit."),
-        "415": _error("Not application/json."),
-        "422": _error("Valid JSON that is not a Buildkite webhook."),
-        "503": _error("Neither Kafka nor the spool can take the event."),
+        "200": json_body("A ping; nothing produced.", "WebhookPong"),
+        "202": json_body("Durably accepted.", "WebhookAccepted"),
+        "400": error("Malformed body: not JSON, not UTF-8, or nested too deeply."),
+        "401": error("Missing, wrong or stale credentials."),
+        "408": error("The body did not arrive in time."),
+        "413": error("The body (or the message it makes) is over the limit."),
+        "415": error("Not application/json."),
+        "422": error("Valid JSON that is not a Buildkite webhook."),
+        "503": error("Neither Kafka nor the spool can take the event."),
     },
 }
 

@@ -7,13 +7,12 @@ can take more, and 503 otherwise (or while starting and stopping); its body says
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
 from services.receiver.endpoints import Endpoint, Ingest
+from services.receiver.openapi import json_body
 from services.receiver.responses import json_response
 
 __all__ = ["ENDPOINTS"]
@@ -32,13 +31,6 @@ async def metrics(_request: Request, ingest: Ingest) -> Response:
     return Response(
         generate_latest(ingest.metrics.registry), media_type=CONTENT_TYPE_LATEST.split(";")[0]
     )
-
-
-def _json(description: str, ref: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
-    }
 
 
 _READINESS = {
@@ -70,7 +62,7 @@ ENDPOINTS = [
             "operationId": "healthz",
             "summary": "Liveness: 200 while the process serves requests",
             "tags": ["operations"],
-            "responses": {"200": _json("Alive.", "Health")},
+            "responses": {"200": json_body("Alive.", "Health")},
         },
         schemas={
             "Health": {
@@ -90,8 +82,8 @@ ENDPOINTS = [
             "summary": "Readiness: Kafka answers or the spool can take more",
             "tags": ["operations"],
             "responses": {
-                "200": _json("Ready.", "Readiness"),
-                "503": _json("Neither Kafka nor the spool can take events.", "Readiness"),
+                "200": json_body("Ready.", "Readiness"),
+                "503": json_body("Neither Kafka nor the spool can take events.", "Readiness"),
             },
         },
         schemas={"Readiness": _READINESS},

@@ -21,22 +21,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import Response
 
 from schemas.operations import DeployEvent, IncidentEvent
 from services.common.topics import Topic
 from services.ingest.api import API_MEDIA_TYPES, parse_deploy, parse_incident
-from services.ingest.auth import SuiteTokens, check_bearer
-from services.ingest.pagerduty import offered_signatures, pagerduty_incident, verify_signature
+from services.ingest.auth import SuiteTokens, check_bearer, secret_set
+from services.ingest.pagerduty import (
+    match_signatures,
+    offered_signatures,
+    pagerduty_incident,
+    signing_keys,
+)
 from services.ingest.results import Limits
 from services.ingest.testengine import UPLOAD_MEDIA_TYPES, read_upload
 from services.receiver import ingest_openapi as docs
-from services.receiver.body import BodyLimits, parse_json, read_body, read_json
+from services.receiver.auth import SecretSet
+from services.receiver.body import BodyLimits, json_limits, parse_json, read_body, read_json
 from services.receiver.endpoints import Endpoint, Handler, Ingest
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
@@ -62,13 +68,7 @@ def _suites(settings: ReceiverSettings) -> SuiteTokens:
 
 
 def _upload_body(settings: ReceiverSettings) -> BodyLimits:
-    return BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-        max_depth=settings.max_json_depth,
-        media_types=UPLOAD_MEDIA_TYPES,
-        allow_gzip=True,
-    )
+    return replace(json_limits(settings), media_types=UPLOAD_MEDIA_TYPES, allow_gzip=True)
 
 
 def _upload_limits(settings: ReceiverSettings) -> Limits:
@@ -78,34 +78,20 @@ def _upload_limits(settings: ReceiverSettings) -> Limits:
     )
 
 
-def _pagerduty_secrets(settings: ReceiverSettings) -> list[SecretStr]:
+def _pagerduty_keys(settings: ReceiverSettings) -> list[bytes]:
     if not settings.pagerduty_secrets:
         _unconfigured("KITESTREAM_PAGERDUTY_SECRETS", "/webhooks/pagerduty")
-    return list(settings.pagerduty_secrets)
+    return signing_keys(settings.pagerduty_secrets)
 
 
-def _pagerduty_body(settings: ReceiverSettings) -> BodyLimits:
-    return BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-        max_depth=settings.max_json_depth,
-    )
-
-
-def _api_tokens(settings: ReceiverSettings) -> list[SecretStr]:
+def _api_tokens(settings: ReceiverSettings) -> SecretSet:
     if not settings.api_tokens:
         _unconfigured("KITESTREAM_API_TOKENS", "/api/*")
-    return list(settings.api_tokens)
+    return secret_set(settings.api_tokens)
 
 
 def _api_body(settings: ReceiverSettings) -> BodyLimits:
-    return BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-        max_depth=settings.max_json_depth,
-        media_types=API_MEDIA_TYPES,
-        allow_gzip=True,
-    )
+    return replace(json_limits(settings), media_types=API_MEDIA_TYPES, allow_gzip=True)
 
 
 def _received_at(ingest: Ingest) -> datetime:
@@ -144,10 +130,10 @@ async def receive_upload(request: Request, ingest: Ingest) -> Response:
 
 
 async def receive_pagerduty(request: Request, ingest: Ingest) -> Response:
-    offered_signatures(request.headers)  # unsigned: refused before the body is read
-    limits = ingest.shared(_pagerduty_body)
+    offered = offered_signatures(request.headers)  # unsigned: refused before the body is read
+    limits = ingest.shared(json_limits)
     body = await read_body(request, limits)
-    verify_signature(request.headers, body, ingest.shared(_pagerduty_secrets))
+    match_signatures(offered, body, ingest.shared(_pagerduty_keys))
     event = pagerduty_incident(parse_json(body, limits.max_depth), _received_at(ingest))
     return await _deliver(ingest, Topic.INCIDENTS, event, source="pagerduty", family="incident")
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.receiver.auth import match_secret, secret_bytes
+from services.receiver.auth import SecretSet, secret_bytes
 from services.receiver.errors import Unauthorized
 
 __all__ = [
@@ -88,7 +88,8 @@ class BuildkiteVerifier:
     ) -> None:
         if not tokens:
             raise ValueError("at least one Buildkite token is required")
-        self._tokens = [secret_bytes(t) for t in tokens]
+        self._tokens = [secret_bytes(t) for t in tokens]  # the HMAC keys
+        self._token_set = SecretSet(self._tokens)  # token mode
         self.tolerance_s = tolerance_s
         self.require_signature = require_signature
 
@@ -108,7 +109,7 @@ class BuildkiteVerifier:
             raise Unauthorized(
                 "missing_credentials", "send X-Buildkite-Token or X-Buildkite-Signature"
             )
-        if match_secret(token, self._tokens) is None:
+        if self._token_set.match(token) is None:
             raise Unauthorized("bad_token", "X-Buildkite-Token does not match")
         return AuthMode.TOKEN
 

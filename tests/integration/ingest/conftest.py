@@ -17,8 +17,7 @@ from typing import Any, TypeAlias
 import httpx
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import ConsumerRecord, TopicPartition
+from aiokafka.structs import ConsumerRecord
 from pydantic import SecretStr
 
 from services.common.kafka import make_consumer
@@ -28,6 +27,7 @@ from tests.integration.receiver.conftest import (
     TOKEN,
     Receiver,
     make_settings,
+    partitions,
     running,
 )
 
@@ -145,18 +145,7 @@ async def count_messages(
 ) -> dict[Topic, int]:
     """Messages written to each topic so far (they start empty: the end offsets)."""
     names = {topics.name(t): t for t in which}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(names))
-    finally:
-        await admin.close()
-    parts = [
-        TopicPartition(topic["topic"], p["partition"])
-        for topic in described
-        for p in topic["partitions"]
-    ]
-    assert {p.topic for p in parts} == set(names), described
+    parts = await partitions(bootstrap, list(names))
     consumer = make_consumer(bootstrap, group_id=None, read_committed=False)
     await consumer.start()
     try:

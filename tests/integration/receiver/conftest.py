@@ -103,7 +103,8 @@ async def receiver(receiver_settings: ReceiverSettings) -> AsyncIterator[Receive
 BUILDKITE_TOPICS = (Topic.BUILDS, Topic.JOBS, Topic.AGENTS)
 
 
-async def _partitions(bootstrap: str, names: list[str]) -> list[TopicPartition]:
+async def partitions(bootstrap: str, names: list[str]) -> list[TopicPartition]:
+    """Every partition of the topics ``names`` (which must all exist)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -125,7 +126,7 @@ async def count_messages(bootstrap: str, topics: Topics) -> int:
     consumer = make_consumer(bootstrap, group_id=None, read_committed=False)
     await consumer.start()
     try:
-        parts = await _partitions(bootstrap, names)
+        parts = await partitions(bootstrap, names)
         ends = await consumer.end_offsets(parts)
         return sum(ends.values())
     finally:
