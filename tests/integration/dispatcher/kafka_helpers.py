@@ -12,11 +12,12 @@ from typing import Any
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.common.kafka import make_consumer, make_producer, send_with_deadline
+from services.common.kafka import make_producer, send_with_deadline
 from services.common.topics import Topic, Topics
 from services.dispatcher.cli import wire
 from services.dispatcher.service import Dispatcher
 from services.dispatcher.settings import DispatcherSettings
+from tests.kafka_io import committed_reader, read_until
 
 __all__ = ["committed_offsets", "dispatching", "produce", "read_topic", "settings_for"]
 
@@ -73,17 +74,12 @@ async def produce(bootstrap: str, topic: str, items: Sequence[tuple[str | None, 
 async def read_topic(
     bootstrap: str, topic: str, count: int, timeout_s: float = 20
 ) -> list[tuple[bytes | None, bytes | None]]:
-    """The first ``count`` records (key, value) of ``topic``, over all partitions."""
-    consumer = make_consumer(bootstrap, topic, group_id=None)
-    await consumer.start()
-    got: list[tuple[bytes | None, bytes | None]] = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            while len(got) < count:
-                batches = await consumer.getmany(timeout_ms=200)
-                got.extend((r.key, r.value) for rs in batches.values() for r in rs)
-    finally:
-        await consumer.stop()
+    """The first ``count`` records (key, value) of ``topic``, over all partitions;
+    ``TimeoutError`` when fewer arrive in ``timeout_s``."""
+    async with committed_reader(bootstrap, topic) as consumer:
+        got = await read_until(consumer, [], count, timeout_s, lambda r: (r.key, r.value))
+    if len(got) < count:
+        raise TimeoutError(f"{len(got)} of {count} records on {topic} after {timeout_s}s")
     return got
 
 
