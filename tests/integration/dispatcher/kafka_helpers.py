@@ -1,8 +1,12 @@
-"""Running the dispatcher in the test's event loop against the real broker."""
+"""Running the dispatcher against the real broker: in the test's event loop, or as a
+``python -m services dispatcher`` process."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -19,7 +23,15 @@ from services.dispatcher.service import Dispatcher
 from services.dispatcher.settings import DispatcherSettings
 from tests.kafka_io import committed_reader, read_until
 
-__all__ = ["committed_offsets", "dispatching", "produce", "read_topic", "settings_for"]
+__all__ = [
+    "committed_offsets",
+    "dispatching",
+    "process_env",
+    "produce",
+    "read_topic",
+    "settings_for",
+    "start_dispatcher",
+]
 
 
 def settings_for(
@@ -42,6 +54,42 @@ def settings_for(
         **overrides,
     }
     return DispatcherSettings(**values)
+
+
+def process_env(
+    bootstrap: str,
+    topics: Topics,
+    routes: dict[str, Any],
+    directory: Path,
+    *,
+    group: str,
+    metrics_port: int = 0,
+    **secrets: str,
+) -> dict[str, str]:
+    """The environment of a dispatcher process: ``routes`` written to a file in
+    ``directory``, a fresh group named ``group-…``, no catalog, and ``secrets``."""
+    path = directory / "routes.yaml"
+    path.write_text(yaml.safe_dump(routes))
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KITESTREAM_TOPIC_PREFIX": topics.prefix,
+        "KITESTREAM_ROUTES": str(path),
+        "KITESTREAM_DISPATCHER_GROUP": f"{group}-{uuid.uuid4().hex[:8]}",
+        "KITESTREAM_LOG_FORMAT": "text",
+        "KITESTREAM_METRICS_PORT": str(metrics_port),
+        **secrets,
+    }
+    env.pop("KITESTREAM_CATALOG", None)
+    return env
+
+
+def start_dispatcher(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m services dispatcher`` with ``env``, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services", "dispatcher"], env=env, stdout=out, stderr=out
+        )
 
 
 @asynccontextmanager
