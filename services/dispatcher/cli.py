@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import asyncio
+
     from services.dispatcher.outbound import Resolver
     from services.dispatcher.routing import Router, RoutesFile
     from services.dispatcher.settings import DispatcherSettings
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError
     from pydantic import ValidationError
 
+    from services.common.lifecycle import run_until_signalled
     from services.common.logs import configure_logging
     from services.dispatcher.errors import ConfigError
     from services.dispatcher.settings import DispatcherSettings
@@ -114,26 +117,20 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(_close(sinks))
         return 0
     try:
-        asyncio.run(_serve(settings, sinks, router))
+        return run_until_signalled(lambda stop: _serve(settings, sinks, router, stop))
     except (KafkaError, TimeoutError, OSError) as exc:
         log.error("dispatcher stopped: Kafka at %s: %r", settings.bootstrap_servers, exc)
         return 1
-    return 0
 
 
-async def _serve(settings: DispatcherSettings, sinks: dict[str, Sink], router: Router) -> None:
-    import asyncio
-    import signal
-
+async def _serve(
+    settings: DispatcherSettings, sinks: dict[str, Sink], router: Router, stop: asyncio.Event
+) -> None:
     from services.common.metrics import serve_metrics
     from services.dispatcher.service import Dispatcher
 
     dispatcher = Dispatcher(settings, sinks, router)
     serve_metrics(dispatcher.metrics.registry, settings.metrics_port, "dispatcher")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await dispatcher.run(stop)
     log.info("dispatcher stopped")
 

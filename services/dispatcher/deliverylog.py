@@ -12,10 +12,10 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from services.common.kafka import encode, make_consumer, send_with_deadline
+from services.common.topics import partition_counts
 from services.dispatcher.records import DeliveredIndex, DeliveryRecord
 
 __all__ = ["DeliveryLog"]
@@ -45,29 +45,23 @@ class DeliveryLog:
 
     async def start(self, timeout_s: float = 60.0) -> None:
         """Assign every partition of the topic from the beginning, and read up to its end."""
-        numbers = await self._partition_numbers(timeout_s)
-        self._partitions = [TopicPartition(self.topic, n) for n in numbers]
+        count = await self._partition_count(timeout_s)
+        self._partitions = [TopicPartition(self.topic, n) for n in range(count)]
         await self._consumer.start()
         self._consumer.assign(self._partitions)
         await self._consumer.seek_to_beginning(*self._partitions)
         await self.catch_up(timeout_s)
         log.info("read %d delivery records from %s", len(self.index), self.topic)
 
-    async def _partition_numbers(self, timeout_s: float) -> list[int]:
-        """The topic's partitions, as the brokers describe them (a new topic's metadata
-        can take a moment to reach every broker)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap_servers)
-        await admin.start()
-        try:
-            async with asyncio.timeout(timeout_s):
-                while True:
-                    [described] = await admin.describe_topics([self.topic])
-                    numbers = sorted(p["partition"] for p in described.get("partitions", []))
-                    if numbers and not described.get("error_code"):
-                        return numbers
-                    await asyncio.sleep(0.2)
-        finally:
-            await admin.close()
+    async def _partition_count(self, timeout_s: float) -> int:
+        """How many partitions the topic has, once the brokers describe it (a new topic's
+        metadata can take a moment to reach every broker)."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                count = (await partition_counts(self._bootstrap_servers, [self.topic]))[self.topic]
+                if count:
+                    return count
+                await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
         await self._consumer.stop()

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 from schemas.alerts import Alert
 
 if TYPE_CHECKING:
+    import asyncio
+
     from services.common.settings import KafkaSettings
 
 __all__ = ["add_arguments", "format_alert", "run"]
@@ -83,37 +85,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from aiokafka.errors import KafkaError
 
+    from services.common.lifecycle import run_until_signalled
     from services.common.settings import KafkaSettings
 
     settings = KafkaSettings()
     color = not args.json and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     try:
-        asyncio.run(_tail(settings, args, color=color))
+        return run_until_signalled(lambda stop: _tail(settings, args, stop, color=color))
     except BrokenPipeError:  # `kitestream alerts tail | head`
         sys.stderr.close()
+        return 0
     except (KafkaError, TimeoutError) as exc:
         log.error("cannot read alerts from %s: %r", settings.bootstrap_servers, exc)
         return 1
-    return 0
 
 
-async def _tail(settings: KafkaSettings, args: argparse.Namespace, *, color: bool) -> None:
-    import asyncio
-    import signal
-
+async def _tail(
+    settings: KafkaSettings, args: argparse.Namespace, stop: asyncio.Event, *, color: bool
+) -> None:
     from pydantic import ValidationError
 
     from services.common.kafka import make_consumer
     from services.common.topics import Topic, Topics
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     topic = Topics(settings.topic_prefix).name(Topic.ALERTS)
     consumer = make_consumer(
         settings.bootstrap_servers,

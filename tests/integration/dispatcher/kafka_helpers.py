@@ -1,8 +1,12 @@
-"""Running the dispatcher in the test's event loop against the real broker."""
+"""Running the dispatcher against the real broker: in the test's event loop, or as a
+``python -m services dispatcher`` process."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -12,13 +16,22 @@ from typing import Any
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.common.kafka import make_consumer, make_producer, send_with_deadline
+from services.common.kafka import make_producer, send_with_deadline
 from services.common.topics import Topic, Topics
 from services.dispatcher.cli import wire
 from services.dispatcher.service import Dispatcher
 from services.dispatcher.settings import DispatcherSettings
+from tests.kafka_io import committed_reader, read_until
 
-__all__ = ["committed_offsets", "dispatching", "produce", "read_topic", "settings_for"]
+__all__ = [
+    "committed_offsets",
+    "dispatching",
+    "process_env",
+    "produce",
+    "read_topic",
+    "settings_for",
+    "start_dispatcher",
+]
 
 
 def settings_for(
@@ -41,6 +54,42 @@ def settings_for(
         **overrides,
     }
     return DispatcherSettings(**values)
+
+
+def process_env(
+    bootstrap: str,
+    topics: Topics,
+    routes: dict[str, Any],
+    directory: Path,
+    *,
+    group: str,
+    metrics_port: int = 0,
+    **secrets: str,
+) -> dict[str, str]:
+    """The environment of a dispatcher process: ``routes`` written to a file in
+    ``directory``, a fresh group named ``group-…``, no catalog, and ``secrets``."""
+    path = directory / "routes.yaml"
+    path.write_text(yaml.safe_dump(routes))
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KITESTREAM_TOPIC_PREFIX": topics.prefix,
+        "KITESTREAM_ROUTES": str(path),
+        "KITESTREAM_DISPATCHER_GROUP": f"{group}-{uuid.uuid4().hex[:8]}",
+        "KITESTREAM_LOG_FORMAT": "text",
+        "KITESTREAM_METRICS_PORT": str(metrics_port),
+        **secrets,
+    }
+    env.pop("KITESTREAM_CATALOG", None)
+    return env
+
+
+def start_dispatcher(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m services dispatcher`` with ``env``, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services", "dispatcher"], env=env, stdout=out, stderr=out
+        )
 
 
 @asynccontextmanager
@@ -73,17 +122,12 @@ async def produce(bootstrap: str, topic: str, items: Sequence[tuple[str | None, 
 async def read_topic(
     bootstrap: str, topic: str, count: int, timeout_s: float = 20
 ) -> list[tuple[bytes | None, bytes | None]]:
-    """The first ``count`` records (key, value) of ``topic``, over all partitions."""
-    consumer = make_consumer(bootstrap, topic, group_id=None)
-    await consumer.start()
-    got: list[tuple[bytes | None, bytes | None]] = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            while len(got) < count:
-                batches = await consumer.getmany(timeout_ms=200)
-                got.extend((r.key, r.value) for rs in batches.values() for r in rs)
-    finally:
-        await consumer.stop()
+    """The first ``count`` records (key, value) of ``topic``, over all partitions;
+    ``TimeoutError`` when fewer arrive in ``timeout_s``."""
+    async with committed_reader(bootstrap, topic) as consumer:
+        got = await read_until(consumer, [], count, timeout_s, lambda r: (r.key, r.value))
+    if len(got) < count:
+        raise TimeoutError(f"{len(got)} of {count} records on {topic} after {timeout_s}s")
     return got
 
 

@@ -4,33 +4,18 @@ and only the one in flight at the kill is sent again, with the same idempotency 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
-import uuid
 from collections import Counter
 from pathlib import Path
 
-import yaml
-
 from services.common.topics import Topic, Topics
-from tests.integration.dispatcher.kafka_helpers import produce
+from tests.integration.dispatcher.kafka_helpers import process_env, produce, start_dispatcher
 from tests.integration.dispatcher.recorder import Received, RecordingServer, Reply
 from tests.unit.dispatcher.factories import make_alert
 
 ALERTS = 30
 KILL_AT = 12  # the request, counting from 0, during which the process is killed
-
-
-def start_dispatcher(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "services", "dispatcher"],
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
 
 
 async def test_sigkill_mid_stream_then_restart_delivers_all_and_resends_only_in_flight(
@@ -46,33 +31,20 @@ async def test_sigkill_mid_stream_then_restart_delivers_all_and_resends_only_in_
         return Reply(200, b"ok", delay_s=0.02)
 
     with RecordingServer(answer) as server:
-        routes = tmp_path / "routes.yaml"
-        routes.write_text(
-            yaml.safe_dump(
-                {
-                    "sinks": {
-                        "hook": {
-                            "type": "webhook",
-                            "url": server.url(),
-                            "secret_env": "HOOK_SECRET",
-                            "allow_private": True,
-                        }
-                    },
-                    "routes": [{"to": "hook"}],
-                }
-            )
-        )
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "KITESTREAM_TOPIC_PREFIX": kafka_topics.prefix,
-            "KITESTREAM_ROUTES": str(routes),
-            "KITESTREAM_DISPATCHER_GROUP": f"crash-{uuid.uuid4().hex[:8]}",
-            "KITESTREAM_LOG_FORMAT": "text",
-            "KITESTREAM_METRICS_PORT": "0",
-            "HOOK_SECRET": "s3cret",
+        hook = {
+            "type": "webhook",
+            "url": server.url(),
+            "secret_env": "HOOK_SECRET",
+            "allow_private": True,
         }
-        env.pop("KITESTREAM_CATALOG", None)
+        env = process_env(
+            kafka_bootstrap,
+            kafka_topics,
+            {"sinks": {"hook": hook}, "routes": [{"to": "hook"}]},
+            tmp_path,
+            group="crash",
+            HOOK_SECRET="s3cret",
+        )
         log = tmp_path / "dispatcher.log"
         await produce(
             kafka_bootstrap,

@@ -7,10 +7,11 @@ import asyncio
 from services.dispatcher.backoff import RetryPolicy
 from services.dispatcher.breaker import CircuitBreaker
 from services.dispatcher.worker import Delivered, GaveUp
-from tests.integration.dispatcher.harness import make_sink, running_worker
+from tests.integration.dispatcher.harness import make_sink
 from tests.integration.dispatcher.recorder import RecordingServer, Reply
 from tests.ports import free_port
 from tests.unit.dispatcher.factories import make_alert, make_job
+from tests.unit.dispatcher.workers import running_worker
 
 HOOK = {"type": "webhook", "url_env": "URL", "secret_env": "SECRET", "allow_private": True}
 

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.topics import Topic, Topics
-from tests.integration.dispatcher.kafka_helpers import produce
+from tests.integration.dispatcher.kafka_helpers import process_env, produce, start_dispatcher
 from tests.integration.dispatcher.recorder import RecordingServer
 from tests.ports import free_port
 from tests.unit.dispatcher.factories import make_alert
@@ -34,13 +29,6 @@ def parse(text: str) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((f"kitestream_dispatcher_{name}", tuple(sorted(labels.items()))))
-
-
-def start_dispatcher(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "services", "dispatcher"], env=env, stdout=out, stderr=out
-        )
 
 
 async def scrape_until(
@@ -66,32 +54,21 @@ async def test_a_dispatcher_process_serves_its_delivery_metrics_over_http(
     alerts = [make_alert(n, service=f"svc-{n}") for n in range(3)]
     port = free_port()
     with RecordingServer() as server:
-        routes = tmp_path / "routes.yaml"
         hook = {
             "type": "webhook",
             "url": server.url(),
             "secret_env": "HOOK_SECRET",
             "allow_private": True,
         }
-        routes.write_text(
-            yaml.safe_dump(
-                {
-                    "sinks": {"hook": hook, "log": {"type": "log"}},
-                    "routes": [{"to": ["hook", "log"]}],
-                }
-            )
+        env = process_env(
+            kafka_bootstrap,
+            kafka_topics,
+            {"sinks": {"hook": hook, "log": {"type": "log"}}, "routes": [{"to": ["hook", "log"]}]},
+            tmp_path,
+            group="metrics",
+            metrics_port=port,
+            HOOK_SECRET="s3cret",
         )
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "KITESTREAM_TOPIC_PREFIX": kafka_topics.prefix,
-            "KITESTREAM_ROUTES": str(routes),
-            "KITESTREAM_DISPATCHER_GROUP": f"metrics-{uuid.uuid4().hex[:8]}",
-            "KITESTREAM_LOG_FORMAT": "text",
-            "KITESTREAM_METRICS_PORT": str(port),
-            "HOOK_SECRET": "s3cret",
-        }
-        env.pop("KITESTREAM_CATALOG", None)
         await produce(
             kafka_bootstrap,
             kafka_topics.name(Topic.ALERTS),

@@ -13,9 +13,10 @@ from schemas.alerts import Alert
 from services.dispatcher.signature import verify
 from services.dispatcher.sinks import Delivery
 from services.dispatcher.worker import Delivered
-from tests.integration.dispatcher.harness import make_sink, running_worker
+from tests.integration.dispatcher.harness import make_sink
 from tests.integration.dispatcher.recorder import Received, RecordingServer, Reply
 from tests.unit.dispatcher.factories import make_alert, make_job
+from tests.unit.dispatcher.workers import running_worker
 
 SECRET = "whsec-test-0123456789"
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from functools import partial
 
 import pytest
 
@@ -13,12 +12,12 @@ from services.dispatcher.backoff import RetryPolicy
 from services.dispatcher.breaker import BreakerState, CircuitBreaker
 from services.dispatcher.errors import DeliveryFailed
 from services.dispatcher.metrics import OUTCOMES, DispatcherMetrics, status_class
-from services.dispatcher.records import DeliveredIndex, DeliveryRecord
 from services.dispatcher.sinks.base import Delivery, Receipt
-from services.dispatcher.worker import Delivered, Job, Outcome, SinkWorker
 from tests.unit.dispatcher.factories import make_alert, make_job
+from tests.unit.dispatcher.workers import running_worker
 
 QUICK = RetryPolicy(max_attempts=3, base_s=0.001, cap_s=0.002, give_up_after_s=60)
+worker_for = partial(running_worker, policy=QUICK)
 
 Answer = Receipt | DeliveryFailed | RuntimeError
 
@@ -89,68 +88,12 @@ class ScriptedSink:
         return None
 
 
-class Settled:
-    """The ``settle`` callback: records deliveries in the index as the dispatcher does."""
-
-    def __init__(self, index: DeliveredIndex) -> None:
-        self.index = index
-        self.jobs = 0
-
-    async def __call__(self, sink: str, jobs: Sequence[Job], outcome: Outcome) -> None:
-        self.jobs += len(jobs)
-        if isinstance(outcome, Delivered):
-            for job in jobs:
-                self.index.add(
-                    DeliveryRecord(
-                        alert_id=job.alert.alert_id,
-                        sink=sink,
-                        outcome="delivered",
-                        attempts=outcome.attempts,
-                        at=datetime.now(UTC),
-                        kind=job.alert.kind,
-                        created_at=job.alert.created_at,
-                    )
-                )
-
-    async def wait(self, jobs: int) -> None:
-        async with asyncio.timeout(10):
-            while self.jobs < jobs:  # noqa: ASYNC110 - polled on purpose
-                await asyncio.sleep(0.001)
-
-
 class Clock:
     def __init__(self, now: float) -> None:
         self.now = now
 
     def __call__(self) -> float:
         return self.now
-
-
-@asynccontextmanager
-async def worker_for(
-    sink: ScriptedSink,
-    metrics: DispatcherMetrics,
-    *,
-    clock: Clock,
-    breaker: CircuitBreaker | None = None,
-    policy: RetryPolicy = QUICK,
-) -> AsyncIterator[tuple[SinkWorker, Settled]]:
-    settled = Settled(DeliveredIndex())
-    worker = SinkWorker(
-        sink,
-        policy=policy,
-        breaker=breaker or CircuitBreaker(threshold=1000),
-        index=settled.index,
-        settle=settled,
-        clock=clock,
-        metrics=metrics,
-    )
-    task = asyncio.create_task(worker.run())
-    try:
-        yield worker, settled
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 10)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +158,7 @@ def test_a_skipped_receipt_counts_as_nothing_to_send_without_latency() -> None:
 async def test_two_failures_then_success_count_two_retries_and_one_delivery() -> None:
     metrics = DispatcherMetrics()
     sink = ScriptedSink([server_error(), server_error(), Receipt("HTTP 204", status=204)])
-    async with worker_for(sink, metrics, clock=Clock(110.0)) as (worker, settled):
+    async with worker_for(sink, clock=Clock(110.0), metrics=metrics) as (worker, settled):
         worker.submit(make_job(make_alert(1), read_at=100.0))
         await settled.wait(1)
     assert deliveries(metrics) == {
@@ -235,7 +178,7 @@ async def test_a_sink_that_never_recovers_counts_dead_lettered_and_shows_an_open
     clock = Clock(110.0)
     breaker = CircuitBreaker(threshold=3, cooldown_s=60)
     sink = ScriptedSink([server_error(503)])
-    async with worker_for(sink, metrics, clock=clock, breaker=breaker) as (worker, settled):
+    async with worker_for(sink, breaker=breaker, clock=clock, metrics=metrics) as (worker, settled):
         worker.submit(make_job(make_alert(2), read_at=100.0))
         await settled.wait(1)
         open_code = sample(metrics, "kitestream_dispatcher_circuit_state", sink="hook")
@@ -257,10 +200,9 @@ async def test_an_alert_the_open_circuit_stops_is_dead_lettered_without_an_attem
     breaker.record_failure(110.0)  # open until 710
     policy = RetryPolicy(max_attempts=3, base_s=0.001, cap_s=0.002, give_up_after_s=60)
     sink = ScriptedSink([Receipt("HTTP 200", status=200)])
-    async with worker_for(sink, metrics, clock=Clock(110.0), breaker=breaker, policy=policy) as (
-        worker,
-        settled,
-    ):
+    async with running_worker(
+        sink, policy=policy, breaker=breaker, clock=Clock(110.0), metrics=metrics
+    ) as (worker, settled):
         worker.submit(make_job(make_alert(3), read_at=100.0))
         await settled.wait(1)
     assert sink.calls == []
@@ -273,7 +215,7 @@ async def test_riders_count_as_skipped_and_pending_drops_after_settling() -> Non
     gate = asyncio.Event()
     sink = ScriptedSink([Receipt("HTTP 200", status=200)], max_batch=10, gate=gate)
     alert, other = make_alert(4), make_alert(5)
-    async with worker_for(sink, metrics, clock=Clock(110.0)) as (worker, settled):
+    async with worker_for(sink, clock=Clock(110.0), metrics=metrics) as (worker, settled):
         for a in (alert, alert, other):
             worker.submit(make_job(a, read_at=100.0))
         async with asyncio.timeout(10):
@@ -294,7 +236,7 @@ async def test_an_alert_the_sink_already_has_is_skipped_as_a_duplicate() -> None
     metrics = DispatcherMetrics()
     sink = ScriptedSink([Receipt("HTTP 200", status=200)])
     alert = make_alert(6)
-    async with worker_for(sink, metrics, clock=Clock(110.0)) as (worker, settled):
+    async with worker_for(sink, clock=Clock(110.0), metrics=metrics) as (worker, settled):
         worker.submit(make_job(alert, read_at=100.0))
         await settled.wait(1)
         worker.submit(make_job(alert, read_at=105.0))  # read again, e.g. after a rebalance
@@ -307,7 +249,7 @@ async def test_an_alert_the_sink_already_has_is_skipped_as_a_duplicate() -> None
 async def test_a_sink_that_raises_a_bug_counts_an_error_attempt_and_a_dead_letter() -> None:
     metrics = DispatcherMetrics()
     sink = ScriptedSink([RuntimeError("bug")])
-    async with worker_for(sink, metrics, clock=Clock(110.0)) as (worker, settled):
+    async with worker_for(sink, clock=Clock(110.0), metrics=metrics) as (worker, settled):
         worker.submit(make_job(make_alert(7), read_at=100.0))
         await settled.wait(1)
     assert attempts(metrics) == {"error": 1}
