@@ -34,14 +34,25 @@ from pathlib import Path
 from services.catalog.catalog import Catalog
 from services.catalog.cortex import Reference, cortex_files, read_cortex
 from services.catalog.errors import CatalogError
-from services.catalog.model import SERVICE_LISTS, Origin, PipelineInfo, Service, SuiteInfo
+from services.catalog.model import Origin, PipelineInfo, Service, SuiteInfo
 from services.catalog.repository import normalise_repository
 from services.catalog.resources import read_pagerduty_json, read_pipelines_json, read_suites_json
 from services.catalog.source import Node, Problems, read_document
 
 __all__ = ["INCLUDE_KEYS", "SERVICE_KEYS", "load_catalog"]
 
-SERVICE_KEYS = (*SERVICE_LISTS, "team")
+_LISTS = (
+    "pipelines",
+    "pipeline_tags",
+    "repositories",
+    "deploy_pipelines",
+    "deploy_steps",
+    "test_suites",
+    "pagerduty_services",
+    "depends_on",
+    "environments",
+)
+SERVICE_KEYS = (*_LISTS, "team")
 INCLUDE_KEYS = ("cortex", "pipelines_json", "test_suites_json", "pagerduty_json")
 _TOP_KEYS = ("services", "include")
 
@@ -109,7 +120,7 @@ class _Builder:
         fields = node.mapping(f"service {name!r}")
         values: dict[str, list[tuple[str, int]]] = {}
         for key, value in fields.items():
-            if key in SERVICE_LISTS:
+            if key in _LISTS:
                 values[key] = value.strings(f"{name}.{key}")
             elif key != "team":
                 _unknown_key(node, key, SERVICE_KEYS, f"service {name!r}")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-__all__ = ["SERVICE_LISTS", "Origin", "PipelineInfo", "Service", "SuiteInfo"]
+__all__ = ["Origin", "PipelineInfo", "Service", "SuiteInfo"]
 
 
 @dataclass(frozen=True)
@@ -43,14 +42,18 @@ class Service:
     origins: tuple[Origin, ...] = field(default=(), compare=False)
 
     def merged(self, other: Service) -> Service:
-        """Both declarations of one service as one (a catalog entry plus a Cortex entity):
-        each list is the union of both; this one's ``team`` wins."""
-        unions: dict[str, Any] = {
-            name: getattr(self, name) | getattr(other, name) for name in SERVICE_LISTS
-        }
-        return replace(
-            self,
-            **unions,
+        """Both declarations of one service as one (a catalog entry plus a Cortex entity)."""
+        return Service(
+            name=self.name,
+            pipelines=self.pipelines | other.pipelines,
+            pipeline_tags=self.pipeline_tags | other.pipeline_tags,
+            repositories=self.repositories | other.repositories,
+            deploy_pipelines=self.deploy_pipelines | other.deploy_pipelines,
+            deploy_steps=self.deploy_steps | other.deploy_steps,
+            test_suites=self.test_suites | other.test_suites,
+            pagerduty_services=self.pagerduty_services | other.pagerduty_services,
+            depends_on=self.depends_on | other.depends_on,
+            environments=self.environments | other.environments,
             team=self.team if self.team is not None else other.team,
             origins=self.origins + other.origins,
         )
@@ -58,12 +61,6 @@ class Service:
     def deploys_to(self, environment: str | None) -> bool:
         """Whether a deploy to ``environment`` counts as a deploy of this service."""
         return environment is None or not self.environments or environment in self.environments
-
-
-# The list fields of a Service, in declaration order: the catalog file's keys, but ``team``.
-SERVICE_LISTS: tuple[str, ...] = tuple(
-    f.name for f in fields(Service) if f.name not in ("name", "team", "origins")
-)
 
 
 @dataclass(frozen=True)
