@@ -14,7 +14,7 @@ import signal
 
 from services.common.metrics import ProcessorMetrics, serve_metrics
 from services.common.processor import PartitionTask, StreamProcessor
-from services.common.topics import Topics, TopicSpec, create_topics, partition_counts, topic_specs
+from services.common.topics import Topics, TopicSpec, create_with_state
 from services.correlator.settings import CorrelatorSettings
 from services.correlator.tasks import CatalogHolder, CorrelationTask, RepartitionTask, TopicNames
 
@@ -22,28 +22,16 @@ __all__ = ["prepare_topics", "run_correlator"]
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_PARTITIONS = 6
-
 
 async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
     """Create what is missing: the contract topics, and the repartition and changelog
     topics with as many partitions as the inputs (the changelog compacted)."""
     names = TopicNames.under(topics)
-    counts = await partition_counts(bootstrap_servers, [names.builds])
-    partitions = counts[names.builds] or _DEFAULT_PARTITIONS
     internal = [
         TopicSpec(names.repartition),
         TopicSpec(names.changelog, {"cleanup.policy": "compact"}),
     ]
-    await create_topics(
-        bootstrap_servers, topic_specs(topics, extra=internal), partitions=partitions
-    )
-    internal_counts = await partition_counts(
-        bootstrap_servers, [names.repartition, names.changelog]
-    )
-    for topic, count in internal_counts.items():
-        if count != partitions:
-            log.warning("%s has %s partitions, the inputs %d", topic, count, partitions)
+    await create_with_state(bootstrap_servers, topics, internal, like=names.builds)
     return names
 
 
