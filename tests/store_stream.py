@@ -20,14 +20,20 @@ from schemas.buildkite import Build, BuildEvent, BuildRef, Job, JobEvent, Pipeli
 from schemas.flakiness import Evidence, FlakinessState, TestRun
 from schemas.operations import DeployEvent, IncidentEvent
 from schemas.tests import RunEnv, TestIdentity, TestResult
+from services.common.kafka import encode
 from services.dispatcher.records import DeliveryRecord
 
-__all__ = ["T0", "Message", "result", "stream"]
+__all__ = ["T0", "Message", "raw", "result", "stream"]
 
 T0 = datetime(2026, 8, 1, 10, 0, tzinfo=UTC)
 PIPELINE = Pipeline(slug="payments-api", name="Payments API", repository="git@x:acme/pay.git")
 
 Message = tuple[str, bytes, BaseModel | bytes]  # (unprefixed topic, key, value)
+
+
+def raw(value: BaseModel | bytes) -> bytes:
+    """A message value as it goes on the wire."""
+    return value if isinstance(value, bytes) else encode(value)
 
 
 def _at(minutes: float) -> datetime:

@@ -9,11 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.common.kafka import encode, make_producer
+from services.common.kafka import make_producer
 from services.common.topics import Topics, TopicSpec, create_topics
 from services.store import tables
 from services.store.service import DELIVERED_TOPIC
-from tests.store_stream import Message
+from tests.store_stream import Message, raw
 
 __all__ = ["produce", "snapshot", "stored_offsets", "wait_for_offsets"]
 
@@ -39,7 +39,7 @@ def stored_offsets(engine: Engine) -> int:
 
 async def wait_for_offsets(engine: Engine, total: int, timeout_s: float = 60.0) -> None:
     async with asyncio.timeout(timeout_s):
-        while await asyncio.to_thread(stored_offsets, engine) < total:
+        while await asyncio.to_thread(stored_offsets, engine) < total:  # noqa: ASYNC110 - polls the database
             await asyncio.sleep(0.05)
 
 
@@ -53,8 +53,7 @@ async def produce(bootstrap: str, topics: Topics, messages: Iterable[Message]) -
     try:
         futures = []
         for topic, key, value in messages:
-            raw = value if isinstance(value, bytes) else encode(value)
-            futures.append(await producer.send(topics.name(topic), raw, key=key))
+            futures.append(await producer.send(topics.name(topic), raw(value), key=key))
             sent += 1
         await asyncio.wait_for(asyncio.gather(*futures), 60)
     finally:

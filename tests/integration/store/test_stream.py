@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -48,11 +47,11 @@ def _pick(rows: list[dict[str, Any]], *columns: str) -> list[tuple[Any, ...]]:
 @pytest.fixture
 async def stored(
     engine: Engine, kafka_bootstrap: str, kafka_topics: Topics
-) -> AsyncIterator[dict[str, list[dict[str, Any]]]]:
+) -> dict[str, list[dict[str, Any]]]:
     total = await produce(kafka_bootstrap, kafka_topics, stream())
     store = _store(engine, kafka_bootstrap, kafka_topics)
     await _run_store(store, engine, total)
-    yield snapshot(engine)
+    return snapshot(engine)
 
 
 def at(minutes: float) -> Any:

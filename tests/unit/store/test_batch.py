@@ -1,18 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.common.kafka import encode
 from services.store.batch import Batch
 from services.store.records import Row
 from services.store.statements import STATEMENTS
-from tests.store_stream import build_event, result, stream
+from tests.store_stream import build_event, raw, result, stream
 
 T = datetime(2026, 8, 1, tzinfo=UTC)
 
 
-def _batch(messages: list[tuple[str, bytes | None, bytes | None]]) -> Batch:
+def _batch(messages: Sequence[tuple[str, bytes | None, bytes | None]]) -> Batch:
     batch = Batch()
     for offset, (topic, key, value) in enumerate(messages):
         batch.add_record(topic, 0, offset, key=key, value=value, base_topic=topic)
@@ -34,7 +34,7 @@ def test_the_newest_build_event_wins_whatever_the_order_they_are_read_in() -> No
 
 
 def test_reading_a_message_again_changes_nothing() -> None:
-    messages = [(t, k, encode(m)) for t, k, m in stream()]
+    messages = [(t, k, raw(m)) for t, k, m in stream()]
     once = _batch(messages)
     twice = _batch(messages + messages)
     assert once.rows.keys() == twice.rows.keys()

@@ -29,7 +29,8 @@ def test_quantiles_are_read_within_a_bucket_of_the_true_value() -> None:
         durations.add(hist, v)
     p50 = durations.quantile(hist, 0.5)
     p95 = durations.quantile(hist, 0.95)
-    assert p50 is not None and p95 is not None
+    assert p50 is not None
+    assert p95 is not None
     assert 0.5 / 1.5 <= p50 <= 0.5 * 1.5
     assert 0.95 / 1.5 <= p95 <= 0.95 * 1.5
     assert p50 < p95
@@ -44,4 +45,5 @@ def test_durations_past_the_last_bound_land_in_the_overflow_bucket() -> None:
     hist: durations.Histogram = {}
     durations.add(hist, 1e6)
     p50 = durations.quantile(hist, 0.5)
-    assert p50 is not None and p50 > DURATION_BUCKETS[-1]
+    assert p50 is not None
+    assert p50 > DURATION_BUCKETS[-1]

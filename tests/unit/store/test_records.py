@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from services.store.records import DECODERS, Policy, Poison, Row, test_key
-from tests.store_stream import result, stream
+from services.store.records import DECODERS, Poison, Policy, Row, test_key
+from tests.store_stream import raw, result, stream
 
 
 def _rows(topic: str, value: bytes | None, key: bytes | None = b"k", **policy: Any) -> list[Row]:
@@ -21,7 +21,7 @@ def _by_statement(rows: list[Row]) -> dict[str, list[dict[str, Any]]]:
 
 def test_every_message_of_the_known_stream_decodes() -> None:
     for topic, key, message in stream():
-        assert _rows(topic, message.model_dump_json().encode(), key), topic
+        assert _rows(topic, raw(message), key), topic
 
 
 def test_a_test_key_is_suite_scope_name_and_file_when_there_is_one() -> None:
@@ -55,14 +55,15 @@ def test_every_execution_is_kept_when_asked() -> None:
 
 def test_a_suite_gets_its_service_from_the_policy() -> None:
     value = result(1, "t", "passed", 0).to_json()
-    policy = {"service_of_suite": lambda suite: f"svc-of-{suite}"}
-    rows = _by_statement(_rows("tests.results", value, **policy))
+    rows = _by_statement(
+        _rows("tests.results", value, service_of_suite=lambda suite: f"svc-of-{suite}")
+    )
     assert rows["tests_seen"][0]["service"] == "svc-of-payments-pytest"
 
 
 def test_a_job_event_gives_a_weak_build_row_that_any_build_event_replaces() -> None:
     topic, key, message = next(m for m in stream() if m[0] == "buildkite.jobs")
-    rows = _by_statement(_rows(topic, message.model_dump_json().encode(), key))
+    rows = _by_statement(_rows(topic, raw(message), key))
     (ref,) = rows["build_refs"]
     assert ref["event_id"] == ""
     assert ref["event_at"] == rows["jobs"][0]["event_at"]
@@ -71,15 +72,15 @@ def test_a_job_event_gives_a_weak_build_row_that_any_build_event_replaces() -> N
 
 def test_a_retry_names_the_job_it_retries() -> None:
     retried = [m for m in stream() if m[0] == "buildkite.jobs"][1]
-    rows = _by_statement(_rows(retried[0], retried[2].model_dump_json().encode()))
+    rows = _by_statement(_rows(retried[0], raw(retried[2])))
     assert rows["jobs"][0]["retry_source_job_id"] == "j1"
     assert rows["jobs"][0]["retry_type"] == "automatic"
 
 
 def test_flakiness_state_gives_the_test_its_episode_and_evidence() -> None:
     states = [m for m in stream() if m[0] == "flakiness.state"]
-    flagged = _by_statement(_rows("flakiness.state", states[0][2].model_dump_json().encode()))
-    cleared = _by_statement(_rows("flakiness.state", states[1][2].model_dump_json().encode()))
+    flagged = _by_statement(_rows("flakiness.state", raw(states[0][2])))
+    cleared = _by_statement(_rows("flakiness.state", raw(states[1][2])))
     assert flagged["tests_state"][0]["status"] == "flaky"
     assert flagged["flaky_episodes"][0]["recovered_at"] is None
     assert cleared["flaky_episodes"][0]["recovered_at"] is not None
@@ -92,7 +93,7 @@ def test_a_tombstone_on_flakiness_state_writes_nothing() -> None:
 
 def test_an_alert_row_keeps_the_whole_alert_and_its_kafka_key() -> None:
     topic, key, message = next(m for m in stream() if m[0] == "alerts")
-    (row,) = _rows(topic, message.model_dump_json().encode(), key)
+    (row,) = _rows(topic, raw(message), key)
     assert row.values["subject"] == key.decode()
     assert row.values["body"]["alert_id"] == row.values["alert_id"]
 
