@@ -56,7 +56,7 @@ class Statement:
 
     def key_of(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         got = self._get(values)
-        return got if len(self.key) > 1 else (got,)  # type: ignore[no-any-return]
+        return got if len(self.key) > 1 else (got,)
 
     def fold(self, old: Values, new: Values) -> Values:
         """Two rows with the same key, ``new`` read after ``old``, as one (``old`` may be
