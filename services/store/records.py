@@ -25,7 +25,7 @@ from schemas.flakiness import FlakinessState, TestRun
 from schemas.operations import DeployEvent, IncidentEvent
 from schemas.tests import TestResult
 from services.dispatcher.records import DeliveryRecord
-from services.store import durations
+from services.store import durations, fastresult
 
 __all__ = ["DECODERS", "Decoder", "Poison", "Policy", "Row", "test_key"]
 
@@ -178,61 +178,66 @@ def decode_job(raw: bytes | None, _key: bytes | None, _policy: Policy) -> list[R
 
 
 def decode_result(raw: bytes | None, _key: bytes | None, policy: Policy) -> list[Row]:
-    result = _parse(TestResult, raw)
-    test, env = result.test, result.run_env
-    file = result.test.file_name or None
-    key = test_key(result.suite, test.scope, test.name, file)
-    failed = result.result == "failed"
-    identity = {"suite": result.suite, "scope": test.scope, "name": test.name, "file": file}
+    result = None if raw is None else fastresult.read(raw)
+    if result is None:
+        result = _parse(TestResult, raw).model_dump()
+    test, env = result["test"], result["run_env"]
+    at: datetime = result["received_at"]
+    outcome, duration = result["result"], result["duration_s"]
+    file = test["file_name"] or None
+    key = test_key(result["suite"], test["scope"], test["name"], file)
+    failed = outcome == "failed"
+    identity = {"suite": result["suite"], "scope": test["scope"], "name": test["name"]}
+    identity["file"] = file
     day: dict[str, Any] = {
         "test_key": key,
-        "day": result.received_at.date(),
+        "day": at.date(),
         **identity,
         "runs": 1,
-        "passes": int(result.result == "passed"),
+        "passes": int(outcome == "passed"),
         "failures": int(failed),
-        "skips": int(result.result == "skipped"),
+        "skips": int(outcome == "skipped"),
         "flaky": 0,
         "duration_count": 0,
         "duration_sum_s": 0.0,
         "duration_hist": {},
     }
-    if result.duration_s is not None:
+    if duration is not None:
         day["duration_count"] = 1
-        day["duration_sum_s"] = result.duration_s
-        durations.add(day["duration_hist"], result.duration_s)
+        day["duration_sum_s"] = duration
+        durations.add(day["duration_hist"], duration)
     seen: dict[str, Any] = {
         "test_key": key,
         "kind": "test",
         **identity,
-        "service": policy.service_of_suite(result.suite),
+        "service": policy.service_of_suite(result["suite"]),
         "episodes": 0,
         "last_evidence": [],
-        "first_seen_at": result.received_at,
-        "last_seen_at": result.received_at,
-        "last_failure_at": result.received_at if failed else None,
-        "last_failure_reason": result.failure_reason if failed else None,
+        "first_seen_at": at,
+        "last_seen_at": at,
+        "last_failure_at": at if failed else None,
+        "last_failure_reason": result["failure_reason"] if failed else None,
     }
     rows = [Row("test_days", day), Row("tests_seen", seen)]
-    retry_pass = result.result == "passed" and result.attempt > 1
+    retry_pass = outcome == "passed" and result["attempt"] > 1
     if failed or retry_pass or policy.store_all_executions:
         execution = {
-            "event_id": result.event_id,
+            "event_id": result["event_id"],
             "test_key": key,
             **identity,
-            "result": result.result,
-            "attempt": result.attempt,
-            "duration_s": result.duration_s,
-            "failure_reason": result.failure_reason,
-            "failure_expanded": [f.model_dump(mode="json") for f in result.failure_expanded],
-            "upload_id": result.upload_id,
-            "build_id": env.key,
-            "build_number": env.number,
-            "job_id": env.job_id,
-            "commit": env.commit_sha,
-            "branch": env.branch,
-            "url": env.url,
-            "at": result.received_at,
+            "result": outcome,
+            "attempt": result["attempt"],
+            "duration_s": duration,
+            "failure_reason": result["failure_reason"],
+            "failure_expanded": result["failure_expanded"],
+            "upload_id": result["upload_id"],
+            "build_id": env["key"],
+            "build_number": env["number"],
+            "job_id": env["job_id"],
+            "commit": env["commit_sha"],
+            "branch": env["branch"],
+            "url": env["url"],
+            "at": at,
         }
         rows.append(Row("test_results", execution))
     return rows
