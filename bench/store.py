@@ -14,6 +14,8 @@ database per pass is created and dropped):
   one transaction per batch of ``--batch`` records) reads them from Kafka. Timed from
   the first committed batch to the last (the group join before it is not the store's
   throughput), over the records after that first batch;
+* store without Kafka: the same records, already in memory, through the store's decode,
+  fold and transaction (rows and offsets), to tell the store's own cost from Kafka's;
 * bare: the same ``test_results`` rows, decoded beforehand, inserted with one
   ``executemany`` per ``--batch`` rows and a commit after each, nothing else.
 
@@ -43,11 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.common.topics import Topics, create_topics, delete_topics, topic_specs
 from services.store import migrate
+from services.store.batch import Batch
 from services.store.database import make_engine
 from services.store.prune import Retention
 from services.store.records import DECODERS, Policy
 from services.store.service import Store
 from services.store.tables import store_offsets, test_results
+from services.store.writer import write_batch
 from tests.integration.store.tables_io import produce
 from tests.store_stream import Message, raw, result
 
@@ -128,6 +132,21 @@ async def _store_pass(
     return (total - first) / elapsed
 
 
+def _core_pass(engine: Engine, messages: list[Message], batch: int) -> float:
+    """The store without Kafka: the same records, in memory, through decode, fold and
+    the transaction with offsets."""
+    records = [(topic, key, raw(value)) for topic, key, value in messages]
+    policy = Policy(store_all_executions=True)
+    started = time.perf_counter()
+    for start in range(0, len(records), batch):
+        folded = Batch(policy=policy)
+        for offset, (topic, key, value) in enumerate(records[start : start + batch], start):
+            folded.add_record(topic, 0, offset, key=key, value=value, base_topic=topic)
+        expected = {(topic, 0): (start or None) for topic, _, _ in records[:1]}
+        write_batch(engine, folded, "core", expected)
+    return len(records) / (time.perf_counter() - started)
+
+
 def _bare_pass(engine: Engine, messages: list[Message], batch: int) -> float:
     policy = Policy(store_all_executions=True)
     rows = [
@@ -156,7 +175,7 @@ async def main(argv: list[str]) -> int:
     try:
         await create_topics(bootstrap, topic_specs(topics), partitions=3)
         total = await produce(bootstrap, topics, messages)
-        stores, bares = [], []
+        stores, bares, cores = [], [], []
         with tempfile.TemporaryDirectory() as tmp:
             for n in range(args.repeat):
                 with _database(args.database_url, Path(tmp), f"bare{n}") as engine:
@@ -167,7 +186,9 @@ async def main(argv: list[str]) -> int:
                         engine, bootstrap, topics, total, batch=args.batch, group=group
                     )
                     stores.append(passed)
-        store, bare = max(stores), max(bares)
+                with _database(args.database_url, Path(tmp), f"core{n}") as engine:
+                    cores.append(_core_pass(engine, messages, args.batch))
+        store, bare, core = max(stores), max(bares), max(cores)
     finally:
         await delete_topics(bootstrap, topics.prefix)
     kind = "postgresql" if args.database_url else "sqlite"
@@ -178,8 +199,10 @@ async def main(argv: list[str]) -> int:
         f"  passes (rows/s): store {[round(x) for x in stores]}, bare {[round(x) for x in bares]}"
     )
     print(f"  store (Kafka -> rows, rollups, offsets): {store:10,.0f} rows/s")
+    print(f"  the store without Kafka (same records): {core:10,.0f} rows/s")
     print(f"  bare executemany of the same rows:      {bare:10,.0f} rows/s")
     print(f"  ratio store / bare: {store / bare:.2f} (aim >= 0.5)")
+    print(f"  ratio store without Kafka / bare: {core / bare:.2f}")
     return 0
 
 
