@@ -19,8 +19,9 @@ database per pass is created and dropped):
 * bare: the same ``test_results`` rows, decoded beforehand, inserted with one
   ``executemany`` per ``--batch`` rows and a commit after each, nothing else.
 
-The passes alternate ``--repeat`` times (bare, store, bare, store, ...), each on a fresh
-database (the store in a new consumer group, from the start of the topic). The machine
+The passes alternate ``--repeat`` times (bare, store, store without Kafka, bare, ...),
+each on a fresh database (the store in a new consumer group, from the start of the
+topic). The machine
 is shared and its load moves, so each side's best pass is kept. Prints rows/s of each
 and the ratio of the bests (aim: store >= 0.5 x bare).
 """
@@ -196,7 +197,8 @@ async def main(argv: list[str]) -> int:
         f"{args.results} test results, {kind}, {args.batch} per transaction, best of {args.repeat}"
     )
     print(
-        f"  passes (rows/s): store {[round(x) for x in stores]}, bare {[round(x) for x in bares]}"
+        f"  passes (rows/s): store {[round(x) for x in stores]},"
+        f" store without Kafka {[round(x) for x in cores]}, bare {[round(x) for x in bares]}"
     )
     print(f"  store (Kafka -> rows, rollups, offsets): {store:10,.0f} rows/s")
     print(f"  the store without Kafka (same records): {core:10,.0f} rows/s")

@@ -177,18 +177,65 @@ def decode_job(raw: bytes | None, _key: bytes | None, _policy: Policy) -> list[R
     ]
 
 
-def decode_result(raw: bytes | None, _key: bytes | None, policy: Policy) -> list[Row]:
+def read_result(raw: bytes | None) -> dict[str, Any]:
+    """A ``tests.results`` value as ``TestResult.model_dump()`` gives it; :class:`Poison`
+    when it is not one (plain values are read by hand, see :mod:`.fastresult`)."""
     result = None if raw is None else fastresult.read(raw)
-    if result is None:
-        result = _parse(TestResult, raw).model_dump()
-    test, env = result["test"], result["run_env"]
-    at: datetime = result["received_at"]
-    outcome, duration = result["result"], result["duration_s"]
+    return _parse(TestResult, raw).model_dump() if result is None else result
+
+
+def result_identity(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The test key of an execution, and its suite, scope, name and file."""
+    test = result["test"]
     file = test["file_name"] or None
     key = test_key(result["suite"], test["scope"], test["name"], file)
+    return key, {
+        "suite": result["suite"],
+        "scope": test["scope"],
+        "name": test["name"],
+        "file": file,
+    }
+
+
+def result_kept(result: dict[str, Any], policy: Policy) -> bool:
+    """Failed executions and passes on a retry are kept; every one when asked."""
+    outcome = result["result"]
+    return (
+        outcome == "failed"
+        or (outcome == "passed" and result["attempt"] > 1)
+        or policy.store_all_executions
+    )
+
+
+def execution_row(result: dict[str, Any], key: str, identity: dict[str, Any]) -> dict[str, Any]:
+    env = result["run_env"]
+    return {
+        "event_id": result["event_id"],
+        "test_key": key,
+        **identity,
+        "result": result["result"],
+        "attempt": result["attempt"],
+        "duration_s": result["duration_s"],
+        "failure_reason": result["failure_reason"],
+        "failure_expanded": result["failure_expanded"],
+        "upload_id": result["upload_id"],
+        "build_id": env["key"],
+        "build_number": env["number"],
+        "job_id": env["job_id"],
+        "commit": env["commit_sha"],
+        "branch": env["branch"],
+        "url": env["url"],
+        "at": result["received_at"],
+    }
+
+
+def result_rows(result: dict[str, Any], policy: Policy) -> list[Row]:
+    """The rows of one execution: its day rollup, its test's sighting and, when kept,
+    the execution itself."""
+    key, identity = result_identity(result)
+    at: datetime = result["received_at"]
+    outcome, duration = result["result"], result["duration_s"]
     failed = outcome == "failed"
-    identity = {"suite": result["suite"], "scope": test["scope"], "name": test["name"]}
-    identity["file"] = file
     day: dict[str, Any] = {
         "test_key": key,
         "day": at.date(),
@@ -219,28 +266,13 @@ def decode_result(raw: bytes | None, _key: bytes | None, policy: Policy) -> list
         "last_failure_reason": result["failure_reason"] if failed else None,
     }
     rows = [Row("test_days", day), Row("tests_seen", seen)]
-    retry_pass = outcome == "passed" and result["attempt"] > 1
-    if failed or retry_pass or policy.store_all_executions:
-        execution = {
-            "event_id": result["event_id"],
-            "test_key": key,
-            **identity,
-            "result": outcome,
-            "attempt": result["attempt"],
-            "duration_s": duration,
-            "failure_reason": result["failure_reason"],
-            "failure_expanded": result["failure_expanded"],
-            "upload_id": result["upload_id"],
-            "build_id": env["key"],
-            "build_number": env["number"],
-            "job_id": env["job_id"],
-            "commit": env["commit_sha"],
-            "branch": env["branch"],
-            "url": env["url"],
-            "at": at,
-        }
-        rows.append(Row("test_results", execution))
+    if result_kept(result, policy):
+        rows.append(Row("test_results", execution_row(result, key, identity)))
     return rows
+
+
+def decode_result(raw: bytes | None, _key: bytes | None, policy: Policy) -> list[Row]:
+    return result_rows(read_result(raw), policy)
 
 
 def decode_state(raw: bytes | None, _key: bytes | None, policy: Policy) -> list[Row]:
