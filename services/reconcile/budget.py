@@ -29,6 +29,9 @@ __all__ = ["Budget", "Window"]
 ORGANIZATION_LIMIT = 200
 USER_LIMIT = 50
 WINDOW_S = 60.0
+# Resets come in whole seconds, rounded either way: a window is taken to end a second
+# later than said, so that a request is never counted in a window thought to be over.
+RESET_MARGIN_S = 1.0
 _SCOPES = {"organization": "RateLimit-", "user": "RateLimit-User-"}
 
 
@@ -58,6 +61,7 @@ class Budget:
 
     def observe(self, headers: Mapping[str, str], now: float, *, refused: bool = False) -> None:
         """Take an answer's rate-limit headers in (``refused``: it was a 429)."""
+        given: list[Window] = []
         for scope, prefix in _SCOPES.items():
             limit = _int(headers.get(f"{prefix}Limit"))
             remaining = _int(headers.get(f"{prefix}Remaining"))
@@ -67,9 +71,11 @@ class Budget:
             known = self.windows.get(scope)
             if limit is None:
                 limit = known.limit if known else _default(scope)
-            self.windows[scope] = Window(limit, remaining, now + max(0, reset))
+            self.windows[scope] = Window(limit, remaining, now + max(0, reset) + RESET_MARGIN_S)
+            given.append(self.windows[scope])
         if refused:
-            resets = [w.reset_at for w in self.windows.values() if w.remaining <= 0]
+            spent = [w for w in given if w.remaining <= 0] or given
+            resets = [w.reset_at for w in spent]
             after = _int(headers.get("Retry-After"))
             if after is not None:
                 resets.append(now + after)
