@@ -54,6 +54,7 @@ class BuildkiteApi:
     window_s: float = 2.0
     max_page: int = 10
     slow_s: float = 3.0
+    delay_s: float = 0.0  # every answer takes this long (to interrupt a run mid-way)
     faults: list[str] = field(default_factory=list)
     served: list[Served] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -96,6 +97,8 @@ class BuildkiteApi:
         }
         if fault == "slow":
             time.sleep(self.slow_s)
+        elif self.delay_s:
+            time.sleep(self.delay_s)
         return status, headers, body
 
     def _route(  # noqa: PLR0911 - one return per documented answer
