@@ -89,7 +89,7 @@ async def test_refusals_are_final_and_do_not_show_the_token(
         async with httpx.AsyncClient() as client:
             knobs = settings(url).model_copy(update={"organization": org})
             api = BuildkiteApi(client, knobs)
-            api._auth = {"Authorization": f"Bearer {token}"}  # noqa: SLF001 - a wrong token
+            api._auth = {"Authorization": f"Bearer {token}"}  # a wrong token
             with pytest.raises(ApiError, match=message) as exc:
                 await builds_in(api, None, LO, HI)
     assert len(local.served) == 1

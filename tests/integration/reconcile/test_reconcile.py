@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -95,7 +94,7 @@ async def test_reconcile_fills_exactly_the_lost_webhooks_and_then_nothing(
     local_api: tuple[BuildkiteApi, str],
 ) -> None:
     hooks = all_webhooks(history)
-    rng = random.Random(14)
+    rng = random.Random(14)  # noqa: S311 - a reproducible sample, not a secret
     kept = [hook for hook in hooks if rng.random() >= 0.3]
     lost = {event_id(*hook) for hook in hooks} - {event_id(*hook) for hook in kept}
     assert 0.2 * len(hooks) < len(lost) < 0.4 * len(hooks)
@@ -112,14 +111,14 @@ async def test_reconcile_fills_exactly_the_lost_webhooks_and_then_nothing(
         KITESTREAM_METRICS_PORT=str(port),
     )
     # the long-running service: its first pass, counted on /metrics, then SIGTERM
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services", "reconcile"], env=env, stderr=subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services", "reconcile", env=env, stderr=asyncio.subprocess.PIPE
     )
     try:
         scraped = await scrape(port, 'kitestream_reconcile_passes_total{outcome="ok"} 1.0')
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr
     assert {s.status for s in api.served} >= {200, 400, 429, 502}  # pages, deep page, limits
