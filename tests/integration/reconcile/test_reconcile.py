@@ -1,5 +1,6 @@
 """30 % of the webhooks lost, then reconcile: the topics hold what the complete stream
-would have, each event once, and a second pass publishes nothing.
+would have, each event once, a second pass publishes nothing, and the flakiness
+processor flags the flaky step as it would from the complete stream.
 
 The 70 % go through the real receiver (``kitestream receiver``, token mode); the REST
 side is the local API with small pages, a deep-page limit, a 502 and a 429 on the way.
@@ -19,10 +20,14 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.topics import Topics
+from services.common.topics import Topic, Topics
+from services.flakiness.execution import StepSubject
+from services.flakiness.messages import alert_id
 from services.receiver.events import normalise
+from tests.integration.flakiness.test_processor import processor, read_alerts
 from tests.integration.reconcile.buildkite_api import BuildkiteApi, running_api
 from tests.integration.reconcile.commands import command_env, read_finished, run_command
+from tests.kafka_io import committed_reader
 from tests.ports import free_port
 from tests.unit.reconcile.history import History, generate, webhooks
 
@@ -145,3 +150,11 @@ async def test_reconcile_fills_exactly_the_lost_webhooks_and_then_nothing(
     assert again.returncode == 0, again.stderr
     assert len(await read_finished(kafka_bootstrap, kafka_topics)) == len(published)
     assert "missing from Kafka" not in again.stderr
+
+    # and the processors see the complete stream: the flaky step is flagged, nothing else
+    expected = {alert_id(StepSubject("api", "unit-tests"), "flaky_test", 1)}
+    async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
+        with processor(kafka_bootstrap, kafka_topics, "reconciled"):
+            alerts = await read_alerts(reader, [], len(expected), timeout_s=120)
+            await read_alerts(reader, alerts, len(expected) + 1, timeout_s=3)
+    assert {str(a["alert_id"]) for a in alerts} == expected
