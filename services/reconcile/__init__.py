@@ -11,12 +11,13 @@ Exceptions::
     ReconcileError          anything this package refuses to go on with
     ├── ApiError            Buildkite answered in a way retries cannot fix (401, 404, …)
     │   └── DeepPage        a page too deep for the API (400): the caller narrows the window
-    └── SettingsError       settings that cannot work together
+    ├── SettingsError       settings that cannot work together
+    └── Stopped             SIGINT/SIGTERM came while waiting on the rate limit or a backoff
 """
 
 from __future__ import annotations
 
-__all__ = ["ApiError", "DeepPage", "ReconcileError", "SettingsError"]
+__all__ = ["ApiError", "DeepPage", "ReconcileError", "SettingsError", "Stopped"]
 
 
 class ReconcileError(Exception):
@@ -33,3 +34,7 @@ class DeepPage(ApiError):
 
 class SettingsError(ReconcileError):
     """Settings that cannot work together."""
+
+
+class Stopped(ReconcileError):
+    """Asked to stop while waiting: the unit of work in hand is dropped, not checkpointed."""

@@ -21,6 +21,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from services.common.topics import Topic, Topics
+from services.reconcile import Stopped
 from services.reconcile.events import build_events
 from services.reconcile.progress import Progress
 from services.reconcile.publish import Publisher
@@ -48,14 +49,18 @@ async def backfill(
     now = now or datetime.now(UTC)
     through = now - timedelta(seconds=settings.grace_s)
     published: Counter[str] = Counter()
-    async with connect(settings) as conn:
+    async with connect(settings, stop) as conn:
         targets: list[str | None] = [*pipelines] or [None]
         for pipeline in targets:
             if stop.is_set():
                 break
-            published += await _scope(
-                settings, conn, pipeline, since=now - since, through=through, stop=stop
-            )
+            try:
+                published += await _scope(
+                    settings, conn, pipeline, since=now - since, through=through, stop=stop
+                )
+            except Stopped:
+                log.info("%s: stopped; run the same command again to resume", pipeline or "*")
+                break
     return published
 
 

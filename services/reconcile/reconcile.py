@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 
 from services.common.topics import Topic, Topics
+from services.reconcile import Stopped
 from services.reconcile.api import BuildkiteApi
 from services.reconcile.checkpoint import Checkpoints
 from services.reconcile.events import Event, build_events
@@ -36,7 +37,7 @@ from services.reconcile.seen import seen_event_ids
 from services.reconcile.settings import ReconcileSettings
 from services.reconcile.window import builds_in
 
-__all__ = ["Reconciler", "scope_key"]
+__all__ = ["Reconciler", "interruptible", "scope_key", "wait_or_stop"]
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +125,21 @@ class Reconciler:
         )
 
 
-async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds`` unless ``stop`` is set first."""
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` unless ``stop`` is set first; True when it was."""
     try:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
-        return
+        return False
+    return True
+
+
+def interruptible(stop: asyncio.Event) -> Callable[[float], Awaitable[None]]:
+    """A sleep for the API client that raises :class:`Stopped` when ``stop`` is set, so
+    that a signal does not wait out a rate-limit reset (up to a minute)."""
+
+    async def sleep(seconds: float) -> None:
+        if stop.is_set() or await wait_or_stop(stop, seconds):
+            raise Stopped("asked to stop")
+
+    return sleep

@@ -14,11 +14,11 @@ from aiokafka.errors import KafkaError
 from services.common.kafka import make_producer
 from services.common.metrics import serve_metrics
 from services.common.topics import Topics, create_topics, topic_specs
-from services.reconcile import ReconcileError
+from services.reconcile import ReconcileError, Stopped
 from services.reconcile.api import BuildkiteApi
 from services.reconcile.checkpoint import Checkpoints, checkpoint_spec
 from services.reconcile.metrics import ReconcileMetrics
-from services.reconcile.reconcile import Reconciler, wait_or_stop
+from services.reconcile.reconcile import Reconciler, interruptible, wait_or_stop
 from services.reconcile.settings import DEFAULT_METRICS_PORT, ReconcileSettings
 
 __all__ = ["FAILURES", "Connections", "connect", "run_reconcile"]
@@ -36,7 +36,7 @@ class Connections:
 
 
 @contextlib.asynccontextmanager
-async def connect(settings: ReconcileSettings) -> AsyncIterator[Connections]:
+async def connect(settings: ReconcileSettings, stop: asyncio.Event) -> AsyncIterator[Connections]:
     """Topics created, checkpoints loaded, a producer and an HTTP client open."""
     topics = Topics(settings.topic_prefix)
     spec = checkpoint_spec(topics)
@@ -47,7 +47,9 @@ async def connect(settings: ReconcileSettings) -> AsyncIterator[Connections]:
         checkpoints = Checkpoints(spec.name, producer, settings.send_timeout_s)
         await checkpoints.load(settings.bootstrap_servers)
         async with httpx.AsyncClient(headers={"Accept": "application/json"}) as client:
-            yield Connections(BuildkiteApi(client, settings), checkpoints)
+            yield Connections(
+                BuildkiteApi(client, settings, sleep=interruptible(stop)), checkpoints
+            )
     finally:
         await producer.stop()
 
@@ -61,13 +63,16 @@ async def run_reconcile(
     if not once:
         port = DEFAULT_METRICS_PORT if settings.metrics_port is None else settings.metrics_port
         serve_metrics(metrics.registry, port, "reconcile")
-    async with connect(settings) as conn:
+    async with connect(settings, stop) as conn:
         reconciler = Reconciler(
             settings, conn.api, conn.checkpoints.producer, conn.checkpoints, metrics
         )
         while not stop.is_set():
             try:
                 await reconciler.run_once()
+            except Stopped:
+                log.info("stopped during a pass; it is not checkpointed and runs again next time")
+                break
             except FAILURES as exc:
                 metrics.passes.labels("failed").inc()
                 log.error("reconcile pass failed: %s", exc)

@@ -105,3 +105,22 @@ async def test_a_pass_that_cannot_reach_the_api_fails_without_publishing(
     assert "reconcile pass failed" in caplog.text
     assert TOKEN not in caplog.text
     assert await read_finished(kafka_bootstrap, kafka_topics) == []
+
+
+async def test_a_signal_during_a_rate_limit_wait_stops_the_service_without_a_checkpoint(
+    kafka_bootstrap: str, kafka_topics: Topics
+) -> None:
+    history = generate(
+        ["web"], start=datetime.now(UTC) - timedelta(hours=1), builds=3, every=timedelta(minutes=5)
+    )
+    api = BuildkiteApi(history.builds, faults=["429"], window_s=600.0)  # a reset 10 minutes away
+    with running_api(api) as url:
+        knobs = settings(kafka_bootstrap, kafka_topics, url, metrics_port=0)
+        stop = asyncio.Event()
+        service = asyncio.create_task(run_reconcile(knobs, stop))
+        while not api.served:  # noqa: ASYNC110 - counted in the server's thread
+            await asyncio.sleep(0.01)
+        stop.set()
+        assert await asyncio.wait_for(service, 120) == 0  # not 10 minutes later
+    assert [s.status for s in api.served] == [429]
+    assert await read_finished(kafka_bootstrap, kafka_topics) == []
