@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Keep rolling windows per test (tests.results) and per pipeline step "
         "(buildkite.jobs), flag flaky ones with hysteresis, and write flakiness.state, "
         "tests.runs and flaky_test / flaky_test_recovered alerts, effectively once. "
-        "Settings: KITESTREAM_FLAKINESS_* (see docs/configuration.md), KAFKA_BOOTSTRAP_SERVERS, "
+        "Settings: KITESTREAM_FLAKINESS_* (see the README), KAFKA_BOOTSTRAP_SERVERS, "
         "KITESTREAM_TOPIC_PREFIX. SIGINT or SIGTERM stops after the current batch."
     )
     parser.add_argument(
