@@ -141,7 +141,10 @@ def _operations() -> dict[str, Any]:
 def asyncapi_document() -> dict[str, Any]:
     """The whole document, as a plain mapping in the order it is written."""
     if set(CHANNELS) != set(TOPIC_MODELS):
-        raise ValueError("schemas.channels and schemas.registry name different topics")
+        raise ValueError(
+            "a topic needs both its model in schemas/registry.py and its facts in "
+            f"schemas/channels.py: {sorted(set(CHANNELS) ^ set(TOPIC_MODELS))}"
+        )
     schemas: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}

@@ -155,3 +155,11 @@ def test_two_different_definitions_under_one_name_are_refused() -> None:
     components: dict[str, Any] = {"Pipeline": {"type": "object"}}
     with pytest.raises(ValueError, match="Pipeline"):
         asyncapi._lift({"$defs": {"Pipeline": {"type": "string"}}}, into=components)
+
+
+def test_a_topic_without_its_channel_facts_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from schemas import asyncapi
+
+    monkeypatch.delitem(asyncapi.CHANNELS, "tests.runs")
+    with pytest.raises(ValueError, match=r"schemas/channels.py: \['tests.runs'\]"):
+        asyncapi.asyncapi_document()
