@@ -158,8 +158,8 @@ def test_two_different_definitions_under_one_name_are_refused() -> None:
 
 
 def test_a_topic_without_its_channel_facts_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    from schemas import asyncapi
+    from schemas.asyncapi import asyncapi_document
 
-    monkeypatch.delitem(asyncapi.CHANNELS, "tests.runs")
+    monkeypatch.delitem(CHANNELS, "tests.runs")
     with pytest.raises(ValueError, match=r"schemas/channels.py: \['tests.runs'\]"):
-        asyncapi.asyncapi_document()
+        asyncapi_document()
