@@ -28,6 +28,8 @@ __all__ = ["add_arguments", "run", "team_lookup", "wire"]
 
 log = logging.getLogger(__name__)
 
+_HINTS = {"routes": "no routes file: set KITESTREAM_ROUTES or pass --routes"}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -90,23 +92,14 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from aiokafka.errors import KafkaError
-    from pydantic import ValidationError
 
     from services.common.lifecycle import run_until_signalled
-    from services.common.logs import configure_logging
+    from services.common.settings import load_settings
     from services.dispatcher.errors import ConfigError
     from services.dispatcher.settings import DispatcherSettings
 
-    try:
-        settings = DispatcherSettings(routes=args.routes) if args.routes else DispatcherSettings()
-    except ValidationError as exc:
-        missing = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "missing"]
-        if "routes" in missing:
-            log.error("no routes file: set KITESTREAM_ROUTES or pass --routes")
-        else:
-            log.error("invalid settings: %s", exc)
-        return 2
-    configure_logging(settings.log_format, settings.log_level)
+    given = {"routes": args.routes} if args.routes else {}
+    settings = load_settings(DispatcherSettings, _HINTS, **given)
     try:
         routes, sinks, router = wire(settings, os.environ)
     except ConfigError as exc:

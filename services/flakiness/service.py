@@ -43,20 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
 
     from aiokafka.errors import KafkaError
-    from pydantic import ValidationError
 
     from services.common.lifecycle import run_until_signalled
     from services.common.processor import ProcessorError
+    from services.common.settings import load_settings
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
 
-    try:
-        settings = ServiceSettings()
-        if args.instance_id:
-            settings = settings.model_copy(update={"instance_id": args.instance_id})
-        core = FlakinessSettings()
-    except ValidationError as exc:
-        log.error("bad settings: %s", exc)
-        return 2
+    given = {"instance_id": args.instance_id} if args.instance_id else {}
+    settings = load_settings(ServiceSettings, **given)
+    core = load_settings(FlakinessSettings)
 
     async def main(stop: asyncio.Event) -> None:
         await serve(settings, core, stop)
