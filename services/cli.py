@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "receiver": ("services.receiver.cli", "verified webhooks onto Kafka (127.0.0.1:8080)"),
     "dispatcher": ("services.dispatcher.cli", "deliver alerts to Slack, webhooks, PagerDuty…"),
     "alerts": ("services.dispatcher.tail", "inspect alerts: `tail` prints them as they arrive"),
-    "flakiness": ("services.flakiness.service", "flaky tests and steps: windows, flags, alerts"),
+    "flakiness": ("services.flakiness.cli", "flaky tests and steps: windows, flags, alerts"),
     "flaky": ("services.flakiness.listing", "inspect flaky tests: `list [--suite S] [--json]`"),
 }
 

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from services.catalog import CatalogError
-    from services.common.lifecycle import run_until_signalled
+    from services.common.lifecycle import run_service
     from services.common.settings import load_settings
     from services.correlator.service import run_correlator
     from services.correlator.settings import CorrelatorSettings
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         await run_correlator(settings, stop)
 
     try:
-        return run_until_signalled(main)
+        return run_service("correlator", main)
     except CatalogError as exc:
         for problem in exc.problems:
             log.error("catalog: %s", problem)

@@ -86,6 +86,10 @@ async def run_correlator(settings: CorrelatorSettings, stop: asyncio.Event) -> N
         async with asyncio.TaskGroup() as group_tasks:
             for stage in (stage1, stage2):
                 group_tasks.create_task(_until_stopped(stage, stop))
+    except ExceptionGroup as failed:  # the stage that failed first stopped the other
+        for also in failed.exceptions[1:]:
+            log.error("correlator: the other stage failed too: %r", also)
+        raise failed.exceptions[0] from None
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
         log.info(

@@ -91,9 +91,7 @@ def wire(
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from aiokafka.errors import KafkaError
-
-    from services.common.lifecycle import run_until_signalled
+    from services.common.lifecycle import run_service
     from services.common.settings import load_settings
     from services.dispatcher.errors import ConfigError
     from services.dispatcher.settings import DispatcherSettings
@@ -109,11 +107,7 @@ def run(args: argparse.Namespace) -> int:
         _describe(routes)
         asyncio.run(_close(sinks))
         return 0
-    try:
-        return run_until_signalled(lambda stop: _serve(settings, sinks, router, stop))
-    except (KafkaError, TimeoutError, OSError) as exc:
-        log.error("dispatcher stopped: Kafka at %s: %r", settings.bootstrap_servers, exc)
-        return 1
+    return run_service("dispatcher", lambda stop: _serve(settings, sinks, router, stop))
 
 
 async def _serve(

@@ -1,4 +1,4 @@
-"""``kitestream flakiness``: the flakiness processor on the shared stream runtime.
+"""The flakiness processor on the shared stream runtime (``kitestream flakiness``).
 
 Reads ``tests.results`` and ``buildkite.jobs``, keeps one :class:`FlakinessTask` per
 partition (restored from the compacted changelog ``kitestream.flakiness-changelog``
@@ -9,7 +9,6 @@ Scaling out is running more instances with distinct instance ids in one group.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from typing import TYPE_CHECKING
 
@@ -20,47 +19,9 @@ if TYPE_CHECKING:  # heavy imports wait until the command runs
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
     from services.flakiness.task import TopicNames
 
-__all__ = ["add_arguments", "prepare_topics", "run", "serve"]
+__all__ = ["prepare_topics", "serve"]
 
 log = logging.getLogger(__name__)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Keep rolling windows per test (tests.results) and per pipeline step "
-        "(buildkite.jobs), flag flaky ones with hysteresis, and write flakiness.state, "
-        "tests.runs and flaky_test / flaky_test_recovered alerts, effectively once. "
-        "Settings: KITESTREAM_FLAKINESS_* (see the README), KAFKA_BOOTSTRAP_SERVERS, "
-        "KITESTREAM_TOPIC_PREFIX. SIGINT or SIGTERM stops after the current batch."
-    )
-    parser.add_argument(
-        "--instance-id",
-        help="this instance's stable id (default: KITESTREAM_FLAKINESS_INSTANCE_ID, "
-        "KITESTREAM_INSTANCE_ID or the hostname)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-
-    from aiokafka.errors import KafkaError
-
-    from services.common.lifecycle import run_until_signalled
-    from services.common.processor import ProcessorError
-    from services.common.settings import load_settings
-    from services.flakiness.settings import FlakinessSettings, ServiceSettings
-
-    given = {"instance_id": args.instance_id} if args.instance_id else {}
-    settings = load_settings(ServiceSettings, **given)
-    core = load_settings(FlakinessSettings)
-
-    async def main(stop: asyncio.Event) -> None:
-        await serve(settings, core, stop)
-
-    try:
-        return run_until_signalled(main)
-    except (ProcessorError, KafkaError, TimeoutError) as exc:
-        log.error("flakiness processor stopped: %s", exc)
-        return 1
 
 
 async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asyncio.Event) -> None:
