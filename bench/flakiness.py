@@ -63,7 +63,7 @@ from services.common.topics import (
 )
 from services.flakiness.execution import Context, Execution, TestSubject
 from services.flakiness.settings import FlakinessSettings, ServiceSettings
-from services.flakiness.task import FlakinessTask, TopicNames
+from services.flakiness.task import FlakinessTask, FlakinessTopics
 
 T0 = 1_800_000_000.0
 DEFAULT_BATCH: int = ServiceSettings.model_fields["max_batch"].default
@@ -169,7 +169,7 @@ class _DecodeOnly:
 async def through_processor(
     bootstrap: str, topics: Topics, count: int, max_batch: int, *, floor: bool = False
 ) -> Rate:
-    names = TopicNames.under(topics)
+    names = FlakinessTopics.under(topics)
     core = FlakinessSettings()
 
     def task(partition: int) -> PartitionTask:
@@ -228,7 +228,7 @@ async def changelog_volume(bootstrap: str, topic: str) -> tuple[int, int]:
 
 def core_alone(values: list[bytes], batch: int = DEFAULT_BATCH) -> Rate:
     """The task with no Kafka: records in memory, a flush every ``batch``."""
-    names = TopicNames.under(Topics("bench."))
+    names = FlakinessTopics.under(Topics("bench."))
     topic = names.results
     task = FlakinessTask(0, names, FlakinessSettings())
     gc.collect()
@@ -249,7 +249,9 @@ def rss() -> int:
 def memory_per_test(tests: int, *, via_task: bool, size: int = 50) -> float:
     """RSS growth per tracked test with full windows of ``size`` executions."""
     builds = size + 10 if via_task else size
-    task = FlakinessTask(0, TopicNames.under(Topics("bench.")), FlakinessSettings(window_size=size))
+    task = FlakinessTask(
+        0, FlakinessTopics.under(Topics("bench.")), FlakinessSettings(window_size=size)
+    )
     tracker = task.tracker
     contexts = [
         Context(

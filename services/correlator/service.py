@@ -16,17 +16,22 @@ from services.common.metrics import ProcessorMetrics, serve_metrics
 from services.common.processor import PartitionTask, StreamProcessor
 from services.common.topics import Topics, TopicSpec, create_with_state
 from services.correlator.settings import CorrelatorSettings
-from services.correlator.tasks import CatalogHolder, CorrelationTask, RepartitionTask, TopicNames
+from services.correlator.task import (
+    CatalogHolder,
+    CorrelationTask,
+    CorrelatorTopics,
+    RepartitionTask,
+)
 
 __all__ = ["prepare_topics", "run_correlator"]
 
 log = logging.getLogger(__name__)
 
 
-async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
+async def prepare_topics(bootstrap_servers: str, topics: Topics) -> CorrelatorTopics:
     """Create what is missing: the contract topics, and the repartition and changelog
     topics with as many partitions as the inputs (the changelog compacted)."""
-    names = TopicNames.under(topics)
+    names = CorrelatorTopics.under(topics)
     internal = [
         TopicSpec(names.repartition),
         TopicSpec(names.changelog, {"cleanup.policy": "compact"}),

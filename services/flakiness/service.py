@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # heavy imports wait until the command runs
 
     from services.common.topics import Topics
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
-    from services.flakiness.task import TopicNames
+    from services.flakiness.task import FlakinessTopics
 
 __all__ = ["prepare_topics", "serve"]
 
@@ -69,13 +69,13 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
         )
 
 
-async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
+async def prepare_topics(bootstrap_servers: str, topics: Topics) -> FlakinessTopics:
     """Create what is missing: the contract topics, and the changelog (compacted) with
     as many partitions as ``tests.results``."""
     from services.common.topics import TopicSpec, create_with_state
-    from services.flakiness.task import TopicNames
+    from services.flakiness.task import FlakinessTopics
 
-    names = TopicNames.under(topics)
+    names = FlakinessTopics.under(topics)
     changelog = TopicSpec(names.changelog, {"cleanup.policy": "compact"})
     await create_with_state(bootstrap_servers, topics, [changelog], like=names.results)
     return names

@@ -31,13 +31,13 @@ from services.flakiness.runs import RunKey
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.tracker import Changes, Tracker
 
-__all__ = ["FlakinessTask", "TopicNames"]
+__all__ = ["FlakinessTask", "FlakinessTopics"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TopicNames:
+class FlakinessTopics:
     """Full names of every topic the processor reads or writes."""
 
     results: str
@@ -49,7 +49,7 @@ class TopicNames:
     dlq: str
 
     @classmethod
-    def under(cls, topics: Topics) -> TopicNames:
+    def under(cls, topics: Topics) -> FlakinessTopics:
         return cls(
             results=topics.name(Topic.TEST_RESULTS),
             jobs=topics.name(Topic.JOBS),
@@ -67,7 +67,7 @@ class FlakinessTask:
     def __init__(
         self,
         partition: int,
-        names: TopicNames,
+        names: FlakinessTopics,
         settings: FlakinessSettings,
         changelog: Changelog | None = None,
     ) -> None:

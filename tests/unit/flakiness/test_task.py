@@ -22,7 +22,7 @@ from services.flakiness import BadRecord
 from services.flakiness.changelog import Changelog
 from services.flakiness.execution import TestSubject
 from services.flakiness.settings import FlakinessSettings
-from services.flakiness.task import FlakinessTask, TopicNames
+from services.flakiness.task import FlakinessTask, FlakinessTopics
 from tests.unit.flakiness.replay import compacted, snapshot, tiny_changelog
 from tests.unit.flakiness.stream import (
     CLEAR_AFTER_RUNS,
@@ -32,7 +32,7 @@ from tests.unit.flakiness.stream import (
     project_stream,
 )
 
-NAMES = TopicNames.under(Topics("t."))
+NAMES = FlakinessTopics.under(Topics("t."))
 CONFIG = FlakinessSettings(clear_after_runs=CLEAR_AFTER_RUNS)
 PROJECTS = [Project("pytest", "payments-api"), Project("jest", "web")]
 

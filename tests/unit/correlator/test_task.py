@@ -14,11 +14,16 @@ from schemas.operations import DeployEvent, IncidentEvent
 from services.common.processor import Output, Record
 from services.common.topics import Topics
 from services.correlator.settings import CorrelatorSettings
-from services.correlator.tasks import CatalogHolder, CorrelationTask, RepartitionTask, TopicNames
+from services.correlator.task import (
+    CatalogHolder,
+    CorrelationTask,
+    CorrelatorTopics,
+    RepartitionTask,
+)
 from services.correlator.windows import Windows
 from tests.unit.correlator.timeline import at
 
-NAMES = TopicNames.under(Topics("p."))
+NAMES = CorrelatorTopics.under(Topics("p."))
 CATALOG = """
 services:
   payments-api:
@@ -84,10 +89,10 @@ def test_a_reload_with_errors_keeps_the_catalog_in_use(holder: CatalogHolder) ->
     assert holder.path is not None
     holder.path.write_text("services:\n  payments-api:\n    pipeline: [oops]\n")
     assert holder.reload() is False
-    assert "payments-api" in holder.router.catalog.services
+    assert "payments-api" in holder.observer.catalog.services
     holder.path.write_text(CATALOG.replace("payments-api", "checkout"))
     assert holder.reload() is True
-    assert set(holder.router.catalog.services) == {"checkout"}
+    assert set(holder.observer.catalog.services) == {"checkout"}
 
 
 def test_the_correlation_task_logs_state_to_its_partition_and_alerts_by_service(
