@@ -26,7 +26,7 @@ from schemas.buildkite import BuildEvent, JobEvent
 from schemas.flakiness import TestRun
 from schemas.operations import DeployEvent, IncidentEvent
 from services.catalog import Catalog, CatalogError, load_catalog
-from services.common.processor import Output, Record
+from services.common.processor import Change, Output, Record
 from services.common.topics import Topic, Topics
 from services.correlator.correlate import Correlator
 from services.correlator.observations import Observation, decode_observation
@@ -168,16 +168,15 @@ class CorrelationTask:
     def restore(self, key: bytes, value: bytes | None) -> None:
         self.correlator.restore(key, value)
 
-    def process(self, record: Record) -> list[Output]:
+    def process(self, record: Record) -> list[Output | Change]:
+        """The state changes (the runtime writes them to this partition's changelog)
+        and the alerts, keyed by service."""
         if record.value is None:
             return []
         observation = decode_observation(record.value)
         read_at = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
         step = self.correlator.observe(observation, read_at)
-        outputs = [
-            Output(self.names.changelog, key, value, partition=record.partition)
-            for key, value in step.changes
-        ]
+        outputs: list[Output | Change] = [Change(key, value) for key, value in step.changes]
         for alert in step.alerts:
             log.info("alert %s: %s", alert.alert_id, alert.summary)
             outputs.append(
