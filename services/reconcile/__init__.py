@@ -11,13 +11,12 @@ Exceptions::
     ReconcileError          anything this package refuses to go on with
     ├── ApiError            Buildkite answered in a way retries cannot fix (401, 404, …)
     │   └── DeepPage        a page too deep for the API (400): the caller narrows the window
-    ├── SettingsError       settings that cannot work together
     └── Stopped             SIGINT/SIGTERM came while waiting on the rate limit or a backoff
 """
 
 from __future__ import annotations
 
-__all__ = ["ApiError", "DeepPage", "ReconcileError", "SettingsError", "Stopped"]
+__all__ = ["ApiError", "DeepPage", "ReconcileError", "Stopped"]
 
 
 class ReconcileError(Exception):
@@ -30,10 +29,6 @@ class ApiError(ReconcileError):
 
 class DeepPage(ApiError):
     """The API refused a page number as too deep (HTTP 400 past page 1)."""
-
-
-class SettingsError(ReconcileError):
-    """Settings that cannot work together."""
 
 
 class Stopped(ReconcileError):

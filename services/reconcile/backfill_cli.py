@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
+
+from services.reconcile.timestamps import parse_duration
 
 __all__ = ["add_arguments", "run"]
 
@@ -17,7 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "docs/reconcile.md."
     )
     parser.epilog = "example: kitestream backfill --since 14d --pipeline payments-api"
-    parser.add_argument("--since", default="14d", help="how far back: 14d, 36h, 2w (default 14d)")
+    parser.add_argument(
+        "--since",
+        type=_duration,
+        default=timedelta(days=14),
+        help="how far back: 14d, 36h, 2w (default 14d)",
+    )
     parser.add_argument(
         "--pipeline",
         action="append",
@@ -28,26 +36,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from services.common.lifecycle import run_until_signalled
+    from services.common.lifecycle import run_service
+    from services.common.settings import load_settings
     from services.reconcile.backfill import backfill
-    from services.reconcile.cli import load_settings
     from services.reconcile.service import FAILURES
-    from services.reconcile.settings import ReconcileSettings
-    from services.reconcile.timestamps import parse_duration
+    from services.reconcile.settings import HINTS, ReconcileSettings
 
     log = logging.getLogger("services.reconcile")
-    try:
-        since = parse_duration(args.since)
-    except ValueError as exc:
-        log.error("--since: %s", exc)
-        return 2
-    settings = load_settings()
-    if not isinstance(settings, ReconcileSettings):
-        return 2
+    since: timedelta = args.since
+    settings = load_settings(ReconcileSettings, HINTS)
     status = 0
 
     async def main(stop: asyncio.Event) -> None:
@@ -58,4 +66,4 @@ def run(args: argparse.Namespace) -> int:
             log.error("backfill stopped: %s (run it again to resume)", exc)
             status = 1
 
-    return run_until_signalled(main) or status
+    return run_service("backfill", main) or status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_arguments", "load_settings", "run"]
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,43 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_settings() -> object:
-    """The settings, or a clear message on stderr and ``None``."""
-    import logging
-
-    from pydantic import ValidationError
-
-    from services.reconcile.settings import ReconcileSettings
-
-    try:
-        return ReconcileSettings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
-        logging.getLogger("services.reconcile").error(
-            "bad settings (%s); reconcile and backfill need BUILDKITE_API_TOKEN and "
-            "KITESTREAM_BUILDKITE_ORG",
-            problems,
-        )
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from services.common.lifecycle import run_until_signalled
+    from services.common.lifecycle import run_service
+    from services.common.settings import load_settings
     from services.reconcile.service import run_reconcile
-    from services.reconcile.settings import ReconcileSettings
+    from services.reconcile.settings import HINTS, ReconcileSettings
 
-    settings = load_settings()
-    if not isinstance(settings, ReconcileSettings):
-        return 2
+    settings = load_settings(ReconcileSettings, HINTS)
     status = 0
 
     async def main(stop: asyncio.Event) -> None:
         nonlocal status
         status = await run_reconcile(settings, stop, once=args.once)
 
-    return run_until_signalled(main) or status
+    return run_service("reconcile", main) or status
