@@ -64,3 +64,7 @@ class KafkaSettings(BaseSettings):
         ge=0,
         description="Port of the service's Prometheus /metrics (0 disables; each has a default).",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address /metrics listens on; 0.0.0.0 in a container (compose sets it).",
+    )

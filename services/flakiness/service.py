@@ -77,7 +77,7 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
 
     names = await prepare_topics(settings.bootstrap_servers, Topics(settings.topic_prefix))
     metrics = ProcessorMetrics()
-    serve_metrics(metrics.registry, settings.metrics_port, "flakiness")
+    serve_metrics(metrics.registry, settings.metrics_port, "flakiness", settings.metrics_host)
 
     def task(partition: int) -> PartitionTask:
         return FlakinessTask(partition, names, core)
