@@ -4,19 +4,22 @@ Reads ``tests.results`` and ``buildkite.jobs``, keeps one :class:`FlakinessTask`
 partition (restored from the compacted changelog ``kitestream.flakiness-changelog``
 before it sees a record), and writes ``flakiness.state``, ``tests.runs`` and
 ``alerts`` in the same Kafka transaction as the changelog and the input offsets.
-Scaling out is running more instances with distinct instance ids in one group.
+Alerts name the catalog service (``KITESTREAM_CATALOG``, reloaded on SIGHUP) their test's
+suite or pipeline belongs to (:mod:`services.flakiness.owners`). Scaling out is running
+more instances with distinct instance ids in one group.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # heavy imports wait until the command runs
-    import asyncio
-
     from services.common.topics import Topics
+    from services.flakiness.owners import Owners
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
     from services.flakiness.task import TopicNames
 
@@ -30,8 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Keep rolling windows per test (tests.results) and per pipeline step "
         "(buildkite.jobs), flag flaky ones with hysteresis, and write flakiness.state, "
         "tests.runs and flaky_test / flaky_test_recovered alerts, effectively once. "
-        "Settings: KITESTREAM_FLAKINESS_* (see the README), KAFKA_BOOTSTRAP_SERVERS, "
-        "KITESTREAM_TOPIC_PREFIX. SIGINT or SIGTERM stops after the current batch."
+        "Alerts name the service KITESTREAM_CATALOG maps the suite or pipeline to "
+        "(SIGHUP reloads it). Settings: KITESTREAM_FLAKINESS_* (see the README), "
+        "KAFKA_BOOTSTRAP_SERVERS, KITESTREAM_TOPIC_PREFIX. SIGINT or SIGTERM stops after "
+        "the current batch."
     )
     parser.add_argument(
         "--instance-id",
@@ -45,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError
     from pydantic import ValidationError
 
+    from services.catalog import CatalogError
     from services.common.lifecycle import run_until_signalled
     from services.common.processor import ProcessorError
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
@@ -63,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return run_until_signalled(main)
+    except CatalogError as exc:
+        for problem in exc.problems:
+            log.error("catalog: %s", problem)
+        return 2
     except (ProcessorError, KafkaError, TimeoutError) as exc:
         log.error("flakiness processor stopped: %s", exc)
         return 1
@@ -73,14 +83,16 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
     from services.common.metrics import ProcessorMetrics, serve_metrics
     from services.common.processor import PartitionTask, StreamProcessor
     from services.common.topics import Topics
+    from services.flakiness.owners import Owners
     from services.flakiness.task import FlakinessTask
 
+    owners = Owners.load(settings.catalog)
     names = await prepare_topics(settings.bootstrap_servers, Topics(settings.topic_prefix))
     metrics = ProcessorMetrics()
     serve_metrics(metrics.registry, settings.metrics_port, "flakiness", settings.metrics_host)
 
     def task(partition: int) -> PartitionTask:
-        return FlakinessTask(partition, names, core)
+        return FlakinessTask(partition, names, core, owners=owners)
 
     processor = StreamProcessor(
         bootstrap_servers=settings.bootstrap_servers,
@@ -102,15 +114,24 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
         core.clear_after_days,
         core.clear_after_runs,
     )
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, _reload, owners)
     try:
         await processor.run(stop)
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
         log.info(
             "flakiness stopped: %d records in %d transactions, %d dead letters",
             processor.processed,
             processor.transactions,
             processor.dead_letters,
         )
+
+
+def _reload(owners: Owners) -> None:
+    log.info("SIGHUP: reloading the catalog")
+    if owners.reload():
+        log.info("catalog reloaded: new flaky alerts name its services")
 
 
 async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:

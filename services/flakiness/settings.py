@@ -8,6 +8,7 @@ instance is.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,11 @@ class FlakinessSettings(BaseSettings):
 
 class ServiceSettings(KafkaSettings):
     """Where Kafka is (``KAFKA_BOOTSTRAP_SERVERS``, ``KITESTREAM_TOPIC_PREFIX``) and who we are."""
+
+    catalog: Path | None = Field(
+        default=None,
+        description="The service catalog (YAML), KITESTREAM_CATALOG: the service of flaky alerts.",
+    )
 
     instance_id: str = Field(
         default_factory=socket.gethostname,
