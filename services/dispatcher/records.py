@@ -19,8 +19,8 @@ O(log n) each: memory follows the alerts of one retention, not of all time.
 
 ::
 
-    at:     09:00   10:00   11:00   ...   09:00 next week + retention
-    pairs:  a1/pd   a2/pd   a3/slack      ◀ a1/pd leaves once the newest at passes here
+    at:     09:00   10:00   11:00   …   09:00 + retention
+    pairs:  a1/pd   a2/pd   a3/slack    ◀ a1/pd leaves once the clock passes here
 
 The index also answers which alert a recovery resolves: ``flaky_test_recovered`` for a
 test arrives under the same Kafka key (the test key) as the ``flaky_test`` it recovers,
