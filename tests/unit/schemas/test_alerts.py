@@ -6,10 +6,11 @@ from typing import Any
 
 import orjson
 import pytest
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from schemas.alerts import Alert
-from schemas.registry import render_schema
+from schemas.registry import JSON_DIR, render_schema
 
 REQUIRED: dict[str, Any] = {
     "alert_id": "a1",
@@ -85,3 +86,12 @@ def test_the_json_schema_accepts_null_for_every_optional_part_and_says_what_it_m
     assert "means the same as []" in schema["properties"]["reasons"]["description"]
     for name in REQUIRED:
         assert "anyOf" not in schema["properties"][name], name
+
+
+def test_the_checked_in_json_schema_accepts_nulls_and_refuses_what_the_model_refuses() -> None:
+    schema = orjson.loads((JSON_DIR / "alerts.schema.json").read_bytes())
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid(REQUIRED | OPTIONAL_NULLS)
+    assert validator.is_valid(REQUIRED)
+    for wrong in ({"deploy": "abc"}, {"reasons": [None]}, {"links": {"build": None}}):
+        assert not validator.is_valid(REQUIRED | wrong), wrong
