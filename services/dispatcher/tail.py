@@ -152,9 +152,9 @@ def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError
 
     from services.common.lifecycle import run_until_signalled
-    from services.common.settings import KafkaSettings
+    from services.common.settings import KafkaSettings, load_settings
 
-    settings = KafkaSettings()
+    settings = load_settings(KafkaSettings)
     terminal = sys.stdout.isatty()
     color = not args.json and terminal and "NO_COLOR" not in os.environ
     printer = _Printer(args.json, color, args.limit)

@@ -12,7 +12,7 @@ from services.common.topics import Topics
 from services.flakiness.execution import StepSubject, Subject, TestSubject
 from services.flakiness.owners import Owners, service_of
 from services.flakiness.settings import FlakinessSettings
-from services.flakiness.task import FlakinessTask, TopicNames
+from services.flakiness.task import FlakinessTask, FlakinessTopics
 from tests.unit.flakiness.stream import CLEAR_AFTER_RUNS, Project, project_stream
 from tests.unit.flakiness.test_task import records, run
 
@@ -99,7 +99,7 @@ def test_flaky_and_recovered_alerts_of_the_stream_carry_their_service(
     # pytest tests by suite; jest tests by the pipeline their builds ran on (web-app,
     # tagged frontend); steps by pipeline.
     projects = [Project("pytest", "payments-api"), Project("jest", "web-app")]
-    names = TopicNames.under(Topics("t."))
+    names = FlakinessTopics.under(Topics("t."))
     settings = FlakinessSettings(clear_after_runs=CLEAR_AFTER_RUNS)
     task = FlakinessTask(0, names, settings, owners=Owners.load(catalog_file))
     stream = records([i for p in projects for i in project_stream(p)])
@@ -120,3 +120,12 @@ def test_flaky_and_recovered_alerts_of_the_stream_carry_their_service(
     }
     kinds = ("flaky_test", "flaky_test_recovered")
     assert found == {(s.key, kind): owner for s, owner in owners.items() for kind in kinds}
+
+
+def test_the_processor_reads_the_shared_catalog_variable(
+    catalog_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.flakiness.settings import ServiceSettings
+
+    monkeypatch.setenv("KITESTREAM_CATALOG", str(catalog_file))
+    assert ServiceSettings().catalog == catalog_file
