@@ -10,6 +10,8 @@ flakiness     service    ``kitestream flakiness``: rolling windows, flaky flags,
 correlator    service    ``kitestream correlator``: failure + deploy + incident alerts
 dispatcher    service    ``kitestream dispatcher``: alerts to Slack, webhooks, PagerDuty,
                          Buildkite; ``kitestream alerts tail`` reads the alerts topic
+reconcile     service    ``kitestream reconcile``: lost webhooks back from Buildkite's REST
+                         API; ``kitestream backfill`` loads past weeks on install
 common        library    Kafka clients, topics, settings, logging, lifecycle, metrics and
                          the transactional stream runtime every processor runs on
 catalog       library    the service catalog (YAML, Cortex, pipelines.json);

@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "flakiness": ("services.flakiness.cli", "flaky tests and steps: windows, flags, alerts"),
     "flaky": ("services.flakiness.listing", "inspect flaky tests: `list [--suite S] [--json]`"),
+    "reconcile": ("services.reconcile.cli", "publish finished events whose webhooks were lost"),
+    "backfill": ("services.reconcile.backfill_cli", "load past builds and jobs from the REST API"),
 }
 
 

@@ -19,6 +19,7 @@ from services.common.settings import KafkaSettings
 from services.correlator.settings import CorrelatorSettings
 from services.dispatcher.settings import DispatcherSettings
 from services.flakiness.settings import ServiceSettings
+from services.reconcile.settings import ReconcileSettings
 from tests.ports import free_port
 
 
@@ -66,12 +67,15 @@ def test_a_port_in_use_leaves_the_service_running_without_metrics() -> None:
 
 
 @pytest.mark.parametrize(
-    "settings_type", [KafkaSettings, ServiceSettings, CorrelatorSettings, DispatcherSettings]
+    "settings_type",
+    [KafkaSettings, ServiceSettings, CorrelatorSettings, DispatcherSettings, ReconcileSettings],
 )
 def test_every_processor_reads_the_metrics_host_from_the_environment(
     settings_type: type[KafkaSettings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KITESTREAM_ROUTES", "routes.yaml")  # the dispatcher requires it
+    monkeypatch.setenv("BUILDKITE_API_TOKEN", "token")  # and reconcile these
+    monkeypatch.setenv("KITESTREAM_BUILDKITE_ORG", "acme")
     monkeypatch.delenv("KITESTREAM_METRICS_HOST", raising=False)
     assert settings_type().metrics_host == "127.0.0.1"
     monkeypatch.setenv("KITESTREAM_METRICS_HOST", "0.0.0.0")  # noqa: S104
