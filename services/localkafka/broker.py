@@ -279,6 +279,13 @@ class LocalBroker:
         """Wait until the broker answers; fail early when the process started here exits."""
         self._wait_ready(timeout_s, self._process)
 
+    def terminate(self) -> None:
+        """Send SIGTERM and return at once (``down`` also waits and reaps)."""
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+
     def kill(self) -> bool:
         """SIGKILL the broker, as a crash would (fault tests); True when one was running."""
         pid = self.pid()

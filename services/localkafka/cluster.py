@@ -153,12 +153,23 @@ class LocalCluster:
                 )
             time.sleep(0.3)
 
-    def down(self, *, wipe: bool = False) -> bool:
-        """Stop every node (SIGTERM, then SIGKILL); True when any was running."""
-        stopped = [node.down() for node in self.nodes]
+    def down(self, *, timeout_s: float = 15.0, wipe: bool = False) -> bool:
+        """Stop every node; True when any was running.
+
+        All nodes get SIGTERM at once: stopped one after the other, the last one would
+        wait for a controller quorum that is already gone. Whatever still runs after
+        ``timeout_s`` is killed.
+        """
+        running = [node for node in self.nodes if node.pid() is not None]
+        for node in running:
+            node.terminate()
+        deadline = time.monotonic() + timeout_s
+        while any(node.pid() is not None for node in running) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stopped = [node.kill() for node in self.nodes]
         if wipe:
             shutil.rmtree(self.root, ignore_errors=True)
-        return any(stopped)
+        return bool(running) or any(stopped)
 
     def status(self) -> ClusterStatus:
         if not self._saved():
