@@ -5,16 +5,16 @@ were made with fewer copies."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from services.cli import main
 from services.common.topics import Topics, TopicSpec, create_topics, topic_specs
 from tests.integration.localkafka.cluster import running_cluster
+from tests.ports import free_port
 
 
 async def _min_insync(bootstrap: str, topic: str) -> str:
@@ -39,7 +39,11 @@ async def _replicas(bootstrap: str, topic: str) -> set[int]:
     return {len(p["replicas"]) for p in described["partitions"]}
 
 
-def test_three_brokers_replicate_new_topics_and_warn_about_thin_ones(tmp_path: Path) -> None:
+def test_three_brokers_replicate_new_topics_and_answer_the_kafka_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Replicated topics through `topics create`, then `kafka up|status|down --brokers 3`
+    on the same cluster (one cluster start for both: each costs some 20 s here)."""
     with running_cluster(tmp_path) as cluster:
         status = cluster.status()
         assert status.running, status.describe()
@@ -47,62 +51,48 @@ def test_three_brokers_replicate_new_topics_and_warn_about_thin_ones(tmp_path: P
         topics = Topics("scale.")
         thin = topics.name("alerts")
         asyncio.run(create_topics(cluster.bootstrap, [TopicSpec(thin)], replication=1))
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap,
-            "KITESTREAM_TOPIC_PREFIX": topics.prefix,
-        }
-        env.pop("KITESTREAM_TOPIC_REPLICATION", None)
-        env.pop("KITESTREAM_TOPIC_MIN_INSYNC_REPLICAS", None)
-        done = subprocess.run(
-            [sys.executable, "-m", "services", "topics", "create", "--partitions", "2"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        assert "replication factor 3 (3 brokers), min.insync.replicas 2" in done.stdout
-        assert f"warning: {thin} has 1 replicas, fewer than 3" in done.stderr
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", cluster.bootstrap)
+        monkeypatch.setenv("KITESTREAM_TOPIC_PREFIX", topics.prefix)
+        monkeypatch.delenv("KITESTREAM_TOPIC_REPLICATION", raising=False)
+        monkeypatch.delenv("KITESTREAM_TOPIC_MIN_INSYNC_REPLICAS", raising=False)
+        assert main(["topics", "create", "--partitions", "2"]) == 0
+        done = capsys.readouterr()
+        assert "replication factor 3 (3 brokers), min.insync.replicas 2" in done.out
+        assert f"warning: {thin} has 1 replicas, fewer than 3" in done.err
         builds = topics.name("buildkite.builds")
-        assert f"created {builds}" in done.stdout
+        assert f"created {builds}" in done.out
         assert asyncio.run(_replicas(cluster.bootstrap, builds)) == {3}
         assert asyncio.run(_min_insync(cluster.bootstrap, builds)) == "2"
         assert asyncio.run(_replicas(cluster.bootstrap, thin)) == {1}  # left as it was
-        assert len(topic_specs(topics)) == done.stdout.count("created ") + 1
+        assert len(topic_specs(topics)) == done.out.count("created ") + 1
+        assert main(["topics", "create", "--replication", "4"]) == 2
+        assert "needs 4 brokers; the cluster has 3" in capsys.readouterr().err
         pids = [s.pid for _, s in status.nodes]
+        monkeypatch.setenv("KITESTREAM_HOME", str(tmp_path))
+        monkeypatch.setenv("KITESTREAM_KAFKA_JARS", str(cluster.paths.jars))
+        monkeypatch.setenv("KITESTREAM_LOCAL_KAFKA_PORT", str(free_port(pairs=2)))
+
+        def kafka(*argv: str) -> tuple[int, str, str]:
+            code = main(["kafka", *argv])
+            out, err = capsys.readouterr()
+            return code, out, err
+
+        code, out, _ = kafka("up", "--brokers", "3")
+        assert code == 0
+        assert "already running" in out
+        assert f"KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap}" in out
+        code, out, _ = kafka("status", "--brokers", "3")
+        assert code == 0, out
+        assert out.count("running: pid") == 3
+        code, out, _ = kafka("status")  # the single broker: not running here, the cluster is
+        assert code == 3
+        assert "(also running: cluster of 3:" in out
+        code, _, err = kafka("up", "--brokers", "2")
+        assert code == 1
+        assert "has 3 brokers, not 2" in err
+        assert kafka("down", "--brokers", "3")[1] == "kafka cluster stopped\n"
+        assert kafka("status", "--brokers", "3")[0] == 3
+        assert kafka("down", "--brokers", "3", "--wipe")[1] == "kafka cluster was not running\n"
+        assert not cluster.root.exists()
     assert not cluster.status().running
     assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
-
-
-def test_kafka_cli_runs_a_cluster_beside_the_single_broker(tmp_path: Path) -> None:
-    """`up --brokers 3` / `status` / `down` through the command, on its own ports."""
-    with running_cluster(tmp_path, brokers=3) as cluster:
-        env = {
-            **os.environ,
-            "KITESTREAM_HOME": str(tmp_path),
-            "KITESTREAM_KAFKA_JARS": str(cluster.paths.jars),
-        }
-
-        def kafka(*argv: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "services", "kafka", *argv],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-
-        up = kafka("up", "--brokers", "3")
-        assert up.returncode == 0, up.stderr
-        assert "already running" in up.stdout
-        assert f"KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap}" in up.stdout
-        status = kafka("status", "--brokers", "3")
-        assert status.returncode == 0, status.stdout
-        assert status.stdout.count("running: pid") == 3
-        wrong = kafka("up", "--brokers", "2")
-        assert wrong.returncode == 1
-        assert "has 3 brokers, not 2" in wrong.stderr
-        down = kafka("down", "--brokers", "3")
-        assert down.stdout == "kafka cluster stopped\n"
-        assert kafka("status", "--brokers", "3").returncode == 3
