@@ -30,13 +30,19 @@ async def _min_insync(bootstrap: str, topic: str) -> str:
 
 
 async def _replicas(bootstrap: str, topic: str) -> set[int]:
+    """Replica counts of the partitions of ``topic``, once every broker knows it (a
+    new topic reaches each broker's metadata a moment after it is created)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        [described] = await admin.describe_topics([topic])
+        async with asyncio.timeout(20):
+            while True:
+                [described] = await admin.describe_topics([topic])
+                if described["error_code"] == 0 and described["partitions"]:
+                    return {len(p["replicas"]) for p in described["partitions"]}
+                await asyncio.sleep(0.2)
     finally:
         await admin.close()
-    return {len(p["replicas"]) for p in described["partitions"]}
 
 
 def test_three_brokers_replicate_new_topics_and_answer_the_kafka_command(

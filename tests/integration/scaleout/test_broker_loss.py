@@ -62,7 +62,7 @@ pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[3]
 STORIES = int(os.environ.get("KITESTREAM_SCALEOUT_STORIES", "12"))
-STREAM_S = 30.0  # the stream is spread evenly over this long, both receivers together
+STREAM_S = 24.0  # the stream is spread evenly over this long, both receivers together
 INPUTS = [Topic.BUILDS, Topic.DEPLOYS, Topic.INCIDENTS, Topic.TEST_RESULTS]
 
 
