@@ -135,3 +135,14 @@ def test_a_node_keeps_its_files_in_a_folder_of_its_own(tmp_path: Path) -> None:
     assert node.root == tmp_path / "kafka-cluster" / "node-2"
     assert node.jars == single.jars
     assert node.data != single.data
+
+
+@pytest.mark.parametrize("action", ["up", "down", "status"])
+def test_kafka_command_takes_a_broker_count_of_at_least_one(action: str) -> None:
+    from services.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["kafka", action]).brokers == 1
+    assert parser.parse_args(["kafka", action, "--brokers", "3"]).brokers == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args(["kafka", action, "--brokers", "0"])
