@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -100,12 +100,12 @@ class ReplicationSettings(BaseSettings):
     factor: int | None = Field(
         default=None,
         ge=1,
-        validation_alias=AliasChoices("KITESTREAM_TOPIC_REPLICATION", "factor"),
+        validation_alias="KITESTREAM_TOPIC_REPLICATION",
         description="Replication factor of new topics (default min(3, brokers)).",
     )
     min_insync: int | None = Field(
         default=None,
         ge=1,
-        validation_alias=AliasChoices("KITESTREAM_TOPIC_MIN_INSYNC_REPLICAS", "min_insync"),
+        validation_alias="KITESTREAM_TOPIC_MIN_INSYNC_REPLICAS",
         description="min.insync.replicas of new topics (default 2 with 3+ replicas).",
     )

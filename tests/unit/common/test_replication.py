@@ -70,3 +70,13 @@ def test_settings_read_the_overrides_from_the_environment(
     monkeypatch.setenv("KITESTREAM_TOPIC_REPLICATION", "2")
     monkeypatch.setenv("KITESTREAM_TOPIC_MIN_INSYNC_REPLICAS", "1")
     assert ReplicationSettings() == ReplicationSettings(factor=2, min_insync=1)
+
+
+def test_a_bad_override_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+
+    monkeypatch.setenv("KITESTREAM_TOPIC_REPLICATION", "three")
+    assert main(["topics", "create"]) == 2  # refused before any broker is asked
+    assert "KITESTREAM_TOPIC_REPLICATION" in capsys.readouterr().err
