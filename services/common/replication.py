@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.settings import shared
+
 __all__ = [
     "Replication",
     "ReplicationError",
@@ -93,19 +95,22 @@ def under_replicated(replicas: Mapping[str, int], factor: int) -> dict[str, int]
 
 
 class ReplicationSettings(BaseSettings):
-    """Overrides of :func:`choose_replication`'s defaults (unset: follow the cluster)."""
+    """Overrides of :func:`choose_replication`'s defaults (unset: follow the cluster).
+
+    Every service that creates topics reads them, so both are :func:`shared` variables.
+    """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     factor: int | None = Field(
         default=None,
         ge=1,
-        validation_alias="KITESTREAM_TOPIC_REPLICATION",
+        validation_alias=shared("KITESTREAM_TOPIC_REPLICATION"),
         description="Replication factor of new topics (default min(3, brokers)).",
     )
     min_insync: int | None = Field(
         default=None,
         ge=1,
-        validation_alias="KITESTREAM_TOPIC_MIN_INSYNC_REPLICAS",
+        validation_alias=shared("KITESTREAM_TOPIC_MIN_INSYNC_REPLICAS"),
         description="min.insync.replicas of new topics (default 2 with 3+ replicas).",
     )

@@ -20,6 +20,7 @@ from services.common.replication import (
     choose_replication,
     under_replicated,
 )
+from services.common.settings import load_settings
 
 __all__ = [
     "Topic",
@@ -139,7 +140,7 @@ async def ensure_topics(
     replicas than chosen is reported and logged as a warning.
     """
     if replication is None or min_insync is None:
-        overrides = ReplicationSettings()
+        overrides = load_settings(ReplicationSettings)
         replication = replication if replication is not None else overrides.factor
         min_insync = min_insync if min_insync is not None else overrides.min_insync
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
