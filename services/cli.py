@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flaky": ("services.flakiness.listing", "inspect flaky tests: `list [--suite S] [--json]`"),
     "reconcile": ("services.reconcile.cli", "publish finished events whose webhooks were lost"),
     "backfill": ("services.reconcile.backfill_cli", "load past builds and jobs from the REST API"),
+    "store": ("services.store.cli", "contract topics into SQL (SQLite, PostgreSQL); `migrate`"),
 }
 
 

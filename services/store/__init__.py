@@ -1,0 +1,1 @@
+"""The store: contract topics into a SQL database (``kitestream store``)."""
