@@ -1,0 +1,88 @@
+"""The query API's settings, read once at start from ``KITESTREAM_*`` variables.
+
+``KITESTREAM_DATABASE_URL`` is the store's database (the same default as ``kitestream
+store``), ``KITESTREAM_READ_TOKENS`` the bearer tokens readers present (required when
+the API listens on anything but loopback, see :func:`check_exposure`), and
+``KITESTREAM_CATALOG`` the service catalog that ``/api/v1/services`` answers from.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.api.errors import SettingsError
+from services.common.settings import split_csv
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "ApiSettings",
+    "check_exposure",
+    "is_loopback",
+    "load_settings",
+]
+
+# The store's embedded default: one SQLite file under .kitestream/.
+DEFAULT_DATABASE_URL = "sqlite:///.kitestream/store.db"
+
+
+def _secrets(value: object) -> list[str]:
+    if isinstance(value, list | tuple):
+        value = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in value]
+    return split_csv(value)
+
+
+class ApiSettings(BaseSettings):
+    """Everything ``kitestream api`` reads from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KITESTREAM_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, description="The store's database (SQLAlchemy URL)."
+    )
+    read_tokens: Annotated[list[SecretStr], NoDecode, BeforeValidator(_secrets)] = Field(
+        default_factory=list,
+        description="Bearer tokens accepted by /api/v1 (required off loopback).",
+    )
+    catalog: Path | None = Field(default=None, description="The service catalog (YAML).")
+    api_page_limit: int = Field(default=50, ge=1, description="Items per page by default.")
+    api_max_page_limit: int = Field(default=500, ge=1, description="Largest `limit` accepted.")
+
+
+def load_settings() -> ApiSettings:
+    """Settings from the environment, or :class:`SettingsError` saying what to set."""
+    try:
+        return ApiSettings()
+    except ValidationError as exc:
+        problems = [
+            f"KITESTREAM_{str(error['loc'][0]).upper() if error['loc'] else '?'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise SettingsError("; ".join(problems)) from None
+
+
+def is_loopback(host: str) -> bool:
+    """``127.0.0.1``, ``::1``, ``localhost``: only this machine can connect."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, settings: ApiSettings) -> None:
+    """Refuse to serve history to the network without read tokens."""
+    if not settings.read_tokens and not is_loopback(host):
+        raise SettingsError(
+            f"KITESTREAM_READ_TOKENS is not set: the API binds {host}, which is not a "
+            "loopback address, so readers must present a bearer token; set "
+            "KITESTREAM_READ_TOKENS to one or more comma-separated tokens "
+            "(e.g. `openssl rand -hex 32`), or bind 127.0.0.1"
+        )
