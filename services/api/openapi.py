@@ -66,8 +66,8 @@ def _object(columns: Iterable[sa.Column[Any]], **extra: Any) -> dict[str, Any]:
     chosen = list(columns)
     return {
         "type": "object",
-        "required": [c.name for c in chosen] + list(extra),
-        "properties": {**{c.name: _type(c) for c in chosen}, **extra},
+        "required": [str(c.name) for c in chosen] + list(extra),
+        "properties": {**{str(c.name): _type(c) for c in chosen}, **extra},
     }
 
 

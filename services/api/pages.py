@@ -23,7 +23,8 @@ Json = dict[str, Any]
 
 def plain(row: AnyRow) -> Json:
     """A row as a JSON object, without the sort-key columns :func:`page` adds."""
-    return {k: v for k, v in row._mapping.items() if not k.startswith("_k")}
+    # str(): column names are sqlalchemy quoted_name, a str subclass orjson refuses as a key
+    return {str(k): v for k, v in row._mapping.items() if not k.startswith("_k")}
 
 
 def page(
