@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("services.dispatcher.tail", "inspect alerts: `tail` prints them as they arrive"),
     "flakiness": ("services.flakiness.service", "flaky tests and steps: windows, flags, alerts"),
     "flaky": ("services.flakiness.listing", "inspect flaky tests: `list [--suite S] [--json]`"),
+    "store": ("services.store.cli", "contract topics into SQL (SQLite, PostgreSQL); `migrate`"),
     "api": ("services.api.cli", "read-only query API on the store (127.0.0.1:8090)"),
 }
 

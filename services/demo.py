@@ -23,7 +23,13 @@ __all__ = ["DEMO_ENV", "SERVICES", "add_arguments", "run"]
 log = logging.getLogger(__name__)
 
 # Child commands (arguments to `kitestream`). Add a line when a service lands.
-SERVICES: list[list[str]] = [["receiver"], ["dispatcher"], ["correlator"], ["flakiness"]]
+SERVICES: list[list[str]] = [
+    ["receiver"],
+    ["dispatcher"],
+    ["correlator"],
+    ["flakiness"],
+    ["store"],
+]
 
 # Demo settings; anything already set in the environment wins.
 DEMO_ENV = {

@@ -1,0 +1,1 @@
+"""One module per revision; ``0001`` is the base."""

@@ -1,0 +1,247 @@
+"""The consumer: contract topics into the database, each record once.
+
+One consumer group (``kitestream-store``), ``read_committed``. For every batch that
+``getmany`` returns, the records are decoded and folded (:mod:`services.store.batch`)
+and written with their partitions' next offsets in one transaction
+(:mod:`services.store.writer`). On assignment the consumer seeks to the offsets stored
+in the database (the beginning where none is stored): Kafka's committed offsets are
+written too, after the database commit, but only so that lag tools can see them.
+
+A rebalance can start while a batch is being written; assignment and revocation wait
+for that write (``_writing``), which never waits on the consumer, so the wait cannot
+deadlock. A write whose offsets moved in another instance rolls back and the partitions
+are read again from the stored offsets.
+
+Database calls run in a worker thread so that the consumer's heartbeats go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from sqlalchemy.engine import Engine
+
+from services.common.kafka import make_consumer
+from services.common.topics import Topics, TopicSpec, create_topics, topic_specs
+from services.store.batch import Batch
+from services.store.metrics import StoreMetrics
+from services.store.offsets import OffsetMoved, read_offsets
+from services.store.prune import Retention, prune_step
+from services.store.records import DECODERS, Policy
+from services.store.writer import write_batch
+
+__all__ = ["DELIVERED_TOPIC", "Store"]
+
+log = logging.getLogger(__name__)
+
+DELIVERED_TOPIC = "kitestream.dispatcher-delivered"  # the dispatcher's, under the prefix
+
+
+class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self.store._writing:
+            for tp in revoked:
+                self.store._expected.pop((tp.topic, tp.partition), None)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        async with self.store._writing:
+            await self.store._seek_to_stored(list(assigned))
+
+
+class Store:
+    """Reads the topics under ``topics`` into ``engine`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        bootstrap_servers: str,
+        topics: Topics,
+        *,
+        group_id: str = "kitestream-store",
+        policy: Policy | None = None,
+        retention: Retention | None = None,
+        prune_interval_s: float = 300.0,
+        prune_batch: int = 1000,
+        max_batch: int = 5000,
+        metrics: StoreMetrics | None = None,
+    ) -> None:
+        self.engine = engine
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = topics
+        self.group_id = group_id
+        self.policy = policy or Policy()
+        self.retention = retention or Retention()
+        self.prune_interval_s = prune_interval_s
+        self.prune_batch = prune_batch
+        self.max_batch = max_batch
+        self.metrics = metrics or StoreMetrics()
+        # full topic name -> unprefixed name (the decoder's key)
+        self.base = {f"{topics.prefix}{name}": name for name in DECODERS}
+        self._expected: dict[tuple[str, int], int | None] = {}
+        self._writing = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._next_prune = 0.0
+        self._warned: set[tuple[str, str]] = set()
+
+    async def prepare_topics(self) -> None:
+        """Create the input topics that do not exist yet (the delivery records compacted)."""
+        delivered = TopicSpec(self.topics.name(DELIVERED_TOPIC), {"cleanup.policy": "compact"})
+        await create_topics(self.bootstrap_servers, topic_specs(self.topics, extra=[delivered]))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.prepare_topics()
+        consumer = make_consumer(
+            self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id="kitestream-store",
+            max_poll_records=self.max_batch,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        self._consumer = consumer
+        await consumer.start()
+        try:
+            consumer.subscribe(sorted(self.base), listener=_Assignment(self))
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                while not stop.is_set():
+                    fetch = asyncio.ensure_future(
+                        consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+                    )
+                    await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if not fetch.done():
+                        fetch.cancel()
+                        break
+                    batches = fetch.result()
+                    if batches:
+                        await self._write(batches)
+                    await self._prune_if_due()
+            finally:
+                stopping.cancel()
+        finally:
+            await consumer.stop()
+            self._consumer = None
+
+    async def _seek_to_stored(self, assigned: list[TopicPartition]) -> None:
+        consumer = self._consumer
+        if consumer is None or not assigned:
+            return
+        stored = await asyncio.to_thread(self._read_offsets)
+        fresh = []
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            self._expected[(tp.topic, tp.partition)] = offset
+            if offset is None:
+                fresh.append(tp)
+            else:
+                consumer.seek(tp, offset)
+        if fresh:
+            await consumer.seek_to_beginning(*fresh)
+        log.info(
+            "assigned %d partitions (%d from stored offsets)",
+            len(assigned),
+            len(assigned) - len(fresh),
+        )
+
+    def _read_offsets(self) -> dict[tuple[str, int], int]:
+        with self.engine.connect() as conn:
+            return read_offsets(conn, self.group_id, sorted(self.base))
+
+    async def _write(self, batches: Mapping[TopicPartition, list[Any]]) -> None:
+        async with self._writing:
+            batch = Batch(policy=self.policy)
+            for tp, records in batches.items():
+                slot = (tp.topic, tp.partition)
+                if slot not in self._expected:
+                    continue  # revoked since it was fetched
+                start = self._expected[slot]
+                base = self.base[tp.topic]
+                counted = 0
+                for record in records:
+                    offset = record.offset
+                    if start is not None and offset < start:
+                        continue  # fetched before a seek back to the stored offset
+                    batch.add_record(
+                        tp.topic,
+                        tp.partition,
+                        offset,
+                        key=record.key,
+                        value=record.value,
+                        base_topic=base,
+                    )
+                    counted += 1
+                self.metrics.records.labels(base).inc(counted)
+            if not batch.offsets:
+                return
+            expected = {slot: self._expected[slot] for slot in batch.offsets}
+            started = time.perf_counter()
+            try:
+                await asyncio.to_thread(write_batch, self.engine, batch, self.group_id, expected)
+            except OffsetMoved as exc:
+                self.metrics.batches.labels("offset_moved").inc()
+                log.warning("batch rolled back: %s; reading again from stored offsets", exc)
+                await self._seek_to_stored(
+                    [TopicPartition(topic, partition) for topic, partition in batch.offsets]
+                )
+                return
+            self.metrics.batch_seconds.observe(time.perf_counter() - started)
+            self.metrics.batches.labels("committed").inc()
+            self._expected.update(batch.offsets)
+            for name, rows in batch.rows.items():
+                self.metrics.rows.labels(name).inc(len(rows))
+            self._report_poison(batch)
+        await self._commit_to_kafka(batch.offsets)
+
+    def _report_poison(self, batch: Batch) -> None:
+        for (topic, kind), count in batch.poison.items():
+            self.metrics.poison.labels(topic, kind).inc(count)
+            if (topic, kind) not in self._warned:
+                self._warned.add((topic, kind))
+                log.warning(
+                    "skipping unreadable records on %s (%s), first: %s;"
+                    " counted in kitestream_store_poison_records, not logged again",
+                    topic,
+                    kind,
+                    batch.first_poison[(topic, kind)],
+                )
+
+    async def _commit_to_kafka(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        """Best effort, for lag tools: the database holds the offsets that count."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        wanted = {
+            TopicPartition(topic, partition): offset
+            for (topic, partition), offset in offsets.items()
+            if TopicPartition(topic, partition) in assigned
+        }
+        if not wanted:
+            return
+        try:
+            await consumer.commit(wanted)
+        except KafkaError as exc:
+            log.debug("kafka offset commit skipped: %r", exc)
+
+    async def _prune_if_due(self, now: datetime | None = None) -> None:
+        if time.monotonic() < self._next_prune:
+            return
+        at = now or datetime.now(UTC)
+        deleted = await asyncio.to_thread(
+            prune_step, self.engine, self.retention, at, self.prune_batch
+        )
+        for table, count in deleted.items():
+            self.metrics.pruned.labels(table).inc(count)
+        if deleted:
+            log.info("pruned %s", ", ".join(f"{n} {t}" for t, n in sorted(deleted.items())))
+        if not any(count >= self.prune_batch for count in deleted.values()):
+            self._next_prune = time.monotonic() + self.prune_interval_s
