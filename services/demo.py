@@ -29,6 +29,7 @@ SERVICES: list[list[str]] = [
     ["correlator"],
     ["flakiness"],
     ["store"],
+    ["api"],
 ]
 
 # Demo settings; anything already set in the environment wins.

@@ -17,17 +17,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.api.errors import SettingsError
 from services.common.settings import split_csv
+from services.store.database import DEFAULT_DATABASE_URL
 
 __all__ = [
-    "DEFAULT_DATABASE_URL",
     "ApiSettings",
     "check_exposure",
     "is_loopback",
     "load_settings",
 ]
-
-# The store's embedded default: one SQLite file under .kitestream/.
-DEFAULT_DATABASE_URL = "sqlite:///.kitestream/store.db"
 
 
 def _secrets(value: object) -> list[str]:
@@ -44,7 +41,7 @@ class ApiSettings(BaseSettings):
     )
 
     database_url: str = Field(
-        default=DEFAULT_DATABASE_URL, description="The store's database (SQLAlchemy URL)."
+        default=DEFAULT_DATABASE_URL, description="The store's database (the same as the store's)."
     )
     read_tokens: Annotated[list[SecretStr], NoDecode, BeforeValidator(_secrets)] = Field(
         default_factory=list,

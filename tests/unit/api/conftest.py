@@ -14,13 +14,13 @@ from services.api.app import create_app
 from services.api.settings import ApiSettings
 from services.catalog.catalog import Catalog
 from services.catalog.model import Service
-from tests.unit.api.rows import memory_engine
+from tests.unit.api.rows import store_engine
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[sa.Engine]:
     """The store's tables in an empty SQLite file; fill it with ``tests.unit.api.rows``."""
-    engine = memory_engine(str(tmp_path / "store.db"))
+    engine = store_engine(str(tmp_path / "store.db"))
     yield engine
     engine.dispose()
 

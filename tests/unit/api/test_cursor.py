@@ -15,7 +15,7 @@ from services.api.errors import BadRequest
 from services.api.pages import page
 from services.api.params import Query
 from services.store.tables import alerts
-from tests.unit.api.rows import T0, add_alert, memory_engine
+from tests.unit.api.rows import T0, add_alert, store_engine
 
 
 def test_a_cursor_round_trips_times_dates_and_plain_values() -> None:
@@ -53,7 +53,7 @@ def test_paging_visits_every_row_exactly_once_in_order(
     tmp_path_factory: pytest.TempPathFactory, minutes: list[int], limit: int
 ) -> None:
     # Many rows share a created_at: the alert_id tie-break must keep each in one place.
-    engine = memory_engine(str(tmp_path_factory.mktemp("db") / "store.db"))
+    engine = store_engine(str(tmp_path_factory.mktemp("db") / "store.db"), migrate=False)
     with engine.begin() as conn:
         for i, minute in enumerate(minutes):
             add_alert(conn, f"a{i:03d}", created_at=T0 + timedelta(minutes=minute))
