@@ -40,6 +40,7 @@ TEST_PARAMS = (
     Param("suite", "Only tests of this suite (slug)."),
     Param("service", "Only tests of this service (its catalog suites, or as stored)."),
     Param("q", "Name or key contains this text (case-insensitive)."),
+    Param("pipeline", "Only steps of this pipeline (slug)."),
     Param("kind", "Tests or pipeline steps.", choices=KINDS),
     Param("status", "Flaky status now.", choices=STATUSES),
     CURSOR,
@@ -113,6 +114,8 @@ def list_tests(ask: Ask) -> Json:
                 sa.func.lower(tests.c.test_key).contains(needle, autoescape=True),
             )
         )
+    if pipeline := q.text("pipeline"):
+        select = select.where(tests.c.pipeline == pipeline)
     if kind := q.choice("kind", KINDS):
         select = select.where(tests.c.kind == kind)
     if status := q.choice("status", STATUSES):

@@ -82,9 +82,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tail.add_argument(
         "--limit", type=int, metavar="N", help="exit after N alerts (default: run until stopped)"
     )
+    from services.api.listing import add_alerts_list, run_alerts_list  # `alerts list`
+
+    add_alerts_list(sub)
+    parser.set_defaults(_list=run_alerts_list)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return int(args._list(args))
     from aiokafka.errors import KafkaError
 
     from services.common.lifecycle import run_until_signalled
