@@ -12,6 +12,7 @@ import pytest
 
 from services.common.topics import Topics, create_topics, delete_topics, topic_specs
 from tests.kafka_broker import kafka_bootstrap_servers
+from tests.postgres import postgres_server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -26,6 +27,14 @@ def kafka_bootstrap() -> Iterator[str]:
     """The bootstrap address of a real Kafka broker for this test session."""
     with kafka_bootstrap_servers() as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server: the session's (``python -m tests.session``), or one started
+    here for a plain pytest run and stopped at its end (see tests/postgres.py)."""
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture

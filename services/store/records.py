@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 import orjson
@@ -27,11 +27,7 @@ from schemas.tests import TestResult
 from services.dispatcher.records import DeliveryRecord
 from services.store import durations
 
-__all__ = ["DECODERS", "EPOCH", "Decoder", "Poison", "Policy", "Row", "test_key"]
-
-# ``event_at`` of a build row made from a job's build reference alone: older than any
-# real build event, so that the first real one replaces it.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+__all__ = ["DECODERS", "Decoder", "Poison", "Policy", "Row", "test_key"]
 
 
 class Poison(Exception):
@@ -171,8 +167,8 @@ def decode_job(raw: bytes | None, _key: bytes | None, _policy: Policy) -> list[R
         "state": ref.state,
         "url": ref.web_url,
         "event": None,
-        "event_id": "",
-        "event_at": EPOCH,
+        "event_id": "",  # weaker than any build event (see services.store.statements)
+        "event_at": event.received_at,
     }
     return [
         _pipeline_row(event.pipeline, event.received_at),

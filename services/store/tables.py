@@ -45,8 +45,9 @@ Tables:
     durations, kept for ``KITESTREAM_STORE_ROLLUP_DAYS``. Durations are kept mergeable
     as a fixed log-scale histogram (``duration_hist``: a sparse JSON object
     ``{"bucket index": count}``, bucket ``i`` holding durations up to
-    ``DURATION_BUCKETS[i]`` seconds, index ``len(DURATION_BUCKETS)`` the rest); ``duration_p50_s`` and
-    ``duration_p95_s`` are computed from it at every write so that readers need not.
+    ``DURATION_BUCKETS[i]`` seconds, index ``len(DURATION_BUCKETS)`` the rest);
+    ``duration_p50_s`` and ``duration_p95_s`` are computed from it at every write so
+    that readers need not.
     Histograms of several days add up bucket by bucket (see
     :mod:`services.store.durations`).
 ``tests``
