@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from services.api.alerts import recent_alerts
 from services.api.ask import Ask
-from services.api.errors import NotFound
+from services.api.errors import InvalidQuery, NotFound
 from services.api.events import recent_deploys, recent_incidents
 from services.api.pages import Json, page_of_values, plain
 from services.api.params import CURSOR, LIMIT, Param
@@ -63,8 +63,6 @@ def list_services(ask: Ask) -> Json:
 
 
 def _recent(ask: Ask) -> int:
-    from services.api.errors import InvalidQuery
-
     raw = ask.query.text("recent")
     if raw is None:
         return RECENT

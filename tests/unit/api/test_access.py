@@ -10,10 +10,12 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
+from services.api.app import create_app
 from services.api.database import read_engine
 from services.api.errors import SettingsError
-from services.api.settings import ApiSettings, check_exposure, is_loopback
+from services.api.settings import ApiSettings, check_exposure, is_loopback, load_settings
 from services.catalog.catalog import Catalog
+from services.cli import main
 from services.store.tables import alerts
 from tests.unit.api.conftest import serving
 from tests.unit.api.rows import add_alert, add_test
@@ -140,3 +142,25 @@ async def test_a_store_not_migrated_yet_answers_503_and_is_not_ready(tmp_path: P
         assert response.json()["error"] == "unavailable"
         assert (await api.get("/readyz")).status_code == 503
         assert (await api.get("/healthz")).status_code == 200
+
+
+def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KITESTREAM_API_PAGE_LIMIT", "0")
+    with pytest.raises(SettingsError, match="KITESTREAM_API_PAGE_LIMIT"):
+        load_settings()
+
+
+def test_an_unreadable_catalog_or_database_url_stops_the_start(tmp_path: Path) -> None:
+    missing = ApiSettings(catalog=tmp_path / "nowhere.yaml")
+    with pytest.raises(SettingsError, match="KITESTREAM_CATALOG"):
+        create_app(missing)
+    with pytest.raises(SettingsError, match="KITESTREAM_DATABASE_URL"):
+        create_app(ApiSettings(database_url="mysql://db/kitestream"), catalog=Catalog())
+
+
+def test_the_command_exits_2_off_loopback_without_tokens(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KITESTREAM_READ_TOKENS", raising=False)
+    assert main(["api", "--host", "0.0.0.0", "--port", "1"]) == 2  # noqa: S104
+    assert "KITESTREAM_READ_TOKENS is not set" in capsys.readouterr().err
