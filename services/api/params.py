@@ -89,21 +89,28 @@ class Query:
         self.filters: dict[str, object] = {}
 
     def text(self, name: str) -> str | None:
+        """A free-text filter; empty (``?q=``) is the same as not given."""
         value = self._values.get(name)
         if value is not None and value != "":
             self.filters[name] = value
             return value
         return None
 
+    def _given(self, name: str) -> str | None:
+        value = self._values.get(name)
+        if value is not None:
+            self.filters[name] = value
+        return value
+
     def choice(self, name: str, choices: Iterable[str]) -> str | None:
-        value = self.text(name)
+        value = self._given(name)
         allowed = tuple(choices)
         if value is not None and value not in allowed:
             raise InvalidQuery(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
         return value
 
     def time(self, name: str) -> datetime | None:
-        raw = self.text(name)
+        raw = self._given(name)
         return None if raw is None else parse_time(name, raw)
 
     def day(self, name: str) -> date | None:
