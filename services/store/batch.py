@@ -13,11 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.store import durations
 from services.store.records import DECODERS, Poison, Policy, Row
 from services.store.statements import STATEMENTS
 
-__all__ = ["Batch", "fold_day"]
+__all__ = ["Batch", "add_day", "fold_day"]
 
 TopicPartition = tuple[str, int]
 
@@ -27,11 +26,19 @@ _COUNTS = ("runs", "passes", "failures", "skips", "flaky", "duration_count")
 def fold_day(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Two rollups of the same test and day as one: counts and histograms add up."""
     merged = dict(old)
-    for name in _COUNTS:
-        merged[name] = int(old[name]) + int(new[name])
-    merged["duration_sum_s"] = float(old["duration_sum_s"]) + float(new["duration_sum_s"])
-    merged["duration_hist"] = durations.merge([old["duration_hist"], new["duration_hist"]])
+    merged["duration_hist"] = dict(old["duration_hist"])
+    add_day(merged, new)
     return merged
+
+
+def add_day(into: dict[str, Any], new: dict[str, Any]) -> None:
+    """Add the rollup ``new`` to ``into``, in place (the batch owns ``into``)."""
+    for name in _COUNTS:
+        into[name] += new[name]
+    into["duration_sum_s"] += new["duration_sum_s"]
+    hist = into["duration_hist"]
+    for index, count in new["duration_hist"].items():
+        hist[index] = hist.get(index, 0) + count
 
 
 @dataclass
@@ -76,7 +83,7 @@ class Batch:
         if seen is None:
             rows[key] = row.values
         elif row.statement == "test_days":
-            rows[key] = fold_day(seen, row.values)
+            add_day(seen, row.values)  # decoders make a new dict per row: ours to change
         else:
             rows[key] = statement.fold(seen, row.values)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
@@ -40,10 +41,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str | URL, **options: Any) -> Engine:
     """An engine for ``url``; an SQLite file's folder is created, and the file is in WAL
-    mode with a busy timeout."""
+    mode with a busy timeout. JSON columns go through orjson."""
     parsed = normalise_url(url)
+    options = {"json_serializer": _json_text, "json_deserializer": orjson.loads, **options}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):

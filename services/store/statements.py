@@ -22,6 +22,7 @@ Upserts are ``insert ... on conflict`` statements of the SQLite or PostgreSQL di
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,12 +51,16 @@ class Statement:
     def __init__(self, table: sa.Table) -> None:
         self.table = table
         self.key: tuple[str, ...] = tuple(c.name for c in table.primary_key.columns)
+        # itemgetter of several names gives a tuple; of one, the bare value
+        self._get = itemgetter(*self.key)
 
     def key_of(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[k] for k in self.key)
+        got = self._get(values)
+        return got if len(self.key) > 1 else (got,)
 
     def fold(self, old: Values, new: Values) -> Values:
-        """Two rows with the same key, ``new`` read after ``old``, as one."""
+        """Two rows with the same key, ``new`` read after ``old``, as one (``old`` may be
+        changed and returned: callers hand over both)."""
         raise NotImplementedError
 
     def upsert(self, dialect: str, columns: list[str]) -> Insert:
@@ -128,24 +133,21 @@ class Replace(Statement):
         return stmt.on_conflict_do_update(index_elements=list(self.key), set_=values)
 
 
-def _least(a: Any, b: Any) -> Any:
-    return b if a is None or (b is not None and b < a) else a
-
-
-def _greatest(a: Any, b: Any) -> Any:
-    return b if a is None or (b is not None and b > a) else a
-
-
 class Seen(Statement):
     def fold(self, old: Values, new: Values) -> Values:
-        merged = dict(old)
-        merged["first_seen_at"] = _least(old["first_seen_at"], new["first_seen_at"])
-        merged["last_seen_at"] = _greatest(old["last_seen_at"], new["last_seen_at"])
-        if _greatest(old["last_failure_at"], new["last_failure_at"]) != old["last_failure_at"]:
-            merged["last_failure_at"] = new["last_failure_at"]
-            merged["last_failure_reason"] = new["last_failure_reason"]
-        merged["service"] = new["service"] or old["service"]
-        return merged
+        # In place: the batch owns ``old`` (decoders make a new dict per row), and a
+        # busy test folds thousands of executions per batch.
+        old["first_seen_at"] = min(old["first_seen_at"], new["first_seen_at"])
+        old["last_seen_at"] = max(old["last_seen_at"], new["last_seen_at"])
+        failed_at = new["last_failure_at"]
+        if failed_at is not None and (
+            old["last_failure_at"] is None or failed_at > old["last_failure_at"]
+        ):
+            old["last_failure_at"] = failed_at
+            old["last_failure_reason"] = new["last_failure_reason"]
+        if new["service"] is not None:
+            old["service"] = new["service"]
+        return old
 
     def upsert(self, dialect: str, columns: list[str]) -> Insert:
         stmt = dialect_insert(self.table, dialect)

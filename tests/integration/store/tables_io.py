@@ -19,14 +19,15 @@ __all__ = ["produce", "snapshot", "stored_offsets", "wait_for_offsets"]
 
 
 def snapshot(engine: Engine, *, with_offsets: bool = False) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table, in primary-key order."""
+    """Every row of every table, in primary-key order (sorted here: collations differ)."""
     out: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
         for table in tables.metadata.sorted_tables:
             if table is tables.store_offsets and not with_offsets:
                 continue
-            query = sa.select(table).order_by(*table.primary_key.columns)
-            out[table.name] = [dict(row) for row in conn.execute(query).mappings()]
+            key = [c.name for c in table.primary_key.columns]
+            rows = [dict(row) for row in conn.execute(sa.select(table)).mappings()]
+            out[table.name] = sorted(rows, key=lambda row: [str(row[k]) for k in key])
     return out
 
 

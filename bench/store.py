@@ -1,0 +1,171 @@
+"""Store benchmark: test results from Kafka into the database, against a bare executemany.
+
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 .venv/bin/python bench/store.py
+    ... bench/store.py --database-url postgresql+psycopg://kitestream@127.0.0.1:5432/bench
+
+``--results`` test executions (200 tests, a tenth failing, durations spread over
+three orders of magnitude) are produced to a fresh ``tests.results`` (3 partitions).
+Then, in this process and this run, each on a fresh database (SQLite files under a
+temporary directory unless ``--database-url`` names a PostgreSQL server, where a
+database per pass is created and dropped):
+
+* store: the store (``KITESTREAM_STORE_ALL_EXECUTIONS`` on, so every execution is a
+  ``test_results`` row, plus its day rollup, its ``tests`` row and the offsets, all in
+  one transaction per batch of ``--batch`` records) reads them from Kafka. Timed from
+  the first committed batch to the last (the group join before it is not the store's
+  throughput), over the records after that first batch;
+* bare: the same ``test_results`` rows, decoded beforehand, inserted with one
+  ``executemany`` per ``--batch`` rows and a commit after each, nothing else.
+
+Prints rows/s of each and the ratio (aim: store >= 0.5 x bare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from services.common.topics import Topics, create_topics, delete_topics, topic_specs
+from services.store import migrate
+from services.store.database import make_engine
+from services.store.prune import Retention
+from services.store.records import DECODERS, Policy
+from services.store.service import Store
+from services.store.tables import store_offsets, test_results
+from tests.integration.store.tables_io import produce
+from tests.store_stream import Message, raw, result
+
+
+def _results(count: int) -> list[Message]:
+    messages: list[Message] = []
+    for n in range(count):
+        outcome = "failed" if n % 10 == 0 else "passed"
+        execution = result(
+            n,
+            f"test_{n % 200}",
+            outcome,
+            n / 1000,
+            build_id=f"b{n // 200}",
+            duration_s=0.001 * (1 + n % 997),
+            suite=f"suite-{n % 3}",
+        )
+        messages.append(("tests.results", f"suite-{n % 3}".encode(), execution))
+    return messages
+
+
+@contextmanager
+def _database(server: str | None, tmp: Path, name: str) -> Iterator[Engine]:
+    if server is None:
+        engine = make_engine(f"sqlite:///{tmp / f'{name}.db'}")
+        migrate.upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    database = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    engine = make_engine(sa.make_url(server).set(database=database))
+    try:
+        migrate.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _stored(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(sa.select(sa.func.sum(store_offsets.c.next_offset))) or 0)
+
+
+async def _store_pass(
+    engine: Engine, bootstrap: str, topics: Topics, total: int, batch: int
+) -> float:
+    store = Store(
+        engine,
+        bootstrap,
+        topics,
+        group_id=f"{topics.prefix}bench",
+        policy=Policy(store_all_executions=True),
+        retention=Retention(0, 0, 0),
+        max_batch=batch,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(store.run(stop))
+    try:
+        first = 0
+        while first == 0:
+            first = await asyncio.to_thread(_stored, engine)
+            await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        done = first
+        while done < total:
+            await asyncio.sleep(0.05)
+            done = await asyncio.to_thread(_stored, engine)
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    return (total - first) / elapsed
+
+
+def _bare_pass(engine: Engine, messages: list[Message], batch: int) -> float:
+    policy = Policy(store_all_executions=True)
+    rows = [
+        row.values
+        for topic, key, value in messages
+        for row in DECODERS[topic](raw(value), key, policy)
+        if row.statement == "test_results"
+    ]
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch):
+        with engine.begin() as conn:
+            conn.execute(sa.insert(test_results), rows[start : start + batch])
+    return len(rows) / (time.perf_counter() - started)
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=5000, help="records per transaction")
+    parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite files)")
+    args = parser.parse_args(argv)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    topics = Topics(prefix=f"bench{uuid.uuid4().hex[:8]}.")
+    messages = _results(args.results)
+    try:
+        await create_topics(bootstrap, topic_specs(topics), partitions=3)
+        total = await produce(bootstrap, topics, messages)
+        with tempfile.TemporaryDirectory() as tmp:
+            with _database(args.database_url, Path(tmp), "store") as engine:
+                store = await _store_pass(engine, bootstrap, topics, total, args.batch)
+            with _database(args.database_url, Path(tmp), "bare") as engine:
+                bare = _bare_pass(engine, messages, args.batch)
+    finally:
+        await delete_topics(bootstrap, topics.prefix)
+    kind = "postgresql" if args.database_url else "sqlite"
+    print(f"{args.results} test results, {kind}, {args.batch} per transaction")
+    print(f"  store (Kafka -> rows, rollups, offsets): {store:10,.0f} rows/s")
+    print(f"  bare executemany of the same rows:      {bare:10,.0f} rows/s")
+    print(f"  ratio store / bare: {store / bare:.2f} (aim >= 0.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))
