@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "correlator": ("services.correlator.cli", "alert when failure, deploy and incident line up"),
     "receiver": ("services.receiver.cli", "verified webhooks onto Kafka (127.0.0.1:8080)"),
     "dispatcher": ("services.dispatcher.cli", "deliver alerts to Slack, webhooks, PagerDuty…"),
-    "alerts": ("services.dispatcher.tail", "inspect alerts: `tail` prints them as they arrive"),
+    "alerts": ("services.dispatcher.tail", "alerts: `tail` as they arrive, `list` the stored ones"),
     "flakiness": ("services.flakiness.service", "flaky tests and steps: windows, flags, alerts"),
     "flaky": ("services.flakiness.listing", "inspect flaky tests: `list [--suite S] [--json]`"),
     "store": ("services.store.cli", "contract topics into SQL (SQLite, PostgreSQL); `migrate`"),
