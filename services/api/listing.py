@@ -31,9 +31,9 @@ __all__ = [
     "add_alerts_list",
     "add_source_arguments",
     "flaky_states",
-    "flaky_states_or_none",
     "reader_for",
     "run_alerts_list",
+    "run_flaky_list",
 ]
 
 log = logging.getLogger(__name__)
@@ -244,15 +244,19 @@ def flaky_states(args: argparse.Namespace) -> list[FlakinessState]:
     ]
 
 
-def flaky_states_or_none(args: argparse.Namespace) -> list[FlakinessState] | None:
-    """:func:`flaky_states`, or None after logging why the store could not be read."""
+def run_flaky_list(args: argparse.Namespace) -> int:
+    """``kitestream flaky list --api … | --database …``: the same output as from Kafka."""
     import httpx
     from sqlalchemy.exc import SQLAlchemyError
 
     from services.api.errors import ApiError
+    from services.flakiness.listing import render_json, render_table, select
 
     try:
-        return flaky_states(args)
+        states = flaky_states(args)
     except (ApiError, httpx.HTTPError, SQLAlchemyError, OSError) as exc:
         log.error("cannot list flaky tests from the store: %s", exc)
-        return None
+        return 1
+    chosen = select(states, suite=args.suite, pipeline=args.pipeline, everything=args.all)
+    sys.stdout.write(render_json(chosen) if args.json else render_table(chosen))
+    return 0

@@ -82,15 +82,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tail.add_argument(
         "--limit", type=int, metavar="N", help="exit after N alerts (default: run until stopped)"
     )
-    from services.api.listing import add_alerts_list, run_alerts_list  # `alerts list`
+    from services.api.listing import add_alerts_list  # `alerts list`: the store's alerts
 
     add_alerts_list(sub)
-    parser.set_defaults(_list=run_alerts_list)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "list":
-        return int(args._list(args))
+        from services.api.listing import run_alerts_list
+
+        return run_alerts_list(args)
     from aiokafka.errors import KafkaError
 
     from services.common.lifecycle import run_until_signalled

@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.api or args.database:  # the store's copy, not flakiness.state
+        from services.api.listing import run_flaky_list
+
+        return run_flaky_list(args)
     import asyncio
     import logging
 
@@ -55,21 +59,13 @@ def run(args: argparse.Namespace) -> int:
     from services.common.settings import KafkaSettings
     from services.common.topics import Topic, Topics
 
-    if args.api or args.database:
-        from services.api.listing import flaky_states_or_none
-
-        found = flaky_states_or_none(args)
-        if found is None:
-            return 1
-        states = found
-    else:
-        settings = KafkaSettings()
-        topic = Topics(settings.topic_prefix).name(Topic.FLAKINESS_STATE)
-        try:
-            states = asyncio.run(read_states(settings.bootstrap_servers, topic, args.timeout))
-        except (KafkaError, TimeoutError) as exc:
-            logging.getLogger(__name__).error("cannot read %s: %s", topic, exc)
-            return 1
+    settings = KafkaSettings()
+    topic = Topics(settings.topic_prefix).name(Topic.FLAKINESS_STATE)
+    try:
+        states = asyncio.run(read_states(settings.bootstrap_servers, topic, args.timeout))
+    except (KafkaError, TimeoutError) as exc:
+        logging.getLogger(__name__).error("cannot read %s: %s", topic, exc)
+        return 1
     chosen = select(states, suite=args.suite, pipeline=args.pipeline, everything=args.all)
     sys.stdout.write(render_json(chosen) if args.json else render_table(chosen))
     return 0
