@@ -12,6 +12,8 @@ dispatcher    service    ``kitestream dispatcher``: alerts to Slack, webhooks, P
                          Buildkite; ``kitestream alerts tail`` reads the alerts topic
 reconcile     service    ``kitestream reconcile``: lost webhooks back from Buildkite's REST
                          API; ``kitestream backfill`` loads past weeks on install
+store         service    ``kitestream store``: the contract topics into SQL (SQLite or
+                         PostgreSQL) through SQLAlchemy; ``kitestream store migrate``
 api           service    ``kitestream api``: read-only JSON under ``/api/v1`` from the
                          store's database; ``kitestream alerts list`` reads it too
 common        library    Kafka clients, topics, settings, logging, lifecycle, metrics and
