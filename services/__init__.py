@@ -14,6 +14,8 @@ reconcile     service    ``kitestream reconcile``: lost webhooks back from Build
                          API; ``kitestream backfill`` loads past weeks on install
 store         service    ``kitestream store``: the contract topics into SQL (SQLite or
                          PostgreSQL) through SQLAlchemy; ``kitestream store migrate``
+api           service    ``kitestream api``: read-only JSON under ``/api/v1`` from the
+                         store's database; ``kitestream alerts list`` reads it too
 common        library    Kafka clients, topics, settings, logging, lifecycle, metrics and
                          the transactional stream runtime every processor runs on
 catalog       library    the service catalog (YAML, Cortex, pipelines.json);

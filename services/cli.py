@@ -37,13 +37,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dispatcher": ("services.dispatcher.cli", "deliver alerts to Slack, webhooks, PagerDuty…"),
     "alerts": (
         "services.dispatcher.tail",
-        "inspect alerts: `tail` prints the last ones, then follows",
+        "alerts: `tail` the last ones and follow, `list` the stored ones",
     ),
     "flakiness": ("services.flakiness.cli", "flaky tests and steps: windows, flags, alerts"),
     "flaky": ("services.flakiness.listing", "inspect flaky tests: `list [--suite S] [--json]`"),
     "reconcile": ("services.reconcile.cli", "publish finished events whose webhooks were lost"),
     "backfill": ("services.reconcile.backfill_cli", "load past builds and jobs from the REST API"),
     "store": ("services.store.cli", "contract topics into SQL (SQLite, PostgreSQL); `migrate`"),
+    "api": ("services.api.cli", "read-only query API on the store (127.0.0.1:8090)"),
 }
 
 

@@ -29,6 +29,7 @@ SERVICES: list[list[str]] = [
     ["correlator"],
     ["flakiness"],
     ["store"],
+    ["api"],
 ]
 
 # Demo settings; anything already set in the environment wins.
@@ -99,6 +100,7 @@ def _print_banner(args: argparse.Namespace, env: dict[str, str]) -> None:
         f"  deploys, incidents: POST {base}/api/deploys, {base}/api/incidents"
         f"  (Authorization: Bearer {_demo(env, 'KITESTREAM_API_TOKENS')})",
         f"  metrics:            GET  {base}/metrics",
+        "  query API:          GET  http://127.0.0.1:8090/api/v1/tests/flaky  (docs/api.md)",
         f"  demo configuration: {Path('deploy/demo').absolute()}",
         "Press Ctrl-C to stop everything.",
         "",

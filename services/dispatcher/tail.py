@@ -127,6 +127,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--from-beginning", action="store_true", help="every alert kept (same as -n all)"
     )
     tail.add_argument("--limit", type=int, metavar="N", help="exit after printing N alerts in all")
+    from services.api.listing import add_alerts_list  # `alerts list`: the store's alerts
+
+    add_alerts_list(sub)
 
 
 def _count(text: str) -> int | None:
@@ -149,6 +152,10 @@ def _since(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        from services.api.listing import run_alerts_list
+
+        return run_alerts_list(args)
     from aiokafka.errors import KafkaError
 
     from services.common.lifecycle import run_until_signalled

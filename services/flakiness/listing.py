@@ -41,9 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument(
         "--timeout", type=float, default=30.0, help="give up reading after this many seconds"
     )
+    from services.api.listing import add_source_arguments  # --api / --database: the store
+
+    add_source_arguments(listing)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.api or args.database:  # the store's copy, not flakiness.state
+        from services.api.listing import run_flaky_list
+
+        return run_flaky_list(args)
     import asyncio
     import logging
 

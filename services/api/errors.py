@@ -1,0 +1,70 @@
+"""The query API's exceptions, one tree::
+
+    ApiError
+    └── HttpError            an answer to the client: status, code, detail
+        ├── StoreUnavailable 503, the store's database cannot be read
+        ├── BadRequest       400, e.g. a cursor this API did not hand out
+        ├── Unauthorized     401, no or a wrong bearer token
+        ├── NotFound         404, no such service, pipeline, test or alert
+        └── InvalidQuery     422, a query parameter breaks its schema (bad date, limit)
+
+:meth:`HttpError.to_body` gives the same ``{"error": code, "detail": …}`` body as the
+receiver's errors. A ``detail`` never carries a token. Settings that stop the start
+(a missing token, an unreadable catalog) raise the shared
+:class:`services.common.settings.SettingsError`: ``kitestream`` exits 2 on it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "HttpError",
+    "InvalidQuery",
+    "NotFound",
+    "StoreUnavailable",
+    "Unauthorized",
+]
+
+
+class ApiError(Exception):
+    """Base of every error the query API raises on purpose."""
+
+
+class HttpError(ApiError):
+    """An error answer: HTTP ``status``, a stable ``code`` and a human ``detail``."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def to_body(self) -> dict[str, str]:
+        return {"error": self.code, "detail": self.detail}
+
+
+class StoreUnavailable(HttpError):
+    status = 503
+    code = "unavailable"
+
+
+class BadRequest(HttpError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(HttpError):
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(HttpError):
+    status = 404
+    code = "not_found"
+
+
+class InvalidQuery(HttpError):
+    status = 422
+    code = "invalid_query"

@@ -1,0 +1,232 @@
+"""The query API's OpenAPI document, built from :data:`~services.api.routes.ROUTES`.
+
+Item schemas come from the store's tables (:mod:`services.store.tables`), column by
+column, because items are those rows; alerts are the contract's alert JSON
+(:class:`schemas.alerts.Alert`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from schemas.alerts import Alert
+from services.api.routes import Route
+from services.store import tables
+
+__all__ = ["OPENAPI_PATH", "document"]
+
+OPENAPI_PATH = "/openapi.json"
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "description": "A stable code: bad_request, unauthorized, not_found, invalid_query.",
+        },
+        "detail": {"type": "string", "description": "What was wrong, for a person."},
+    },
+}
+_ERRORS = {
+    "400": "A cursor this list did not hand out.",
+    "401": "No or a wrong bearer token (when KITESTREAM_READ_TOKENS is set).",
+    "404": "No such service, pipeline, test or alert.",
+    "422": "An unknown query parameter or a bad value.",
+    "503": "The store's database cannot be read.",
+}
+
+
+def _type(column: sa.Column[Any]) -> dict[str, Any]:
+    kind = column.type
+    if isinstance(kind, tables.UtcTimestamp):
+        schema: dict[str, Any] = {"type": "string", "format": "date-time"}
+    elif isinstance(kind, sa.Date):
+        schema = {"type": "string", "format": "date"}
+    elif isinstance(kind, sa.Boolean):
+        schema = {"type": "boolean"}
+    elif isinstance(kind, sa.Integer):
+        schema = {"type": "integer"}
+    elif isinstance(kind, sa.Float):
+        schema = {"type": "number"}
+    elif isinstance(kind, sa.String | sa.Text):
+        schema = {"type": "string"}
+    else:  # JSON columns: lists or objects as sent
+        schema = {}
+    if column.nullable and "type" in schema:
+        schema["type"] = [schema["type"], "null"]
+    return schema
+
+
+def _object(columns: Iterable[sa.Column[Any]], **extra: Any) -> dict[str, Any]:
+    chosen = list(columns)
+    return {
+        "type": "object",
+        "required": [str(c.name) for c in chosen] + list(extra),
+        "properties": {**{str(c.name): _type(c) for c in chosen}, **extra},
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _array(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
+def _components() -> dict[str, Any]:
+    t = tables
+    alert = Alert.model_json_schema(ref_template="#/components/schemas/{model}")
+    evidence = [c for c in t.flaky_evidence.c if c.name != "test_key"]
+    days = [
+        c
+        for c in t.test_days.c
+        if c.name not in {"test_key", "suite", "scope", "name", "file", "duration_hist"}
+    ]
+    delivery = [
+        c for c in t.deliveries.c if c.name in {"sink", "outcome", "attempts", "at", "note"}
+    ]
+    strings = {"type": "array", "items": {"type": "string"}}
+    service = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "team": {"type": ["string", "null"]},
+            **{
+                key: strings
+                for key in (
+                    "pipelines",
+                    "pipeline_tags",
+                    "repositories",
+                    "deploy_pipelines",
+                    "deploy_steps",
+                    "test_suites",
+                    "pagerduty_services",
+                    "depends_on",
+                    "environments",
+                )
+            },
+        },
+    }
+    return {
+        "Error": _ERROR,
+        "Alert": alert,
+        "AlertDetail": {
+            "allOf": [_ref("Alert")],
+            "properties": {"deliveries": {"type": "array", "items": _object(delivery)}},
+        },
+        "Service": service,
+        "ServiceDetail": {
+            "type": "object",
+            "properties": {
+                "service": _ref("Service"),
+                "pipelines": _array("Pipeline"),
+                "builds": _array("Build"),
+                "deploys": _array("Deploy"),
+                "incidents": _array("Incident"),
+                "alerts": _array("Alert"),
+                "flaky_tests": _array("Test"),
+            },
+        },
+        "Pipeline": _object(t.pipelines.c),
+        "Build": _object(t.builds.c),
+        "Test": _object(t.tests.c),
+        "TestResult": _object(t.test_results.c),
+        "Evidence": _object(evidence),
+        "TestDay": _object(days, evidence=_array("Evidence")),
+        "TestHistory": {
+            "type": "object",
+            "required": ["test", "items", "next"],
+            "properties": {
+                "test": {"oneOf": [_ref("Test"), {"type": "null"}]},
+                "items": _array("TestDay"),
+                "next": {"type": ["string", "null"]},
+            },
+        },
+        "Deploy": _object(t.deploys.c),
+        "Incident": _object(t.incidents.c),
+    }  # fmt: skip
+
+
+def _path_params(route: Route) -> list[dict[str, Any]]:
+    names = re.findall(r"{(\w+)(?::path)?}", route.path)
+    return [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
+    ]
+
+
+def _operation(route: Route, secured: bool) -> dict[str, Any]:
+    if route.item is not None:
+        body: dict[str, Any] = {
+            "type": "object",
+            "required": ["items", "next"],
+            "properties": {
+                "items": _array(route.item),
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "Pass as `cursor` for the next page; null on the last.",
+                },
+            },
+        }
+    else:
+        body = _ref(route.schema or "Error")
+    responses: dict[str, Any] = {
+        "200": {"description": "OK", "content": {"application/json": {"schema": body}}}
+    }
+    for status, description in _ERRORS.items():
+        responses[status] = {
+            "description": description,
+            "content": {"application/json": {"schema": _ref("Error")}},
+        }
+    operation: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": [route.tag],
+        "parameters": _path_params(route) + [p.openapi() for p in route.params],
+        "responses": responses,
+    }
+    if secured:
+        operation["security"] = [{"bearer": []}]
+    return operation
+
+
+def document(routes: Sequence[Route], version: str = "0.1.0") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes``."""
+    paths: dict[str, Any] = {r.openapi_path: {"get": _operation(r, secured=True)} for r in routes}
+    paths[OPENAPI_PATH] = {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "tags": ["operations"],
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI document.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kitestream query API",
+            "version": version,
+            "description": (
+                "Read-only JSON from the store: services, pipelines and builds, tests and "
+                'their history, alerts, deploys, incidents. Lists answer {"items": [...], '
+                '"next": cursor-or-null}; pass `next` back as `cursor` for the next page. '
+                "With KITESTREAM_READ_TOKENS set, /api/v1 needs `Authorization: Bearer "
+                'TOKEN`. Errors answer {"error": "<code>", "detail": "…"}.'
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _components(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
