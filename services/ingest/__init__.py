@@ -3,10 +3,12 @@
 Pure functions for the receiver's ingest routes (``services/receiver/uploads.py``,
 ``pagerduty_webhook.py``, ``operations_api.py``); no HTTP server and no Kafka here.
 Each route authenticates first (401 before the body is read), reads the body with the
-receiver's limits, and either gets messages or a refusal. Refusals are the receiver's
-own exceptions (:mod:`services.receiver.errors`: ``Unauthorized``, ``MalformedBody``,
+receiver's limits, and either gets messages or a refusal. Refusals are this package's
+exceptions (:mod:`services.ingest.errors`: ``Unauthorized``, ``MalformedBody``,
 ``PayloadTooLarge``, ``UnsupportedMedia``, ``InvalidPayload``, all ``HttpError`` with
-``status``, ``code`` and ``to_body()``), so one tree maps every refusal to its answer::
+``status``, ``code`` and ``to_body()``), which the receiver raises too, so one tree maps
+every refusal to its answer. Imports point one way: the receiver imports this package,
+never the reverse (``tests/unit/ingest/test_layering.py``)::
 
     POST /v1/uploads        suite = SuiteTokens.from_mapping(settings.test_suites)
                                         .authenticate(headers)

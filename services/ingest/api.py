@@ -44,11 +44,10 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 from schemas.base import stable_id
 from schemas.operations import DeployEvent, IncidentEvent
 from services.ingest.auth import Secret, check_bearer
+from services.ingest.errors import InvalidPayload
 from services.ingest.fields import OptionalCount, OptionalText, OptionalTime, blank_to_none
 from services.ingest.opsgenie import is_opsgenie, parse_opsgenie
-from services.ingest.request import Headers, decode_body, header, load_json
-from services.receiver.body import check_media_type
-from services.receiver.errors import InvalidPayload
+from services.ingest.request import Headers, check_media_type, decode_body, header, load_json
 
 __all__ = [
     "API_MEDIA_TYPES",

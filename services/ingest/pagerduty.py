@@ -24,12 +24,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.base import stable_id
 from schemas.operations import IncidentEvent
-from services.ingest.auth import Secret, reveal
+from services.ingest.auth import Secret, hmac_sha256_hex, reveal
+from services.ingest.errors import InvalidPayload, Unauthorized
 from services.ingest.fields import OptionalCount, OptionalText, OptionalTime
-from services.ingest.request import Headers, header, load_json
-from services.receiver.body import JSON_TYPES, check_media_type
-from services.receiver.errors import InvalidPayload, Unauthorized
-from services.receiver.signature import hmac_sha256_hex
+from services.ingest.request import JSON_TYPES, Headers, check_media_type, header, load_json
 
 __all__ = [
     "SIGNATURE_HEADER",

@@ -14,7 +14,7 @@ either shape and returns an :class:`Upload`: the ``tests.results`` messages (key
 suite) and the 202 body. :func:`read_upload` is the same after authentication, for
 a route that authenticates before reading the body. A malformed test entry is
 skipped and reported in ``errors``, as Test Engine does; a malformed request is an
-:class:`~services.receiver.errors.HttpError`.
+:class:`~services.ingest.errors.HttpError`.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from schemas.base import stable_id
 from schemas.tests import RunEnv, TestResult
 from services.ingest.auth import SuiteTokens
+from services.ingest.errors import InvalidPayload, PayloadTooLarge
 from services.ingest.form import Form, parse_form
 from services.ingest.junit import parse_junit
 from services.ingest.request import (
     Headers,
+    check_media_type,
     decode_body,
     header,
     load_json,
@@ -41,8 +43,6 @@ from services.ingest.request import (
     media_type,
 )
 from services.ingest.results import DEFAULT_LIMITS, Execution, Limits, build_results, result_kind
-from services.receiver.body import check_media_type
-from services.receiver.errors import InvalidPayload, PayloadTooLarge
 
 __all__ = [
     "UPLOAD_MEDIA_TYPES",
@@ -289,7 +289,7 @@ def read_upload(
     ``InvalidPayload`` (422).
     """
     check_media_type(header(headers, "content-type"), UPLOAD_MEDIA_TYPES)
-    kind, params = media_type(headers)
+    kind, params = media_type(header(headers, "content-type"))
     multipart = kind == "multipart/form-data"
     if decoded:
         raw = decode_body({}, body, limits.max_inflated_bytes)  # the size check only

@@ -22,10 +22,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.common.topics import Topics
+from services.ingest.errors import Unavailable
 from services.receiver import openapi
 from services.receiver.delivery import Delivery
 from services.receiver.endpoints import Endpoint, Ingest, as_route
-from services.receiver.errors import SpoolError, Unavailable
+from services.receiver.errors import SpoolError
 from services.receiver.metrics import Metrics, MetricsMiddleware
 from services.receiver.producer import ProducerLink
 from services.receiver.responses import error_response

@@ -15,7 +15,8 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.receiver.body import json_limits, parse_json, read_body
+from services.ingest.request import load_json
+from services.receiver.body import json_limits, read_body
 from services.receiver.buildkite_payload import AgentWebhook, BuildWebhook, JobWebhook
 from services.receiver.endpoints import Endpoint, Ingest
 from services.receiver.events import (
@@ -62,7 +63,7 @@ async def receive(request: Request, ingest: Ingest) -> Response:
     raw = await read_body(request, limits)
     if signature:
         verifier.verify(token=token, signature=signature, body=raw, now=now)
-    body = parse_json(raw, limits.max_depth)
+    body = load_json(raw, "body", limits.max_depth)
     name = event_name(request.headers.get("x-buildkite-event"), body)
     routed = normalise(name, body, datetime.fromtimestamp(now, UTC))
     if routed is None:

@@ -27,7 +27,8 @@ import time
 from collections.abc import Iterable
 from typing import Literal
 
-from services.receiver.errors import PayloadTooLarge, ProduceFailed, SpoolError, Unavailable
+from services.ingest.errors import PayloadTooLarge, Unavailable
+from services.receiver.errors import ProduceFailed, SpoolError
 from services.receiver.frames import Outgoing, SpooledRecord
 from services.receiver.metrics import Metrics
 from services.receiver.producer import ProducerLink

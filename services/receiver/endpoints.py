@@ -23,8 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.common.topics import Topics
+from services.ingest.errors import HttpError, Unauthorized
 from services.receiver.delivery import Delivery
-from services.receiver.errors import HttpError, Unauthorized
 from services.receiver.metrics import Metrics
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings

@@ -31,18 +31,18 @@ from starlette.responses import Response
 from schemas.operations import DeployEvent, IncidentEvent
 from services.common.topics import Topic
 from services.ingest.api import API_MEDIA_TYPES, parse_deploy, parse_incident
-from services.ingest.auth import SuiteTokens, check_bearer, secret_set
+from services.ingest.auth import SecretSet, SuiteTokens, check_bearer, secret_set
 from services.ingest.pagerduty import (
     match_signatures,
     offered_signatures,
     pagerduty_incident,
     signing_keys,
 )
+from services.ingest.request import load_json
 from services.ingest.results import Limits
 from services.ingest.testengine import UPLOAD_MEDIA_TYPES, read_upload
 from services.receiver import ingest_openapi as docs
-from services.receiver.auth import SecretSet
-from services.receiver.body import BodyLimits, json_limits, parse_json, read_body, read_json
+from services.receiver.body import BodyLimits, json_limits, read_body, read_json
 from services.receiver.endpoints import Endpoint, Handler, Ingest
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
@@ -134,7 +134,7 @@ async def receive_pagerduty(request: Request, ingest: Ingest) -> Response:
     limits = ingest.shared(json_limits)
     body = await read_body(request, limits)
     match_signatures(offered, body, ingest.shared(_pagerduty_keys))
-    event = pagerduty_incident(parse_json(body, limits.max_depth), _received_at(ingest))
+    event = pagerduty_incident(load_json(body, "body", limits.max_depth), _received_at(ingest))
     return await _deliver(ingest, Topic.INCIDENTS, event, source="pagerduty", family="incident")
 
 

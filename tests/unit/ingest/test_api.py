@@ -17,7 +17,7 @@ from services.ingest.api import (
     parse_deploy,
     parse_incident,
 )
-from services.receiver.errors import InvalidPayload, MalformedBody, Unauthorized, UnsupportedMedia
+from services.ingest.errors import InvalidPayload, MalformedBody, Unauthorized, UnsupportedMedia
 from tests.unit.ingest.payloads import RECEIVED_AT, fixture, gzipped
 
 TOKENS = ["api-token-1", "api-token-2"]

@@ -1,12 +1,19 @@
-"""Upload tokens name the suite; /api/* takes bearer tokens; both fail closed with 401."""
+"""Credentials: constant-time matching, Authorization forms, suite tokens and bearer
+tokens; every refusal is a 401."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
 
-from services.ingest.auth import SuiteTokens, check_bearer, upload_token
-from services.receiver.errors import Unauthorized
+from services.ingest.auth import (
+    SuiteTokens,
+    authorization_token,
+    check_bearer,
+    match_secret,
+    upload_token,
+)
+from services.ingest.errors import Unauthorized
 
 SUITES = SuiteTokens.parse(["payments-pytest=tok-py", "web-jest=tok-js", "ledger-rspec=tok-rb"])
 
@@ -84,3 +91,41 @@ def test_secrets_straight_from_the_settings_work_unrevealed() -> None:
     suites = SuiteTokens.from_mapping({"payments-pytest": SecretStr("tok-py")})
     assert suites.authenticate({"authorization": 'Token token="tok-py"'}) == "payments-pytest"
     check_bearer({"authorization": "Bearer api-1"}, [SecretStr("api-1")])
+
+
+def test_match_secret_finds_the_matching_secret_among_several() -> None:
+    secrets = [b"alpha", b"beta", b"gamma"]
+    assert match_secret("beta", secrets) == 1
+    assert match_secret(b"gamma", secrets) == 2
+    assert match_secret("bet", secrets) is None
+    assert match_secret("", secrets) is None
+
+
+def test_match_secret_survives_non_ascii_input() -> None:
+    assert match_secret("bêta\udcff", [b"beta"]) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('Token token="abc123"', "abc123"),
+        ("Token token=abc123", "abc123"),
+        ("Token abc123", "abc123"),
+        ("token   abc123 ", "abc123"),
+        ("Bearer abc123", "abc123"),
+        ("Basic abc123", None),
+        ("Token", None),
+        ('Token token=""', None),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_authorization_token_reads_the_forms_clients_send(
+    header: str | None, expected: str | None
+) -> None:
+    assert authorization_token(header, schemes=("Token", "Bearer")) == expected
+
+
+def test_authorization_token_only_takes_the_allowed_schemes() -> None:
+    assert authorization_token("Token abc") is None
+    assert authorization_token("Bearer abc") == "abc"

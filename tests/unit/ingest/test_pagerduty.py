@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from schemas.operations import IncidentEvent
+from services.ingest.errors import InvalidPayload, Unauthorized, UnsupportedMedia
 from services.ingest.pagerduty import (
     handle_pagerduty,
     offered_signatures,
@@ -17,7 +18,6 @@ from services.ingest.pagerduty import (
     sign,
     verify_signature,
 )
-from services.receiver.errors import InvalidPayload, Unauthorized, UnsupportedMedia
 from tests.unit.ingest.payloads import RECEIVED_AT, fixture
 
 SECRETS = ["whsec-old", "whsec-new"]

@@ -20,8 +20,8 @@ import orjson
 import pytest
 
 from services.ingest.auth import SuiteTokens
+from services.ingest.errors import HttpError
 from services.ingest.testengine import Upload, parse_upload
-from services.receiver.errors import HttpError
 from tests.unit.ingest.payloads import RECEIVED_AT
 
 SUITE = """

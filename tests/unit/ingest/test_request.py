@@ -1,4 +1,5 @@
-"""Headers, Content-Encoding and gzip: bounded, and refused cleanly when wrong."""
+"""Headers, media types, Content-Encoding, gzip and JSON: bounded, and refused cleanly
+when wrong."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ import zlib
 
 import pytest
 
-from services.ingest.request import decode_body, gunzip, header, load_json, media_type
-from services.receiver.errors import MalformedBody, PayloadTooLarge, UnsupportedMedia
+from services.ingest.errors import MalformedBody, PayloadTooLarge, UnsupportedMedia
+from services.ingest.request import (
+    check_media_type,
+    decode_body,
+    depth_exceeds,
+    gunzip,
+    header,
+    load_json,
+    media_type,
+)
 from tests.unit.ingest.payloads import gzipped
 
 
@@ -20,10 +29,15 @@ def test_headers_are_found_whatever_their_case() -> None:
 
 
 def test_media_type_splits_parameters_and_lowercases_the_type() -> None:
-    kind, params = media_type({"content-type": 'Multipart/Form-Data; boundary="abc"; x=1'})
+    kind, params = media_type('Multipart/Form-Data; boundary="abc"; x=1')
     assert kind == "multipart/form-data"
     assert params == {"boundary": "abc", "x": "1"}
-    assert media_type({}) == ("", {})
+    assert media_type(None) == ("", {})
+
+
+def test_media_type_ignores_parameters_and_case() -> None:
+    assert media_type("Application/JSON; charset=utf-8")[0] == "application/json"
+    assert check_media_type("application/vnd.api+json", {"application/json"})
 
 
 def test_gzip_body_is_inflated() -> None:
@@ -88,3 +102,26 @@ def test_plain_body_over_the_cap_is_413() -> None:
 def test_invalid_json_is_malformed_and_says_where() -> None:
     with pytest.raises(MalformedBody, match="not valid JSON"):
         load_json(b'{"format": ')
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"{", b'{"a":}', b"\xff\xfe{}", b'"\\ud800"', b"1e400", b"{} {}", b"NaN"]
+)
+def test_malformed_json_is_400(raw: bytes) -> None:
+    with pytest.raises(MalformedBody):
+        load_json(raw, max_depth=32)
+
+
+def test_json_nested_deeper_than_the_cap_is_400() -> None:
+    assert load_json(b"[" * 32 + b"]" * 32, max_depth=32) is not None
+    with pytest.raises(MalformedBody, match="deeper"):
+        load_json(b"[" * 33 + b"]" * 33, max_depth=32)
+    with pytest.raises(MalformedBody):
+        load_json(b'{"a":' * 5000 + b"1" + b"}" * 5000, max_depth=32)
+
+
+def test_depth_counts_objects_and_arrays_not_scalars() -> None:
+    assert not depth_exceeds(1, 0)
+    assert not depth_exceeds({"a": [1, {"b": 2}]}, 3)
+    assert depth_exceeds({"a": [1, {"b": 2}]}, 2)
+    assert depth_exceeds({"a": {}, "b": [[[]]]}, 3)

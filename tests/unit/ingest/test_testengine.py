@@ -9,9 +9,7 @@ import pytest
 
 from schemas.tests import TestResult
 from services.ingest.auth import SuiteTokens
-from services.ingest.results import Limits
-from services.ingest.testengine import Upload, parse_upload, read_upload, run_env_from
-from services.receiver.errors import (
+from services.ingest.errors import (
     HttpError,
     InvalidPayload,
     MalformedBody,
@@ -19,6 +17,8 @@ from services.receiver.errors import (
     Unauthorized,
     UnsupportedMedia,
 )
+from services.ingest.results import Limits
+from services.ingest.testengine import Upload, parse_upload, read_upload, run_env_from
 from tests.unit.ingest.payloads import RECEIVED_AT, fixture, gzipped, multipart
 
 SUITES = SuiteTokens.parse(["payments-pytest=tok-py", "web-jest=tok-js", "ledger-rspec=tok-rb"])
