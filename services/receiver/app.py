@@ -2,7 +2,8 @@
 
 The lifespan opens the spool, starts the one Kafka producer of the process and the
 spool drainer (:class:`~services.receiver.delivery.Delivery`), and on shutdown drains
-what Kafka takes in time, flushes and closes. Routes come from a list of
+what Kafka takes in time, flushes and closes. Routes, ``/openapi.json`` included, are
+assembled by :func:`services.receiver.routes.routes` from a list of
 :class:`~services.receiver.endpoints.Endpoint` (``routes.ENDPOINTS`` unless given).
 """
 
@@ -13,19 +14,17 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
-import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from services.common.topics import Topics
 from services.ingest.errors import Unavailable
-from services.receiver import openapi
+from services.receiver import routes
 from services.receiver.delivery import Delivery
-from services.receiver.endpoints import Endpoint, Ingest, as_route
+from services.receiver.endpoints import Endpoint, Ingest
 from services.receiver.errors import SpoolError
 from services.receiver.metrics import Metrics, MetricsMiddleware
 from services.receiver.producer import ProducerLink
@@ -43,14 +42,10 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 def create_app(
     settings: ReceiverSettings,
     *,
-    endpoints: Sequence[Endpoint] | None = None,
+    endpoints: Sequence[Endpoint] = routes.ENDPOINTS,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The receiver app; ``clock`` (wall-clock seconds) is for tests."""
-    if endpoints is None:
-        from services.receiver.routes import ENDPOINTS
-
-        endpoints = ENDPOINTS
     metrics = Metrics()
     topics = Topics(settings.topic_prefix)
     live: list[Ingest] = []
@@ -100,15 +95,8 @@ def create_app(
             live.clear()
             log.info("receiver stopped")
 
-    document = orjson.dumps(openapi.document(endpoints))
-
-    async def serve_openapi(_request: Request) -> Response:
-        return Response(document, media_type="application/json")
-
-    routes = [as_route(e, ingest, metrics) for e in endpoints]
-    routes.append(Route(openapi.OPENAPI_PATH, serve_openapi, methods=["GET"], name="openapi"))
     app = Starlette(
-        routes=routes,
+        routes=routes.routes(endpoints, ingest, metrics),
         lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},

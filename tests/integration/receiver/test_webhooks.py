@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from services.receiver.openapi import CHECKED_IN
+from services.receiver.routes import CHECKED_IN
 from services.receiver.settings import ReceiverSettings
 from tests.integration.receiver.conftest import (
     OLD_TOKEN,
