@@ -24,7 +24,7 @@ from services.common.topics import Topics
 from services.ingest.errors import Unavailable
 from services.receiver import routes
 from services.receiver.delivery import Delivery
-from services.receiver.endpoints import Endpoint, Ingest
+from services.receiver.endpoints import AppContext, Endpoint
 from services.receiver.errors import SpoolError
 from services.receiver.metrics import Metrics, MetricsMiddleware
 from services.receiver.producer import ProducerLink
@@ -48,9 +48,9 @@ def create_app(
     """The receiver app; ``clock`` (wall-clock seconds) is for tests."""
     metrics = Metrics()
     topics = Topics(settings.topic_prefix)
-    live: list[Ingest] = []
+    live: list[AppContext] = []
 
-    def ingest() -> Ingest:
+    def context() -> AppContext:
         if not live:
             raise Unavailable("the receiver is starting")
         return live[0]
@@ -80,7 +80,7 @@ def create_app(
             max_message_bytes=settings.kafka_max_message_bytes,
         )
         await delivery.start()
-        live.append(Ingest(settings, topics, delivery, metrics, clock))
+        live.append(AppContext(settings, topics, delivery, metrics, clock))
         log.info(
             "receiver ready: Kafka %s (%s), spool %s, topics prefixed %r",
             settings.bootstrap_servers,
@@ -96,13 +96,13 @@ def create_app(
             log.info("receiver stopped")
 
     app = Starlette(
-        routes=routes.routes(endpoints, ingest, metrics),
+        routes=routes.routes(endpoints, context, metrics),
         lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
     app.state.metrics = metrics
-    app.state.ingest = ingest  # what the lifespan made: delivery, topics (for tests, tools)
+    app.state.context = context  # what the lifespan made: delivery, topics (for tests, tools)
     return app
 
 

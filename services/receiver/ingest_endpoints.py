@@ -13,7 +13,7 @@ refusing cheaply first::
 
 Bodies are read with :mod:`~services.receiver.body` under the receiver's limits,
 refusals are :mod:`~services.receiver.errors` (answered by the endpoint wrapper), and
-messages go through ``ingest.delivery.accept`` all together, after every check: a
+messages go through ``context.delivery.accept`` all together, after every check: a
 refused request writes nothing, and a 202 means every message of it is durable.
 """
 
@@ -43,7 +43,7 @@ from services.ingest.results import Limits
 from services.ingest.testengine import UPLOAD_MEDIA_TYPES, read_upload
 from services.receiver import ingest_openapi as docs
 from services.receiver.body import BodyLimits, json_limits, read_body, read_json
-from services.receiver.endpoints import Endpoint, Handler, Ingest
+from services.receiver.endpoints import AppContext, Endpoint, Handler
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
 
@@ -52,7 +52,7 @@ __all__ = ["ENDPOINTS"]
 log = logging.getLogger(__name__)
 
 
-# -- per-app objects, made once from the settings by ``ingest.shared`` ---------------------
+# -- per-app objects, made once from the settings by ``context.shared`` ---------------------
 # (credentials are optional settings: without them an endpoint refuses everything, and
 # says so once in the log when the first request arrives)
 
@@ -94,28 +94,28 @@ def _api_body(settings: ReceiverSettings) -> BodyLimits:
     return replace(json_limits(settings), media_types=API_MEDIA_TYPES, allow_gzip=True)
 
 
-def _received_at(ingest: Ingest) -> datetime:
-    return datetime.fromtimestamp(ingest.clock(), UTC)
+def _received_at(context: AppContext) -> datetime:
+    return datetime.fromtimestamp(context.clock(), UTC)
 
 
 # -- handlers -------------------------------------------------------------------------------
 
 
-async def receive_upload(request: Request, ingest: Ingest) -> Response:
-    suite = ingest.shared(_suites).authenticate(request.headers)
-    body = await read_body(request, ingest.shared(_upload_body))
+async def receive_upload(request: Request, context: AppContext) -> Response:
+    suite = context.shared(_suites).authenticate(request.headers)
+    body = await read_body(request, context.shared(_upload_body))
     upload = read_upload(
         suite,
         request.headers,
         body,
-        received_at=_received_at(ingest),
-        limits=ingest.shared(_upload_limits),
+        received_at=_received_at(context),
+        limits=context.shared(_upload_limits),
         decoded=True,  # read_body inflated a gzip body, within the same cap
     )
-    topic = ingest.topics.name(Topic.TEST_RESULTS)
+    topic = context.topics.name(Topic.TEST_RESULTS)
     key = suite.encode()
-    path = await ingest.delivery.accept([(topic, key, r.to_json()) for r in upload.results])
-    ingest.metrics.child(ingest.metrics.events, "test_collector", "test_result").inc(
+    path = await context.delivery.accept([(topic, key, r.to_json()) for r in upload.results])
+    context.metrics.child(context.metrics.events, "test_collector", "test_result").inc(
         len(upload.results)
     )
     log.debug(
@@ -129,34 +129,34 @@ async def receive_upload(request: Request, ingest: Ingest) -> Response:
     return json_response(202, upload.response_body())
 
 
-async def receive_pagerduty(request: Request, ingest: Ingest) -> Response:
+async def receive_pagerduty(request: Request, context: AppContext) -> Response:
     offered = offered_signatures(request.headers)  # unsigned: refused before the body is read
-    limits = ingest.shared(json_limits)
+    limits = context.shared(json_limits)
     body = await read_body(request, limits)
-    match_signatures(offered, body, ingest.shared(_pagerduty_keys))
-    event = pagerduty_incident(load_json(body, "body", limits.max_depth), _received_at(ingest))
-    return await _deliver(ingest, Topic.INCIDENTS, event, source="pagerduty", family="incident")
+    match_signatures(offered, body, context.shared(_pagerduty_keys))
+    event = pagerduty_incident(load_json(body, "body", limits.max_depth), _received_at(context))
+    return await _deliver(context, Topic.INCIDENTS, event, source="pagerduty", family="incident")
 
 
-async def receive_deploy(request: Request, ingest: Ingest) -> Response:
-    event = parse_deploy(await _api_document(request, ingest), _received_at(ingest))
-    return await _deliver(ingest, Topic.DEPLOYS, event, source="api", family="deploy")
+async def receive_deploy(request: Request, context: AppContext) -> Response:
+    event = parse_deploy(await _api_document(request, context), _received_at(context))
+    return await _deliver(context, Topic.DEPLOYS, event, source="api", family="deploy")
 
 
-async def receive_incident(request: Request, ingest: Ingest) -> Response:
-    event = parse_incident(await _api_document(request, ingest), _received_at(ingest))
-    return await _deliver(ingest, Topic.INCIDENTS, event, source="api", family="incident")
+async def receive_incident(request: Request, context: AppContext) -> Response:
+    event = parse_incident(await _api_document(request, context), _received_at(context))
+    return await _deliver(context, Topic.INCIDENTS, event, source="api", family="incident")
 
 
-async def _api_document(request: Request, ingest: Ingest) -> Any:
+async def _api_document(request: Request, context: AppContext) -> Any:
     """The JSON body of an ``/api/*`` request, read only once its bearer token checks out."""
-    check_bearer(request.headers, ingest.shared(_api_tokens))
-    _raw, document = await read_json(request, ingest.shared(_api_body))
+    check_bearer(request.headers, context.shared(_api_tokens))
+    _raw, document = await read_json(request, context.shared(_api_body))
     return document
 
 
 async def _deliver(
-    ingest: Ingest,
+    context: AppContext,
     topic: Topic,
     event: DeployEvent | IncidentEvent | None,
     *,
@@ -165,11 +165,11 @@ async def _deliver(
 ) -> Response:
     """Make ``event`` durable, keyed by its service, and answer 202 (``None``: ignored)."""
     if event is None:
-        ingest.metrics.child(ingest.metrics.events, source, "ignored").inc()
+        context.metrics.child(context.metrics.events, source, "ignored").inc()
         return json_response(202, {"status": "ignored"})
-    name = ingest.topics.name(topic)
-    path = await ingest.delivery.accept([(name, event.service.encode(), event.to_json())])
-    ingest.metrics.child(ingest.metrics.events, source, family).inc()
+    name = context.topics.name(topic)
+    path = await context.delivery.accept([(name, event.service.encode(), event.to_json())])
+    context.metrics.child(context.metrics.events, source, family).inc()
     log.debug("accepted %s %s for %s via %s", family, event.event_id, name, path)
     return json_response(
         202,

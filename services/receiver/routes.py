@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.receiver import buildkite_webhook, health, ingest_endpoints
-from services.receiver.endpoints import Endpoint, Ingest, as_route
+from services.receiver.endpoints import AppContext, Endpoint, as_route
 from services.receiver.metrics import Metrics
 from services.receiver.openapi import ERROR_SCHEMA
 
@@ -94,7 +94,7 @@ def render(endpoints: Sequence[Endpoint] = ENDPOINTS) -> bytes:
 
 
 def routes(
-    endpoints: Sequence[Endpoint], ingest: Callable[[], Ingest], metrics: Metrics
+    endpoints: Sequence[Endpoint], context: Callable[[], AppContext], metrics: Metrics
 ) -> list[Route]:
     """A route per endpoint (run by :func:`~services.receiver.endpoints.as_route`) and
     ``GET /openapi.json`` serving :func:`document` of the same endpoints."""
@@ -104,7 +104,7 @@ def routes(
         return Response(served, media_type="application/json")
 
     return [
-        *(as_route(endpoint, ingest, metrics) for endpoint in endpoints),
+        *(as_route(endpoint, context, metrics) for endpoint in endpoints),
         Route(OPENAPI_PATH, serve_openapi, methods=["GET"], name="openapi"),
     ]
 

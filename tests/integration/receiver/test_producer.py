@@ -93,7 +93,7 @@ def _ready(link: ProducerLink) -> bool:
 
 
 def _link_of(receiver: Receiver) -> ProducerLink:
-    ingest = receiver.app.state.ingest()
-    link = ingest.delivery.link
+    context = receiver.app.state.context()
+    link = context.delivery.link
     assert isinstance(link, ProducerLink)
     return link
