@@ -1,9 +1,11 @@
 """``create_app(settings)``: the receiver as an ASGI app.
 
-The lifespan opens the spool, starts the one Kafka producer of the process and the
-spool drainer (:class:`~services.receiver.delivery.Delivery`), and on shutdown drains
-what Kafka takes in time, flushes and closes. Routes, ``/openapi.json`` included, are
-assembled by :func:`services.receiver.routes.routes` from a list of
+The lifespan opens the spool (:func:`open_spool` unless given), starts the one Kafka
+producer of the process (:func:`producer_link` unless given) and the spool drainer
+(:class:`~services.receiver.delivery.Delivery`), and on shutdown drains what Kafka
+takes in time, flushes and closes. Other makers run the same app without a broker
+(the unit tests of its refusals). Routes, ``/openapi.json`` included, are assembled
+by :func:`services.receiver.routes.routes` from a list of
 :class:`~services.receiver.endpoints.Endpoint` (``routes.ENDPOINTS`` unless given).
 """
 
@@ -23,7 +25,7 @@ from starlette.responses import Response
 from services.common.topics import Topics
 from services.ingest.errors import Unavailable
 from services.receiver import routes
-from services.receiver.delivery import Delivery
+from services.receiver.delivery import Delivery, KafkaLink
 from services.receiver.endpoints import AppContext, Endpoint
 from services.receiver.errors import SpoolError
 from services.receiver.metrics import Metrics, MetricsMiddleware
@@ -32,11 +34,30 @@ from services.receiver.responses import error_response
 from services.receiver.settings import ReceiverSettings
 from services.receiver.spool import Spool
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "open_spool", "producer_link"]
 
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def open_spool(settings: ReceiverSettings) -> Spool:
+    """The spool in ``settings.spool_dir`` (locked for this process until closed)."""
+    return Spool.open(
+        settings.spool_dir,
+        max_bytes=settings.spool_max_bytes,
+        segment_bytes=settings.spool_segment_bytes,
+    )
+
+
+def producer_link(settings: ReceiverSettings, metrics: Metrics) -> ProducerLink:
+    """The Kafka producer of ``settings``, counting its replacements in ``metrics``."""
+    return ProducerLink(
+        settings.bootstrap_servers,
+        linger_ms=settings.linger_ms,
+        batch_bytes=settings.kafka_batch_bytes,
+        on_replace=lambda _reason: metrics.producer_replacements.inc(),
+    )
 
 
 def create_app(
@@ -44,8 +65,11 @@ def create_app(
     *,
     endpoints: Sequence[Endpoint] = routes.ENDPOINTS,
     clock: Callable[[], float] = time.time,
+    spool: Callable[[ReceiverSettings], Spool] = open_spool,
+    link: Callable[[ReceiverSettings, Metrics], KafkaLink] = producer_link,
 ) -> Starlette:
-    """The receiver app; ``clock`` (wall-clock seconds) is for tests."""
+    """The receiver app. ``clock`` (wall-clock seconds) is for tests; ``spool`` and
+    ``link`` make the spool and the Kafka link in the lifespan, once per start."""
     metrics = Metrics()
     topics = Topics(settings.topic_prefix)
     live: list[AppContext] = []
@@ -58,23 +82,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
-            spool = Spool.open(
-                settings.spool_dir,
-                max_bytes=settings.spool_max_bytes,
-                segment_bytes=settings.spool_segment_bytes,
-            )
+            opened = spool(settings)
         except SpoolError as exc:
             log.error("cannot start: %s", exc)
             raise
-        link = ProducerLink(
-            settings.bootstrap_servers,
-            linger_ms=settings.linger_ms,
-            batch_bytes=settings.kafka_batch_bytes,
-            on_replace=lambda _reason: metrics.producer_replacements.inc(),
-        )
+        kafka = link(settings, metrics)
         delivery = Delivery(
-            link,
-            spool,
+            kafka,
+            opened,
             metrics,
             deadline_s=settings.produce_deadline_s,
             max_message_bytes=settings.kafka_max_message_bytes,
@@ -84,7 +99,7 @@ def create_app(
         log.info(
             "receiver ready: Kafka %s (%s), spool %s, topics prefixed %r",
             settings.bootstrap_servers,
-            "up" if link.kafka_up else "not answering",
+            "up" if kafka.kafka_up else "not answering",
             settings.spool_dir,
             settings.topic_prefix,
         )

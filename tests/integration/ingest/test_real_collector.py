@@ -19,7 +19,8 @@ from pathlib import Path
 import orjson
 
 from services.common.topics import Topic, Topics
-from tests.integration.ingest.conftest import SUITES, read_topic
+from tests.integration.ingest.conftest import read_topic
+from tests.unit.receiver.clients import SUITES
 
 BUILD_ID = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 PARAMETRISED = 120

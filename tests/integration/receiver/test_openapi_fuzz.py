@@ -16,7 +16,7 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
 from services.ingest.pagerduty import sign
-from tests.integration.receiver.conftest import TOKEN
+from tests.unit.receiver.clients import TOKEN
 
 SUITE_TOKEN = "fuzz-suite-token"
 PAGERDUTY_SECRET = "fuzz-pagerduty-secret"

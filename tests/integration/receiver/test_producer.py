@@ -18,7 +18,8 @@ from services.common.topics import Topic, Topics, TopicSpec, create_topics
 from services.receiver.errors import ProduceFailed
 from services.receiver.frames import Outgoing
 from services.receiver.producer import ProducerLink
-from tests.integration.receiver.conftest import Receiver, read_all
+from tests.integration.receiver.conftest import read_all
+from tests.unit.receiver.clients import Receiver
 from tests.unit.receiver.payloads import build_webhook
 
 

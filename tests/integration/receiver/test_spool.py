@@ -15,14 +15,9 @@ import orjson
 
 from services.common.topics import Topics
 from services.receiver.signature import sign
-from tests.integration.receiver.conftest import (
-    TOKEN,
-    count_messages,
-    make_settings,
-    read_all,
-    running,
-)
+from tests.integration.receiver.conftest import count_messages, read_all
 from tests.ports import free_port
+from tests.unit.receiver.clients import TOKEN, make_settings, running
 from tests.unit.receiver.payloads import build_webhook
 
 
