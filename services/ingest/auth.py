@@ -30,7 +30,6 @@ __all__ = [
     "authorization_token",
     "check_bearer",
     "hmac_sha256_hex",
-    "match_secret",
     "reveal",
     "secret_bytes",
     "secret_set",
@@ -73,12 +72,6 @@ class SecretSet:
             if hmac.compare_digest(digest, secret) and found is None:
                 found = index
         return found
-
-
-def match_secret(given: str | bytes, secrets: Sequence[bytes]) -> int | None:
-    """:meth:`SecretSet.match` for a one-off check; hold a :class:`SecretSet` to check
-    many requests against the same secrets."""
-    return SecretSet(secrets).match(given)
 
 
 def hmac_sha256_hex(key: bytes, *parts: bytes) -> str:

@@ -24,7 +24,6 @@ __all__ = [
     "JSON_TYPES",
     "Headers",
     "check_media_type",
-    "decode_body",
     "depth_exceeds",
     "gunzip",
     "header",
@@ -74,20 +73,6 @@ def check_media_type(content_type: str | None, allowed: Iterable[str]) -> str:
         return kind
     expected = ", ".join(sorted(allowed))
     raise UnsupportedMedia(f"Content-Type must be {expected}, not {kind or 'missing'}")
-
-
-def decode_body(
-    headers: Headers, body: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES
-) -> bytes:
-    """The body with its Content-Encoding (``identity`` or ``gzip``) undone."""
-    encoding = (header(headers, "content-encoding") or "identity").strip().lower()
-    if encoding in {"", "identity"}:
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"body is larger than {max_bytes} bytes")
-        return body
-    if encoding in {"gzip", "x-gzip"}:
-        return gunzip(body, max_bytes)
-    raise UnsupportedMedia(f"Content-Encoding {encoding!r} is not supported (use gzip)")
 
 
 def gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:

@@ -7,10 +7,10 @@ import pytest
 from pydantic import SecretStr
 
 from services.ingest.auth import (
+    SecretSet,
     SuiteTokens,
     authorization_token,
     check_bearer,
-    match_secret,
     upload_token,
 )
 from services.ingest.errors import Unauthorized
@@ -93,16 +93,16 @@ def test_secrets_straight_from_the_settings_work_unrevealed() -> None:
     check_bearer({"authorization": "Bearer api-1"}, [SecretStr("api-1")])
 
 
-def test_match_secret_finds_the_matching_secret_among_several() -> None:
-    secrets = [b"alpha", b"beta", b"gamma"]
-    assert match_secret("beta", secrets) == 1
-    assert match_secret(b"gamma", secrets) == 2
-    assert match_secret("bet", secrets) is None
-    assert match_secret("", secrets) is None
+def test_a_secret_set_finds_the_matching_secret_among_several() -> None:
+    secrets = SecretSet([b"alpha", b"beta", b"gamma"])
+    assert secrets.match("beta") == 1
+    assert secrets.match(b"gamma") == 2
+    assert secrets.match("bet") is None
+    assert secrets.match("") is None
 
 
-def test_match_secret_survives_non_ascii_input() -> None:
-    assert match_secret("bêta\udcff", [b"beta"]) is None
+def test_a_secret_set_survives_non_ascii_input() -> None:
+    assert SecretSet([b"beta"]).match("bêta\udcff") is None
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The real ``buildkite-test-collector`` pytest plugin, pointed at a local endpoint.
 
 A throwaway HTTP server on 127.0.0.1 hands whatever the plugin posts to
-:func:`parse_upload`; a small pytest suite runs in a subprocess with
+:func:`read_upload`; a small pytest suite runs in a subprocess with
 ``BUILDKITE_ANALYTICS_API_URL`` set as the docs tell users to set it.
 No Kafka and no receiver: this checks the wire format, end to end.
 """
@@ -21,7 +21,7 @@ import pytest
 
 from services.ingest.auth import SuiteTokens
 from services.ingest.errors import HttpError
-from services.ingest.testengine import Upload, parse_upload
+from services.ingest.testengine import Upload, read_upload
 from tests.unit.ingest.payloads import RECEIVED_AT
 
 SUITE = """
@@ -52,12 +52,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.paths.append(self.path)
         try:
-            upload = parse_upload(
-                dict(self.headers.items()),
-                body,
-                suites=SuiteTokens.parse(["payments-pytest=tok-live"]),
-                received_at=RECEIVED_AT,
-            )
+            headers = dict(self.headers.items())
+            suite = SuiteTokens.parse(["payments-pytest=tok-live"]).authenticate(headers)
+            upload = read_upload(suite, headers, body, received_at=RECEIVED_AT)
         except HttpError as exc:
             self._answer(exc.status, exc.to_body())
             return

@@ -79,6 +79,10 @@ class Receiver:
         context: AppContext = self.app.state.context()
         return context
 
+    def spooled(self) -> list[Outgoing]:
+        """What the app accepted into its spool (all of it, on :class:`NoBroker`)."""
+        return [record.message for record in self.context.delivery.spool.read(100_000)]
+
     async def post(
         self,
         payload: Any,

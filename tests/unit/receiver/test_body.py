@@ -106,6 +106,17 @@ async def test_gzip_is_refused_where_not_allowed() -> None:
         await read_body(req, BodyLimits())
 
 
+async def test_other_content_encodings_are_415() -> None:
+    req = request([b"data"], {"content-encoding": "br"})
+    with pytest.raises(UnsupportedMedia, match="br"):
+        await read_body(req, BodyLimits(allow_gzip=True))
+
+
+async def test_plain_body_over_the_cap_is_413() -> None:
+    with pytest.raises(PayloadTooLarge):
+        await read_body(request([b"x" * 11]), BodyLimits(max_bytes=10))
+
+
 async def test_gzip_is_decompressed_where_allowed() -> None:
     req = request([gzip.compress(b'{"a":1}')], {"content-encoding": "gzip"})
     assert await read_body(req, BodyLimits(allow_gzip=True)) == b'{"a":1}'
