@@ -1,8 +1,9 @@
 """``kitestream receiver`` as a subprocess on a free port, for the integration tests
 whose clients need a real HTTP server (the real test collector, schemathesis).
 
-A folder or module that uses ``receiver_url`` defines ``receiver_env``: the credentials
-(and any other settings) the receiver starts with.
+It starts with ``receiver_env``: by default every credential of
+``tests/unit/receiver/clients.py`` (Buildkite token, suites, PagerDuty secrets, API
+tokens); a module that needs more settings overrides ``receiver_env`` and extends it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,18 @@ import pytest
 
 from services.common.topics import Topics
 from tests.ports import free_port
+from tests.unit.receiver.clients import API_TOKENS, PAGERDUTY_SECRETS, SUITES, TOKEN
+
+
+@pytest.fixture
+def receiver_env() -> dict[str, str]:
+    """The settings ``receiver_url`` starts the receiver with: every ingest credential."""
+    return {
+        "KITESTREAM_BUILDKITE_TOKENS": TOKEN,
+        "KITESTREAM_TEST_SUITES": ",".join(f"{s}={t}" for s, t in SUITES.items()),
+        "KITESTREAM_PAGERDUTY_SECRETS": ",".join(PAGERDUTY_SECRETS),
+        "KITESTREAM_API_TOKENS": ",".join(API_TOKENS),
+    }
 
 
 @pytest.fixture

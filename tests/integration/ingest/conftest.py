@@ -1,10 +1,9 @@
 """A receiver with every ingest credential configured, on the real test broker.
 
 ``ingest`` runs the app in-process (lifespan and all, as the receiver's own tests do;
-the clients are ``tests/unit/receiver/clients.py``);
-``receiver_env`` gives ``receiver_url`` (tests/integration/conftest.py) the same
-credentials for ``kitestream receiver`` as a subprocess, for clients that need a real
-HTTP server (the real test collector).
+the clients are ``tests/unit/receiver/clients.py``); ``receiver_url``
+(tests/integration/conftest.py) starts ``kitestream receiver`` as a subprocess with the
+same credentials, for clients that need a real HTTP server (the real test collector).
 """
 
 from __future__ import annotations
@@ -21,10 +20,6 @@ from services.common.kafka import make_consumer
 from services.common.topics import Topic, Topics
 from tests.integration.receiver.conftest import partitions
 from tests.unit.receiver.clients import (
-    API_TOKENS,
-    PAGERDUTY_SECRETS,
-    SUITES,
-    TOKEN,
     IngestReceiver,
     ingest_settings,
     running,
@@ -80,14 +75,3 @@ async def count_messages(
     for part, end in ends.items():
         counts[names[part.topic]] += end
     return counts
-
-
-@pytest.fixture
-def receiver_env() -> dict[str, str]:
-    """Every ingest credential, for ``receiver_url`` (tests/integration/conftest.py)."""
-    return {
-        "KITESTREAM_BUILDKITE_TOKENS": TOKEN,
-        "KITESTREAM_TEST_SUITES": ",".join(f"{s}={t}" for s, t in SUITES.items()),
-        "KITESTREAM_PAGERDUTY_SECRETS": ",".join(PAGERDUTY_SECRETS),
-        "KITESTREAM_API_TOKENS": ",".join(API_TOKENS),
-    }
