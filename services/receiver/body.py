@@ -12,6 +12,9 @@ that the limits are enforced once, the same way, before any parsing:
 - ``Content-Encoding: gzip`` is decompressed only where allowed, with the cap applied
   to the decompressed size (a gzip bomb is a 413, not a memory spike);
 - JSON nested deeper than ``max_depth`` is refused (400).
+
+The pure parts (media types, gzip within a cap, JSON within a depth) are
+:mod:`services.ingest.request`; this module adds what needs the request stream.
 """
 
 from __future__ import annotations
