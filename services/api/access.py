@@ -2,7 +2,7 @@
 
 With no token configured the API is open (it then only binds loopback, see
 :func:`services.api.settings.check_exposure`). With tokens, every ``/api/v1`` request
-needs ``Authorization: Bearer <token>``. Matching is the receiver's
+needs ``Authorization: Bearer <token>``. Matching is the ingest library's
 :class:`~services.ingest.auth.SecretSet`: every configured token is compared as a
 SHA-256 digest, so neither which token matched nor a token's length shows in the time.
 """
