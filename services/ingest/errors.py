@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from services.common.httperror import HttpError
+
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
@@ -35,21 +37,6 @@ __all__ = [
     "Unavailable",
     "UnsupportedMedia",
 ]
-
-
-class HttpError(Exception):
-    """An error answer: HTTP ``status``, a stable ``code`` and a human ``detail``."""
-
-    status = 500
-    code = "internal"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-    def to_body(self) -> dict[str, str]:
-        """The JSON error body of the receiver contract."""
-        return {"error": self.code, "detail": self.detail}
 
 
 class Unauthorized(HttpError):
