@@ -18,7 +18,7 @@ from aiokafka.structs import ConsumerRecord
 
 from services.common.kafka import make_consumer
 from services.common.topics import Topic, Topics
-from tests.integration.receiver.conftest import partitions
+from tests.kafka_io import message_counts
 from tests.unit.receiver.clients import (
     IngestReceiver,
     ingest_settings,
@@ -62,16 +62,6 @@ async def read_topic(
 async def count_messages(
     bootstrap: str, topics: Topics, which: Sequence[Topic] = EVERY_TOPIC
 ) -> dict[Topic, int]:
-    """Messages written to each topic so far (they start empty: the end offsets)."""
-    names = {topics.name(t): t for t in which}
-    parts = await partitions(bootstrap, list(names))
-    consumer = make_consumer(bootstrap, group_id=None, read_committed=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(parts)
-    finally:
-        await consumer.stop()
-    counts = dict.fromkeys(which, 0)
-    for part, end in ends.items():
-        counts[names[part.topic]] += end
-    return counts
+    """Messages written to each topic so far (they start empty)."""
+    counts = await message_counts(bootstrap, [topics.name(t) for t in which])
+    return {t: counts[topics.name(t)] for t in which}

@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from services.common.kafka import make_consumer
 from services.common.topics import Topic, Topics
 from services.receiver.settings import ReceiverSettings
+from tests.kafka_io import message_counts
 from tests.unit.receiver.clients import Receiver, make_settings, running
 
 
@@ -35,34 +34,10 @@ async def receiver(receiver_settings: ReceiverSettings) -> AsyncIterator[Receive
 BUILDKITE_TOPICS = (Topic.BUILDS, Topic.JOBS, Topic.AGENTS)
 
 
-async def partitions(bootstrap: str, names: list[str]) -> list[TopicPartition]:
-    """Every partition of the topics ``names`` (which must all exist)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(names)
-    finally:
-        await admin.close()
-    parts = [
-        TopicPartition(topic["topic"], p["partition"])
-        for topic in described
-        for p in topic["partitions"]
-    ]
-    assert {p.topic for p in parts} == set(names), described
-    return parts
-
-
 async def count_messages(bootstrap: str, topics: Topics) -> int:
-    """Messages written to the Buildkite topics (they start empty: the end offsets)."""
-    names = [topics.name(t) for t in BUILDKITE_TOPICS]
-    consumer = make_consumer(bootstrap, group_id=None, read_committed=False)
-    await consumer.start()
-    try:
-        parts = await partitions(bootstrap, names)
-        ends = await consumer.end_offsets(parts)
-        return sum(ends.values())
-    finally:
-        await consumer.stop()
+    """Messages written to the Buildkite topics (they start empty)."""
+    counts = await message_counts(bootstrap, [topics.name(t) for t in BUILDKITE_TOPICS])
+    return sum(counts.values())
 
 
 async def read_all(
