@@ -35,6 +35,7 @@ line, not the first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from time import monotonic as loop_time
@@ -204,27 +205,28 @@ class StreamProcessor:
     # -- the loop ---------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Process until ``stop`` is set; the batch in hand is committed first."""
-        producer = self.clients.producer(
-            client_id=self.service, transactional_id=self.transactional_id
-        )
-        consumer = self.clients.consumer(
-            group_id=self.group_id,
-            client_id=self.service,
-            max_batch=self.max_batch,
-            fetch_max_wait_ms=self.fetch_max_wait_ms,
-        )
-        await producer.start()
-        try:
+        """Process until ``stop`` is set; the batch in hand is committed first.
+
+        The inputs are checked before any client opens, and each client is stopped even
+        when its ``start`` was interrupted (a sibling stage failing cancels this one
+        mid-start: without the stop, its half-open connections leak)."""
+        await self._check_co_partitioned()
+        async with contextlib.AsyncExitStack() as clients:
+            producer = self.clients.producer(
+                client_id=self.service, transactional_id=self.transactional_id
+            )
+            clients.push_async_callback(producer.stop)
+            await producer.start()
+            consumer = self.clients.consumer(
+                group_id=self.group_id,
+                client_id=self.service,
+                max_batch=self.max_batch,
+                fetch_max_wait_ms=self.fetch_max_wait_ms,
+            )
+            clients.push_async_callback(consumer.stop)
             await consumer.start()
-            try:
-                await self._check_co_partitioned()
-                consumer.subscribe(self.input_topics, listener=_Assignment(self))
-                await self._loop(consumer, producer, stop)
-            finally:
-                await consumer.stop()
-        finally:
-            await producer.stop()
+            consumer.subscribe(self.input_topics, listener=_Assignment(self))
+            await self._loop(consumer, producer, stop)
 
     async def _check_co_partitioned(self) -> None:
         counts = await self.clients.partition_counts(self.input_topics)

@@ -248,8 +248,8 @@ async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: set[str], timeou
 async def partition_counts(bootstrap_servers: str, names: list[str]) -> dict[str, int]:
     """How many partitions each topic has (0: it does not exist)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="kitestream-setup")
-    await admin.start()
-    try:
+    try:  # closed even when cancelled mid-start (a sibling stage failed)
+        await admin.start()
         described = await admin.describe_topics(names)
     finally:
         await admin.close()

@@ -87,14 +87,19 @@ async def run_correlator(settings: CorrelatorSettings, stop: asyncio.Event) -> N
         windows.incident,
         windows.retention,
     )
+    # Not a TaskGroup: a failing stage sets ``stop`` and the other one ends as on
+    # SIGTERM (its batch committed, its clients closed) instead of being cancelled
+    # half-way through opening its connections.
     try:
-        async with asyncio.TaskGroup() as group_tasks:
-            for stage in (stage1, stage2):
-                group_tasks.create_task(_until_stopped(stage, stop))
-    except ExceptionGroup as failed:  # the stage that failed first stopped the other
-        for also in failed.exceptions[1:]:
-            log.error("correlator: the other stage failed too: %r", also)
-        raise failed.exceptions[0] from None
+        outcomes = await asyncio.gather(
+            *(_until_stopped(stage, stop) for stage in (stage1, stage2)),
+            return_exceptions=True,
+        )
+        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        for also in failed[1:]:
+            log.warning("correlator: the other stage failed too: %r", also)
+        if failed:
+            raise failed[0]
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
         log.info(
