@@ -33,6 +33,7 @@ from services.api.params import Query
 from services.api.routes import ROUTES, Route
 from services.api.settings import ApiSettings
 from services.catalog.catalog import Catalog
+from services.console.app import console_routes
 from services.store.tables import alerts
 
 __all__ = ["create_app", "json_response", "load_catalog"]
@@ -164,6 +165,7 @@ def create_app(
         StarletteRoute("/healthz", healthz, methods=["GET"]),
         StarletteRoute("/readyz", readyz, methods=["GET"]),
     ]
+    routes += console_routes(db, known, access)  # the console's pages at / (services/console)
     return Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
