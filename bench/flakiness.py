@@ -14,8 +14,8 @@
      ``--small-batch`` records per transaction (the old default);
    * runtime floor: the runtime with a task that decodes each record and writes
      nothing: the most the runtime lets any task do;
-   * core: the flakiness task alone, records handed to it in memory (no Kafka), flushed
-     every ``KITESTREAM_FLAKINESS_MAX_BATCH`` records as the runtime would.
+   * core: the flakiness task alone, records handed to it in memory (no Kafka) through
+     the runtime's own batch step, ``KITESTREAM_FLAKINESS_MAX_BATCH`` records a step.
 
    Each Kafka pass is timed from its first record to its last; the CPU time of this
    process per result over the same span is shown too (the machine may be shared; CPU
@@ -52,7 +52,7 @@ import orjson
 from aiokafka.structs import TopicPartition
 
 from services.common.kafka import make_consumer, make_producer
-from services.common.processor import Output, PartitionTask, Record, StreamProcessor
+from services.common.processor import BatchStep, Output, PartitionTask, Record, StreamProcessor
 from services.common.topics import (
     Topic,
     Topics,
@@ -63,7 +63,7 @@ from services.common.topics import (
 )
 from services.flakiness.execution import Context, Execution, TestSubject
 from services.flakiness.settings import FlakinessSettings, ServiceSettings
-from services.flakiness.task import FlakinessTask, TopicNames
+from services.flakiness.task import FlakinessTask, FlakinessTopics
 
 T0 = 1_800_000_000.0
 DEFAULT_BATCH: int = ServiceSettings.model_fields["max_batch"].default
@@ -169,7 +169,7 @@ class _DecodeOnly:
 async def through_processor(
     bootstrap: str, topics: Topics, count: int, max_batch: int, *, floor: bool = False
 ) -> Rate:
-    names = TopicNames.under(topics)
+    names = FlakinessTopics.under(topics)
     core = FlakinessSettings()
 
     def task(partition: int) -> PartitionTask:
@@ -227,17 +227,17 @@ async def changelog_volume(bootstrap: str, topic: str) -> tuple[int, int]:
 
 
 def core_alone(values: list[bytes], batch: int = DEFAULT_BATCH) -> Rate:
-    """The task with no Kafka: records in memory, a flush every ``batch``."""
-    names = TopicNames.under(Topics("bench."))
+    """The task with no Kafka: records in memory through the runtime's batch step,
+    ``batch`` records a step."""
+    names = FlakinessTopics.under(Topics("bench."))
     topic = names.results
-    task = FlakinessTask(0, names, FlakinessSettings())
+    tasks = {0: FlakinessTask(0, names, FlakinessSettings())}
+    step = BatchStep(service="bench", dlq_topic=names.dlq, changelog_topic=names.changelog)
     gc.collect()
     start, cpu = time.perf_counter(), time.process_time()
-    for n, value in enumerate(values, 1):
-        task.process(Record(topic, 0, n, b"pytest", value, 0))
-        if n % batch == 0:
-            task.flush()
-    task.flush()
+    for first in range(0, len(values), batch):
+        chunk = values[first : first + batch]
+        step.run(tasks, (Record(topic, 0, n, b"pytest", v, 0) for n, v in enumerate(chunk)))
     return Rate(len(values) / (time.perf_counter() - start), _cpu_us(cpu, len(values)))
 
 
@@ -249,7 +249,9 @@ def rss() -> int:
 def memory_per_test(tests: int, *, via_task: bool, size: int = 50) -> float:
     """RSS growth per tracked test with full windows of ``size`` executions."""
     builds = size + 10 if via_task else size
-    task = FlakinessTask(0, TopicNames.under(Topics("bench.")), FlakinessSettings(window_size=size))
+    task = FlakinessTask(
+        0, FlakinessTopics.under(Topics("bench.")), FlakinessSettings(window_size=size)
+    )
     tracker = task.tracker
     contexts = [
         Context(

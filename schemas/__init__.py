@@ -1,1 +1,2 @@
-"""Message models of every kitestream topic, and their generated JSON Schemas (``json/``)."""
+"""Message models of every kitestream topic, their generated JSON Schemas (``json/``) and
+the AsyncAPI document of the topics (``asyncapi.yaml``)."""

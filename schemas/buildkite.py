@@ -3,11 +3,18 @@
 The receiver builds these from Buildkite's webhook payloads; the original payload is
 kept under ``payload`` so that subscribers can read fields kitestream does not model.
 All three are keyed by pipeline slug (agents by agent id).
+
+``source`` tells a webhook (the default, left out of the JSON) from an event that
+``kitestream reconcile`` or ``backfill`` rebuilt from Buildkite's REST API (``"rest"``):
+the same ``event_id`` either way, so a subscriber that drops duplicates by id needs no
+change.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
+
+from pydantic import Field
 
 from schemas.base import Message, UtcDateTime
 
@@ -17,12 +24,25 @@ __all__ = [
     "Build",
     "BuildEvent",
     "BuildRef",
+    "EventSource",
     "Job",
     "JobEvent",
     "Person",
     "Pipeline",
     "RetrySource",
 ]
+
+
+EventSource = Literal["webhook", "rest"]
+
+
+def _source() -> Any:
+    """``source``, left out of the JSON when "webhook" (the receiver's bytes unchanged)."""
+    return Field(
+        default="webhook",
+        exclude_if=lambda value: value == "webhook",
+        description="webhook (pushed by Buildkite) or rest (pulled by reconcile or backfill).",
+    )
 
 
 class Pipeline(Message):
@@ -113,6 +133,7 @@ class BuildEvent(Message):
     event_id: str
     event: str
     received_at: UtcDateTime
+    source: EventSource = _source()
     pipeline: Pipeline
     build: Build
     payload: dict[str, Any]
@@ -124,6 +145,7 @@ class JobEvent(Message):
     event_id: str
     event: str
     received_at: UtcDateTime
+    source: EventSource = _source()
     pipeline: Pipeline
     build: BuildRef
     job: Job

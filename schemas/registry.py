@@ -19,7 +19,7 @@ from schemas.flakiness import FlakinessState, TestRun
 from schemas.operations import DeployEvent, IncidentEvent
 from schemas.tests import TestResult
 
-__all__ = ["JSON_DIR", "TOPIC_MODELS", "render_all", "render_schema"]
+__all__ = ["JSON_DIR", "TOPIC_MODELS", "render_all", "render_schema", "schema_of"]
 
 JSON_DIR = Path(__file__).with_name("json")
 
@@ -38,12 +38,17 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def render_schema(topic: str, model: type[BaseModel]) -> bytes:
-    schema: dict[str, Any] = {
+def schema_of(topic: str, model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of ``topic``'s values, as ``json/<topic>.schema.json`` holds it."""
+    return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://kitestream.dev/schemas/{topic}.schema.json",
         **model.model_json_schema(mode="serialization"),
     }
+
+
+def render_schema(topic: str, model: type[BaseModel]) -> bytes:
+    schema = schema_of(topic, model)
     return orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 

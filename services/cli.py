@@ -1,7 +1,9 @@
 """The ``kitestream`` command: one console script, a subcommand per service and tool.
 
 Each entry of :data:`COMMANDS` names a module with ``add_arguments(parser)`` and
-``run(args) -> int``. Those modules import their heavy dependencies inside ``run`` so
+``run(args) -> int``. Logging is configured here, once, before ``run``; a
+:class:`~services.common.settings.SettingsError` out of ``run`` is logged one line a
+variable and exits 2. Those modules import their heavy dependencies inside ``run`` so
 that ``kitestream --help`` and ``kitestream kafka status`` stay quick.
 """
 
@@ -34,8 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "receiver": ("services.receiver.cli", "verified webhooks onto Kafka (127.0.0.1:8080)"),
     "dispatcher": ("services.dispatcher.cli", "deliver alerts to Slack, webhooks, PagerDuty…"),
     "alerts": ("services.dispatcher.tail", "alerts: `tail` as they arrive, `list` the stored ones"),
-    "flakiness": ("services.flakiness.service", "flaky tests and steps: windows, flags, alerts"),
+    "flakiness": ("services.flakiness.cli", "flaky tests and steps: windows, flags, alerts"),
     "flaky": ("services.flakiness.listing", "inspect flaky tests: `list [--suite S] [--json]`"),
+    "reconcile": ("services.reconcile.cli", "publish finished events whose webhooks were lost"),
+    "backfill": ("services.reconcile.backfill_cli", "load past builds and jobs from the REST API"),
     "store": ("services.store.cli", "contract topics into SQL (SQLite, PostgreSQL); `migrate`"),
     "api": ("services.api.cli", "read-only query API on the store (127.0.0.1:8090)"),
 }
@@ -71,6 +75,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last place to say why it stopped
+        return _failed(args.command, exc)
+
+
+def _failed(command: str, exc: Exception) -> int:
+    """Log why ``command`` stopped: exit 2 for settings, 1 (with the traceback) otherwise."""
+    import logging
+
+    from services.common.settings import SettingsError
+
+    log = logging.getLogger("services")
+    if isinstance(exc, SettingsError):
+        for problem in exc.problems:
+            log.error("kitestream %s cannot start: %s", command, problem)
+        return 2
+    log.critical("kitestream %s crashed: %r", command, exc, exc_info=exc)
+    return 1
 
 
 if __name__ == "__main__":

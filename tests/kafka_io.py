@@ -1,19 +1,38 @@
-"""Reading what the services wrote, the way a subscriber would (committed data only)."""
+"""Kafka for tests, one set: write inputs as a producer would, read what the services
+wrote the way a subscriber would (committed data only)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
-from services.common.kafka import make_consumer
+from services.common.kafka import make_consumer, make_producer
 
-__all__ = ["committed_reader", "read_until"]
+__all__ = ["committed_reader", "produce", "read_topic", "read_until"]
 
 T = TypeVar("T")
+
+
+async def produce(
+    bootstrap: str,
+    messages: Iterable[tuple[str, bytes | None, bytes | None]],
+    deadline_s: float = 10.0,
+) -> None:
+    """Send every ``(topic, key, value)`` in order and wait until Kafka has them all
+    (``acks=all``); ``TimeoutError`` after ``deadline_s`` (an idempotent send never
+    times out by itself)."""
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        for topic, key, value in messages:
+            await producer.send(topic, value, key=key)
+        await asyncio.wait_for(producer.flush(), deadline_s)
+    finally:
+        await producer.stop()
 
 
 @contextlib.asynccontextmanager
@@ -46,3 +65,15 @@ async def read_until(
         for records in batch.values():
             seen.extend(convert(r) for r in records)
     return seen
+
+
+async def read_topic(
+    bootstrap: str, topic: str, count: int, timeout_s: float = 20
+) -> list[tuple[bytes | None, bytes | None]]:
+    """The first ``count`` records (key, value) of ``topic``, over all partitions;
+    ``TimeoutError`` when fewer arrive in ``timeout_s``."""
+    async with committed_reader(bootstrap, topic) as consumer:
+        got = await read_until(consumer, [], count, timeout_s, lambda r: (r.key, r.value))
+    if len(got) < count:
+        raise TimeoutError(f"{len(got)} of {count} records on {topic} after {timeout_s}s")
+    return got

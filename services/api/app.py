@@ -26,13 +26,14 @@ from starlette.routing import Route as StarletteRoute
 from services.api.access import ReadAccess
 from services.api.ask import Ask
 from services.api.database import read_engine
-from services.api.errors import HttpError, NotFound, SettingsError, StoreUnavailable
+from services.api.errors import HttpError, NotFound, StoreUnavailable
 from services.api.openapi import OPENAPI_PATH, document
 from services.api.pages import Json
 from services.api.params import Query
 from services.api.routes import ROUTES, Route
 from services.api.settings import ApiSettings
 from services.catalog.catalog import Catalog
+from services.common.settings import SettingsError
 from services.console.app import console_routes
 from services.store.tables import alerts
 
@@ -62,7 +63,7 @@ def load_catalog(settings: ApiSettings) -> Catalog:
     try:
         return load(settings.catalog)
     except (CatalogError, OSError) as exc:
-        raise SettingsError(f"KITESTREAM_CATALOG ({settings.catalog}): {exc}") from None
+        raise SettingsError([f"KITESTREAM_CATALOG ({settings.catalog}): {exc}"]) from None
 
 
 def _answer(
@@ -85,8 +86,8 @@ def _endpoint(
             query = Query(
                 request.query_params.multi_items(),
                 route.params,
-                default_limit=settings.api_page_limit,
-                max_limit=settings.api_max_page_limit,
+                default_limit=settings.page_limit,
+                max_limit=settings.max_page_limit,
             )
             body = await run_in_threadpool(
                 _answer, engine, route, query, dict(request.path_params), catalog

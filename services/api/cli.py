@@ -27,18 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.api.errors import SettingsError
-    from services.api.settings import check_exposure, load_settings
+    """Serve until SIGINT/SIGTERM; a settings problem raises ``SettingsError`` (exit 2)."""
+    from services.api.app import create_app
+    from services.api.settings import check_exposure, read_settings
 
-    try:
-        settings = load_settings()
-        check_exposure(args.host, settings)
-        from services.api.app import create_app
-
-        app = create_app(settings)
-    except SettingsError as exc:
-        log.error("the query API cannot start: %s", exc)
-        return 2
+    settings = read_settings()
+    check_exposure(args.host, settings)
+    app = create_app(settings)
 
     import uvicorn
 

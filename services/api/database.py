@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.api.errors import SettingsError
+from services.common.settings import SettingsError
 from services.store.database import StoreDatabaseError, make_engine, normalise_url
 
 __all__ = ["read_engine"]
@@ -34,6 +34,6 @@ def read_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
             return make_engine(url, connect_args=args, **options)
         engine = make_engine(url, **options)
     except StoreDatabaseError as exc:
-        raise SettingsError(f"KITESTREAM_DATABASE_URL: {exc}") from None
+        raise SettingsError([f"KITESTREAM_DATABASE_URL: {exc}"]) from None
     sa.event.listen(engine, "connect", _query_only)
     return engine

@@ -1,16 +1,17 @@
 """The query API's exceptions, one tree::
 
     ApiError
-    ├── SettingsError        a setting is missing or invalid: refuse to start
-    ├── StoreUnavailable     the store's database cannot be read (503)
     └── HttpError            an answer to the client: status, code, detail
+        ├── StoreUnavailable 503, the store's database cannot be read
         ├── BadRequest       400, e.g. a cursor this API did not hand out
         ├── Unauthorized     401, no or a wrong bearer token
         ├── NotFound         404, no such service, pipeline, test or alert
         └── InvalidQuery     422, a query parameter breaks its schema (bad date, limit)
 
 :meth:`HttpError.to_body` gives the same ``{"error": code, "detail": …}`` body as the
-receiver's errors. A ``detail`` never carries a token.
+receiver's errors. A ``detail`` never carries a token. Settings that stop the start
+(a missing token, an unreadable catalog) raise the shared
+:class:`services.common.settings.SettingsError`: ``kitestream`` exits 2 on it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ __all__ = [
     "HttpError",
     "InvalidQuery",
     "NotFound",
-    "SettingsError",
     "StoreUnavailable",
     "Unauthorized",
 ]
@@ -29,10 +29,6 @@ __all__ = [
 
 class ApiError(Exception):
     """Base of every error the query API raises on purpose."""
-
-
-class SettingsError(ApiError):
-    """A setting is missing or invalid; the message names the variable."""
 
 
 class HttpError(ApiError):

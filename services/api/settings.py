@@ -1,4 +1,5 @@
-"""The query API's settings, read once at start from ``KITESTREAM_*`` variables.
+"""The query API's settings, read once at start (the convention of
+:mod:`services.common.settings`: its own knobs are ``KITESTREAM_API_*``).
 
 ``KITESTREAM_DATABASE_URL`` is the store's database (the same default as ``kitestream
 store``), ``KITESTREAM_READ_TOKENS`` the bearer tokens readers present (required when
@@ -12,19 +13,13 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.api.errors import SettingsError
-from services.common.settings import split_csv
+from services.common.settings import SettingsError, load_settings, shared, split_csv
 from services.store.database import DEFAULT_DATABASE_URL
 
-__all__ = [
-    "ApiSettings",
-    "check_exposure",
-    "is_loopback",
-    "load_settings",
-]
+__all__ = ["ApiSettings", "check_exposure", "is_loopback", "read_settings"]
 
 
 def _secrets(value: object) -> list[str]:
@@ -37,31 +32,31 @@ class ApiSettings(BaseSettings):
     """Everything ``kitestream api`` reads from the environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="KITESTREAM_", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix="KITESTREAM_API_", extra="ignore", frozen=True, populate_by_name=True
     )
 
     database_url: str = Field(
-        default=DEFAULT_DATABASE_URL, description="The store's database (the same as the store's)."
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=shared("KITESTREAM_DATABASE_URL", "database_url"),
+        description="The store's database (the same as the store's).",
     )
     read_tokens: Annotated[list[SecretStr], NoDecode, BeforeValidator(_secrets)] = Field(
         default_factory=list,
+        validation_alias=shared("KITESTREAM_READ_TOKENS", "read_tokens"),
         description="Bearer tokens accepted by /api/v1 (required off loopback).",
     )
-    catalog: Path | None = Field(default=None, description="The service catalog (YAML).")
-    api_page_limit: int = Field(default=50, ge=1, description="Items per page by default.")
-    api_max_page_limit: int = Field(default=500, ge=1, description="Largest `limit` accepted.")
+    catalog: Path | None = Field(
+        default=None,
+        validation_alias=shared("KITESTREAM_CATALOG", "catalog"),
+        description="The service catalog (YAML).",
+    )
+    page_limit: int = Field(default=50, ge=1, description="Items per page by default.")
+    max_page_limit: int = Field(default=500, ge=1, description="Largest `limit` accepted.")
 
 
-def load_settings() -> ApiSettings:
-    """Settings from the environment, or :class:`SettingsError` saying what to set."""
-    try:
-        return ApiSettings()
-    except ValidationError as exc:
-        problems = [
-            f"KITESTREAM_{str(error['loc'][0]).upper() if error['loc'] else '?'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        ]
-        raise SettingsError("; ".join(problems)) from None
+def read_settings() -> ApiSettings:
+    """Settings from the environment, or :class:`SettingsError` naming each variable."""
+    return load_settings(ApiSettings)
 
 
 def is_loopback(host: str) -> bool:
@@ -78,8 +73,10 @@ def check_exposure(host: str, settings: ApiSettings) -> None:
     """Refuse to serve history to the network without read tokens."""
     if not settings.read_tokens and not is_loopback(host):
         raise SettingsError(
-            f"KITESTREAM_READ_TOKENS is not set: the API binds {host}, which is not a "
-            "loopback address, so readers must present a bearer token; set "
-            "KITESTREAM_READ_TOKENS to one or more comma-separated tokens "
-            "(e.g. `openssl rand -hex 32`), or bind 127.0.0.1"
+            [
+                f"KITESTREAM_READ_TOKENS is not set: the API binds {host}, which is not a "
+                "loopback address, so readers must present a bearer token; set "
+                "KITESTREAM_READ_TOKENS to one or more comma-separated tokens "
+                "(e.g. `openssl rand -hex 32`), or bind 127.0.0.1"
+            ]
         )

@@ -1,4 +1,10 @@
-"""Run a long-lived service until SIGINT or SIGTERM, then let it stop cleanly."""
+"""Run a long-lived service until SIGINT or SIGTERM, then let it stop cleanly.
+
+:func:`run_service` is what every processor's ``cli.py`` calls: it runs the service
+under :func:`run_until_signalled` and, when the service stops on a failure it cannot
+work around (Kafka unreachable, fenced by a newer instance, inputs not
+co-partitioned), logs one line saying so and returns exit status 1.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-__all__ = ["run_until_signalled"]
+__all__ = ["one_line", "run_service", "run_until_signalled"]
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +52,27 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> int
     except asyncio.CancelledError:
         return 130
     return 0
+
+
+def run_service(name: str, main: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """:func:`run_until_signalled`, with one log line and status 1 when ``main`` fails
+    on Kafka, the stream runtime or the network."""
+    from aiokafka.errors import KafkaError
+
+    from services.common.processor import ProcessorError
+
+    try:
+        return run_until_signalled(main)
+    except (ProcessorError, KafkaError, TimeoutError, OSError) as exc:
+        log.error("%s stopped: %s", name, one_line(exc))
+        return 1
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line that says what failed: its type unless its message starts
+    with it (aiokafka's do), then its message."""
+    text = " ".join(str(exc).split())
+    kind = type(exc).__name__
+    if text.startswith(kind):
+        return text
+    return f"{kind}: {text}" if text else kind

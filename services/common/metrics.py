@@ -9,11 +9,11 @@ exposes the registry on ``/metrics`` for Prometheus (``KITESTREAM_METRICS_PORT``
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-__all__ = ["DEFAULT_METRICS_PORTS", "ProcessorMetrics", "serve_metrics"]
+__all__ = ["DEFAULT_METRICS_PORTS", "ProcessorMetrics", "ServiceMetrics", "serve_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +62,32 @@ class ProcessorMetrics:
             registry=r,
         )
 
-    def labels(self, service: str) -> dict[str, Any]:
+    def labels(self, service: str) -> ServiceMetrics:
         """The children for one service label, looked up once (the hot path uses these)."""
-        return {
-            "records": self.records.labels(service),
-            "dead_letters": self.dead_letters.labels(service),
-            "committed": self.transactions.labels(service, "committed"),
-            "aborted": self.transactions.labels(service, "aborted"),
-            "batch_seconds": self.batch_seconds.labels(service),
-            "restored": self.restored.labels(service),
-            "partitions": self.partitions.labels(service),
-        }
+        return ServiceMetrics(
+            records=self.records.labels(service),
+            dead_letters=self.dead_letters.labels(service),
+            committed=self.transactions.labels(service, "committed"),
+            aborted=self.transactions.labels(service, "aborted"),
+            batch_seconds=self.batch_seconds.labels(service),
+            restored=self.restored.labels(service),
+            partitions=self.partitions.labels(service),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceMetrics:
+    """One processor's metrics (one ``service`` label), as :class:`ProcessorMetrics`
+    counts them: records, dead letters, transactions by outcome, batch time, restored
+    changelog records, owned partitions."""
+
+    records: Counter
+    dead_letters: Counter
+    committed: Counter
+    aborted: Counter
+    batch_seconds: Histogram
+    restored: Counter
+    partitions: Gauge
 
 
 def serve_metrics(

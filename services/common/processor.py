@@ -9,6 +9,11 @@ writes and the input offsets::
        ▲                                                                            │
        └────────────────────────────────────────────────────────────────────────────┘
 
+The step between ``begin`` and ``send offsets`` (records through their tasks, dead
+letters, changes addressed to the changelog) is :class:`~services.common.batch.BatchStep`,
+which needs no Kafka; the clients come from a :class:`~services.common.clients.KafkaClients`
+given to the processor, so both can be exercised apart from a broker.
+
 A crash anywhere before ``commit`` aborts the transaction (the broker does so when the
 restarted producer with the same ``transactional_id`` fences the old one): no output,
 changelog record or offset of that batch becomes visible to ``read_committed`` readers,
@@ -31,23 +36,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
 from time import monotonic as loop_time
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import TopicPartition
 
-from schemas.deadletter import DeadLetter
-from services.common.kafka import make_consumer, make_producer
+from services.common.batch import BatchingTask, BatchStep, Change, Output, PartitionTask, Record
+from services.common.clients import (
+    ChangelogReader,
+    GroupConsumer,
+    KafkaClients,
+    TransactionalProducer,
+)
 from services.common.metrics import ProcessorMetrics
-from services.common.topics import partition_counts
 
 __all__ = [
+    "BatchStep",
     "BatchingTask",
+    "Change",
+    "KafkaClients",
     "Output",
     "PartitionTask",
     "ProcessorError",
@@ -60,44 +70,6 @@ log = logging.getLogger(__name__)
 
 class ProcessorError(Exception):
     """The processor cannot go on (fenced by a newer instance, inputs not co-partitioned)."""
-
-
-class Record(NamedTuple):
-    """One input message (a named tuple: one is made per input record)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
-
-
-class Output(NamedTuple):
-    """One message to produce inside the batch's transaction."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    partition: int | None = None
-
-
-class PartitionTask(Protocol):
-    """State and logic for one input partition number."""
-
-    def restore(self, key: bytes, value: bytes | None) -> None:
-        """Replay one changelog record (oldest first), before any :meth:`process`."""
-
-    def process(self, record: Record) -> list[Output]:
-        """Handle one record; return what to produce, changelog records included."""
-
-
-@runtime_checkable
-class BatchingTask(PartitionTask, Protocol):
-    """A task that buffers (e.g. coalesces changelog writes per key) within a batch."""
-
-    def flush(self) -> list[Output]:
-        """Called once per batch, after the task's last :meth:`process`, before commit."""
 
 
 class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -124,7 +96,11 @@ class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class StreamProcessor:
-    """A consume-process-produce loop over co-partitioned inputs; see the module docs."""
+    """A consume-process-produce loop over co-partitioned inputs; see the module docs.
+
+    ``clients`` makes its Kafka clients (default: aiokafka on ``bootstrap_servers``);
+    :attr:`step` is the work on one batch between ``begin`` and ``commit``.
+    """
 
     def __init__(
         self,
@@ -141,6 +117,7 @@ class StreamProcessor:
         restore_timeout_s: float = 120.0,
         fetch_max_wait_ms: int = 50,
         metrics: ProcessorMetrics | None = None,
+        clients: KafkaClients | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
@@ -153,14 +130,24 @@ class StreamProcessor:
         self.max_batch = max_batch
         self.restore_timeout_s = restore_timeout_s
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.clients = clients or KafkaClients(bootstrap_servers)
         self._m = (metrics or ProcessorMetrics()).labels(service)
+        self.step = BatchStep(
+            service=service,
+            dlq_topic=dlq_topic,
+            changelog_topic=changelog_topic,
+            on_dead_letter=self._m.dead_letters.inc,
+        )
         self.tasks: dict[int, PartitionTask] = {}
         self._pending: set[int] = set()
         self._idle = asyncio.Event()  # clear while a batch is between getmany and commit
         self._idle.set()
         self.processed = 0
-        self.dead_letters = 0
         self.transactions = 0
+
+    @property
+    def dead_letters(self) -> int:
+        return self.step.dead_letters
 
     # -- assignment -----------------------------------------------------------------
 
@@ -168,7 +155,7 @@ class StreamProcessor:
         for lost in set(self.tasks) - partitions:
             del self.tasks[lost]
         self._pending = partitions - set(self.tasks)
-        self._m["partitions"].set(len(partitions))
+        self._m.partitions.set(len(partitions))
         log.info(
             "%s owns partitions %s (%d to restore)",
             self.service,
@@ -187,7 +174,7 @@ class StreamProcessor:
 
     async def _replay_changelog(self, tasks: dict[int, PartitionTask]) -> None:
         assert self.changelog_topic is not None
-        restorer = make_consumer(self.bootstrap_servers, group_id=None, client_id="restore")
+        restorer = self.clients.changelog_reader()
         await restorer.start()
         try:
             tps = [TopicPartition(self.changelog_topic, p) for p in tasks]
@@ -209,7 +196,7 @@ class StreamProcessor:
                         if r.offset < ends[tp] and r.key is not None:
                             task.restore(r.key, r.value)
                             count += 1
-            self._m["restored"].inc(count)
+            self._m.restored.inc(count)
             log.info("restored %d changelog records for partitions %s", count, sorted(tasks))
         finally:
             await restorer.stop()
@@ -218,17 +205,14 @@ class StreamProcessor:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process until ``stop`` is set; the batch in hand is committed first."""
-        producer = make_producer(
-            self.bootstrap_servers, client_id=self.service, transactional_id=self.transactional_id
+        producer = self.clients.producer(
+            client_id=self.service, transactional_id=self.transactional_id
         )
-        consumer = make_consumer(
-            self.bootstrap_servers,
+        consumer = self.clients.consumer(
             group_id=self.group_id,
             client_id=self.service,
-            max_poll_records=self.max_batch,
-            co_partitioned=True,
+            max_batch=self.max_batch,
             fetch_max_wait_ms=self.fetch_max_wait_ms,
-            max_partition_fetch_bytes=_fetch_bytes(self.max_batch),
         )
         await producer.start()
         try:
@@ -243,7 +227,7 @@ class StreamProcessor:
             await producer.stop()
 
     async def _check_co_partitioned(self) -> None:
-        counts = await partition_counts(self.bootstrap_servers, self.input_topics)
+        counts = await self.clients.partition_counts(self.input_topics)
         missing = [topic for topic, count in counts.items() if count == 0]
         if missing:
             raise ProcessorError(f"input topics do not exist: {missing}")
@@ -251,22 +235,23 @@ class StreamProcessor:
             raise ProcessorError(f"input topics must have equal partition counts: {counts}")
 
     async def _loop(
-        self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, stop: asyncio.Event
+        self, consumer: GroupConsumer, producer: TransactionalProducer, stop: asyncio.Event
     ) -> None:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
             self._idle.clear()  # no await since getmany: a revocation now waits for us
             try:
-                committed = await self._handle(producer, batch)
+                committed = await self.handle(producer, batch)
             finally:
                 self._idle.set()
             if not committed:
                 await self._rewind(consumer)
 
-    async def _handle(
-        self, producer: AIOKafkaProducer, batch: dict[TopicPartition, list[Any]]
+    async def handle(
+        self, producer: TransactionalProducer, batch: dict[TopicPartition, list[Any]]
     ) -> bool:
-        """Restore new partitions, then process and commit ``batch``; False if aborted."""
+        """Restore new partitions, then process and commit ``batch`` (what ``getmany``
+        returned); False when the transaction was aborted and the caller must rewind."""
         await self._restore_pending()
         if not batch:
             return True
@@ -279,64 +264,35 @@ class StreamProcessor:
             ) from exc
         except KafkaError as exc:
             log.warning("transaction failed (%s); rewinding to the last commit", exc)
-            self._m["aborted"].inc()
+            self._m.aborted.inc()
             await _abort_quietly(producer)
             return False
-        self._m["batch_seconds"].observe(loop_time() - started)
+        self._m.batch_seconds.observe(loop_time() - started)
         return True
 
     async def _commit_batch(
-        self, producer: AIOKafkaProducer, batch: dict[TopicPartition, list[Any]]
+        self, producer: TransactionalProducer, batch: dict[TopicPartition, list[Any]]
     ) -> None:
         await producer.begin_transaction()
-        offsets: dict[TopicPartition, int] = {}
-        touched: dict[int, PartitionTask] = {}
-        for tp, records in batch.items():
-            task = touched[tp.partition] = self.tasks[tp.partition]
-            process = task.process
-            for raw in records:
-                record = Record(
-                    raw.topic, raw.partition, raw.offset, raw.key, raw.value, raw.timestamp
-                )
-                try:
-                    outputs = process(record)
-                except Exception as exc:  # one poison record must not stop the stream
-                    outputs = [self._dead_letter(record, exc)]
-                if outputs:
-                    await _send_all(producer, outputs)
-            offsets[tp] = records[-1].offset + 1
-        for task in touched.values():
-            if isinstance(task, BatchingTask):
-                await _send_all(producer, task.flush())
+        # a generator, not a list: a batch's records never all live at once (8,000 live
+        # tuples would make every young-generation collection walk them)
+        records = (
+            Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+            for raw in batch.values()
+            for r in raw
+        )
+        for out in self.step.run(self.tasks, records):
+            await producer.send(out.topic, out.value, key=out.key, partition=out.partition)
+        offsets = {tp: raw[-1].offset + 1 for tp, raw in batch.items()}
         await producer.send_offsets_to_transaction(offsets, self.group_id)
         await producer.commit_transaction()
-        count = sum(len(records) for records in batch.values())
+        count = sum(len(raw) for raw in batch.values())
         self.transactions += 1
         self.processed += count
-        self._m["committed"].inc()
-        self._m["records"].inc(count)
+        self._m.committed.inc()
+        self._m.records.inc(count)
 
-    def _dead_letter(self, record: Record, exc: Exception) -> Output:
-        self.dead_letters += 1
-        self._m["dead_letters"].inc()
-        log.warning(
-            "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
-        )
-        letter = DeadLetter(
-            service=self.service,
-            error="".join(traceback.format_exception_only(exc)).strip()[:2000],
-            origin_topic=record.topic,
-            origin_partition=record.partition,
-            origin_offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key is not None else None,
-            value=record.value.decode(errors="replace")[:100_000]
-            if record.value is not None
-            else None,
-            at=datetime.now(UTC),
-        )
-        return Output(self.dlq_topic, record.key, letter.to_json())
-
-    async def _rewind(self, consumer: AIOKafkaConsumer) -> None:
+    async def _rewind(self, consumer: GroupConsumer) -> None:
         """After an aborted batch: drop in-memory state, go back to committed offsets."""
         owned = {tp.partition for tp in consumer.assignment()}
         self.tasks.clear()
@@ -349,19 +305,7 @@ class StreamProcessor:
                 consumer.seek(tp, committed)
 
 
-def _fetch_bytes(max_batch: int) -> int:
-    """One fetch per partition holds a whole batch of records of up to 1 KiB (1 MiB at
-    least, aiokafka's default): a batch is never more than one fetch, and each batch
-    is a transaction with a few broker round trips, so bigger batches go faster."""
-    return max(1024 * 1024, max_batch * 1024)
-
-
-async def _send_all(producer: AIOKafkaProducer, outputs: list[Output]) -> None:
-    for out in outputs:
-        await producer.send(out.topic, out.value, key=out.key, partition=out.partition)
-
-
-async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+async def _behind(consumer: ChangelogReader, ends: dict[TopicPartition, int]) -> bool:
     """True while any partition's position is short of its end offset."""
     for tp, end in ends.items():
         if await consumer.position(tp) < end:
@@ -369,7 +313,7 @@ async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
     return False
 
 
-async def _abort_quietly(producer: AIOKafkaProducer) -> None:
+async def _abort_quietly(producer: TransactionalProducer) -> None:
     try:
         await producer.abort_transaction()
     except KafkaError as exc:

@@ -24,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.common.settings import KafkaSettings
+    from services.common.settings import KafkaSettings, load_settings
     from services.common.topics import Topics, create_topics, topic_specs
 
-    settings = KafkaSettings()
+    settings = load_settings(KafkaSettings)
     specs = topic_specs(Topics(settings.topic_prefix))
     created = asyncio.run(
         create_topics(

@@ -25,27 +25,21 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from pydantic import ValidationError
-
     from services.catalog import CatalogError
-    from services.common.lifecycle import run_until_signalled
+    from services.common.lifecycle import run_service
+    from services.common.settings import load_settings
     from services.correlator.service import run_correlator
     from services.correlator.settings import CorrelatorSettings
 
     log = logging.getLogger("services.correlator")
-    try:
-        settings = CorrelatorSettings()
-        if args.instance_id:
-            settings = settings.model_copy(update={"instance_id": args.instance_id})
-    except ValidationError as exc:
-        log.error("bad settings: %s", exc)
-        return 2
+    given = {"instance_id": args.instance_id} if args.instance_id else {}
+    settings = load_settings(CorrelatorSettings, **given)
 
     async def main(stop: asyncio.Event) -> None:
         await run_correlator(settings, stop)
 
     try:
-        return run_until_signalled(main)
+        return run_service("correlator", main)
     except CatalogError as exc:
         for problem in exc.problems:
             log.error("catalog: %s", problem)

@@ -16,17 +16,22 @@ from services.common.metrics import ProcessorMetrics, serve_metrics
 from services.common.processor import PartitionTask, StreamProcessor
 from services.common.topics import Topics, TopicSpec, create_with_state
 from services.correlator.settings import CorrelatorSettings
-from services.correlator.tasks import CatalogHolder, CorrelationTask, RepartitionTask, TopicNames
+from services.correlator.task import (
+    CatalogHolder,
+    CorrelationTask,
+    CorrelatorTopics,
+    RepartitionTask,
+)
 
 __all__ = ["prepare_topics", "run_correlator"]
 
 log = logging.getLogger(__name__)
 
 
-async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
+async def prepare_topics(bootstrap_servers: str, topics: Topics) -> CorrelatorTopics:
     """Create what is missing: the contract topics, and the repartition and changelog
     topics with as many partitions as the inputs (the changelog compacted)."""
-    names = TopicNames.under(topics)
+    names = CorrelatorTopics.under(topics)
     internal = [
         TopicSpec(names.repartition),
         TopicSpec(names.changelog, {"cleanup.policy": "compact"}),
@@ -86,6 +91,10 @@ async def run_correlator(settings: CorrelatorSettings, stop: asyncio.Event) -> N
         async with asyncio.TaskGroup() as group_tasks:
             for stage in (stage1, stage2):
                 group_tasks.create_task(_until_stopped(stage, stop))
+    except ExceptionGroup as failed:  # the stage that failed first stopped the other
+        for also in failed.exceptions[1:]:
+            log.error("correlator: the other stage failed too: %r", also)
+        raise failed.exceptions[0] from None
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
         log.info(

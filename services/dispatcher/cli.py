@@ -28,6 +28,8 @@ __all__ = ["add_arguments", "run", "team_lookup", "wire"]
 
 log = logging.getLogger(__name__)
 
+_HINTS = {"routes": "no routes file: set KITESTREAM_ROUTES or pass --routes"}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -89,24 +91,13 @@ def wire(
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from aiokafka.errors import KafkaError
-    from pydantic import ValidationError
-
-    from services.common.lifecycle import run_until_signalled
-    from services.common.logs import configure_logging
+    from services.common.lifecycle import run_service
+    from services.common.settings import load_settings
     from services.dispatcher.errors import ConfigError
     from services.dispatcher.settings import DispatcherSettings
 
-    try:
-        settings = DispatcherSettings(routes=args.routes) if args.routes else DispatcherSettings()
-    except ValidationError as exc:
-        missing = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "missing"]
-        if "routes" in missing:
-            log.error("no routes file: set KITESTREAM_ROUTES or pass --routes")
-        else:
-            log.error("invalid settings: %s", exc)
-        return 2
-    configure_logging(settings.log_format, settings.log_level)
+    given = {"routes": args.routes} if args.routes else {}
+    settings = load_settings(DispatcherSettings, _HINTS, **given)
     try:
         routes, sinks, router = wire(settings, os.environ)
     except ConfigError as exc:
@@ -116,11 +107,7 @@ def run(args: argparse.Namespace) -> int:
         _describe(routes)
         asyncio.run(_close(sinks))
         return 0
-    try:
-        return run_until_signalled(lambda stop: _serve(settings, sinks, router, stop))
-    except (KafkaError, TimeoutError, OSError) as exc:
-        log.error("dispatcher stopped: Kafka at %s: %r", settings.bootstrap_servers, exc)
-        return 1
+    return run_service("dispatcher", lambda stop: _serve(settings, sinks, router, stop))
 
 
 async def _serve(

@@ -104,12 +104,16 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; then finish what is in flight, commit, close."""
-        await create_topics(
-            self._settings.bootstrap_servers,
-            [TopicSpec(self.delivered_topic, {"cleanup.policy": "compact"})],
-        )
-        await self._producer.start()
         tasks: list[asyncio.Task[None]] = []
+        try:
+            await create_topics(
+                self._settings.bootstrap_servers,
+                [TopicSpec(self.delivered_topic, {"cleanup.policy": "compact"})],
+            )
+        except BaseException:
+            await self._close()  # nothing started: only free the clients
+            raise
+        await self._producer.start()
         try:
             await self._records.start()
             await self._consumer.start()
@@ -290,6 +294,9 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         await self._commit()
+        await self._close()
+
+    async def _close(self) -> None:
         await self._consumer.stop()
         await self._records.stop()
         await self._producer.stop()

@@ -10,61 +10,60 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import KafkaSettings, service_alias
+from services.common.settings import KafkaSettings, shared
 
 __all__ = ["DispatcherSettings"]
-
-
-_env = service_alias("dispatcher")
 
 
 class DispatcherSettings(KafkaSettings):
     """Where the routes are, how hard to retry, and how long to wait for a sink."""
 
-    routes: Path = Field(description="The alert routing file (YAML), KITESTREAM_ROUTES.")
+    model_config = SettingsConfigDict(env_prefix="KITESTREAM_DISPATCHER_")
+
+    routes: Path = Field(
+        validation_alias=shared("KITESTREAM_ROUTES"),
+        description="The alert routing file (YAML).",
+    )
     catalog: Path | None = Field(
-        default=None, description="The service catalog (YAML), for matching on team."
+        default=None,
+        validation_alias=shared("KITESTREAM_CATALOG"),
+        description="The service catalog (YAML), for matching on team.",
     )
     group_id: str | None = Field(
         default=None,
-        validation_alias=_env("group"),
+        validation_alias=shared("KITESTREAM_DISPATCHER_GROUP"),
         description="Consumer group on alerts; default <topic prefix>kitestream-dispatcher.",
     )
     dev_mode: bool = Field(
         default=False,
-        validation_alias=_env("dev_mode"),
         description="Allow plain http to loopback addresses for every sink (development).",
     )
-    max_attempts: int = Field(default=8, ge=1, validation_alias=_env("max_attempts"))
-    backoff_base_s: float = Field(default=1.0, gt=0, validation_alias=_env("backoff_base_s"))
-    backoff_max_s: float = Field(default=120.0, gt=0, validation_alias=_env("backoff_max_s"))
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=120.0, gt=0)
     give_up_after_s: float = Field(
         default=900.0,
         gt=0,
-        validation_alias=_env("give_up_after_s"),
         description="Retry budget per delivery, counted from when the alert was read.",
     )
-    breaker_threshold: int = Field(default=5, ge=1, validation_alias=_env("breaker_threshold"))
-    breaker_cooldown_s: float = Field(
-        default=30.0, gt=0, validation_alias=_env("breaker_cooldown_s")
-    )
-    connect_timeout_s: float = Field(default=5.0, gt=0, validation_alias=_env("connect_timeout_s"))
-    read_timeout_s: float = Field(default=10.0, gt=0, validation_alias=_env("read_timeout_s"))
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=10.0, gt=0)
     slack_interval_s: float = Field(
         default=1.0,
         ge=0,
-        validation_alias=_env("slack_interval_s"),
         description="At most one Slack message per webhook per interval; bursts coalesce.",
     )
     max_in_flight: int = Field(
         default=1000,
         ge=1,
-        validation_alias=_env("max_in_flight"),
         description="Alerts read but not yet settled before consumption pauses.",
     )
-    commit_interval_s: float = Field(default=1.0, gt=0, validation_alias=_env("commit_interval_s"))
-    shutdown_grace_s: float = Field(default=15.0, ge=0, validation_alias=_env("shutdown_grace_s"))
+    commit_interval_s: float = Field(default=1.0, gt=0)
+    shutdown_grace_s: float = Field(default=15.0, ge=0)
 
     @property
     def consumer_group(self) -> str:

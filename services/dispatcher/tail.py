@@ -95,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError
 
     from services.common.lifecycle import run_until_signalled
-    from services.common.settings import KafkaSettings
+    from services.common.settings import KafkaSettings, load_settings
 
-    settings = KafkaSettings()
+    settings = load_settings(KafkaSettings)
     color = not args.json and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     try:
         return run_until_signalled(lambda stop: _tail(settings, args, stop, color=color))

@@ -31,7 +31,7 @@ from services.dispatcher.breaker import BreakerState, CircuitBreaker
 from services.dispatcher.errors import DeliveryFailed
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.records import RECOVERY_KINDS, DeliveredIndex
-from services.dispatcher.sinks.base import Delivery, Receipt, Sink
+from services.dispatcher.sinks.base import Envelope, Receipt, Sink
 
 __all__ = ["AlreadyDone", "Delivered", "GaveUp", "Job", "Origin", "Outcome", "SinkWorker"]
 
@@ -192,14 +192,14 @@ class SinkWorker:
                 batch.append(job)
         return batch, riders, done
 
-    def _delivery(self, job: Job) -> Delivery:
+    def _envelope(self, job: Job) -> Envelope:
         if job.alert.kind not in RECOVERY_KINDS:
-            return Delivery(job.alert)
-        return Delivery(job.alert, self._index.latest_trigger(self.sink.name, job.subject))
+            return Envelope(job.alert)
+        return Envelope(job.alert, self._index.latest_trigger(self.sink.name, job.subject))
 
     async def _deliver(self, batch: Sequence[Job]) -> Delivered | GaveUp:
         """Send ``batch`` until it is taken or given up on (:class:`_Stopped` on stop)."""
-        deliveries = [self._delivery(job) for job in batch]
+        envelopes = [self._envelope(job) for job in batch]
         read_at = min(job.read_at for job in batch)
         name = self.sink.name
         attempt = 0
@@ -217,7 +217,7 @@ class SinkWorker:
                 self._metrics.count(name, "retried")
             attempt += 1
             try:
-                receipt = await self.sink.send(deliveries, attempt)
+                receipt = await self.sink.send(envelopes, attempt)
             except DeliveryFailed as exc:
                 self._last_send = self._clock()
                 self._metrics.attempt(name, exc)

@@ -56,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
 
     from aiokafka.errors import KafkaError
 
-    from services.common.settings import KafkaSettings
+    from services.common.settings import KafkaSettings, load_settings
     from services.common.topics import Topic, Topics
 
-    settings = KafkaSettings()
+    settings = load_settings(KafkaSettings)
     topic = Topics(settings.topic_prefix).name(Topic.FLAKINESS_STATE)
     try:
         states = asyncio.run(read_states(settings.bootstrap_servers, topic, args.timeout))

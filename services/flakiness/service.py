@@ -1,4 +1,4 @@
-"""``kitestream flakiness``: the flakiness processor on the shared stream runtime.
+"""The flakiness processor on the shared stream runtime (``kitestream flakiness``).
 
 Reads ``tests.results`` and ``buildkite.jobs``, keeps one :class:`FlakinessTask` per
 partition (restored from the compacted changelog ``kitestream.flakiness-changelog``
@@ -9,7 +9,6 @@ Scaling out is running more instances with distinct instance ids in one group.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from typing import TYPE_CHECKING
 
@@ -18,54 +17,11 @@ if TYPE_CHECKING:  # heavy imports wait until the command runs
 
     from services.common.topics import Topics
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
-    from services.flakiness.task import TopicNames
+    from services.flakiness.task import FlakinessTopics
 
-__all__ = ["add_arguments", "prepare_topics", "run", "serve"]
+__all__ = ["prepare_topics", "serve"]
 
 log = logging.getLogger(__name__)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Keep rolling windows per test (tests.results) and per pipeline step "
-        "(buildkite.jobs), flag flaky ones with hysteresis, and write flakiness.state, "
-        "tests.runs and flaky_test / flaky_test_recovered alerts, effectively once. "
-        "Settings: KITESTREAM_FLAKINESS_* (see the README), KAFKA_BOOTSTRAP_SERVERS, "
-        "KITESTREAM_TOPIC_PREFIX. SIGINT or SIGTERM stops after the current batch."
-    )
-    parser.add_argument(
-        "--instance-id",
-        help="this instance's stable id (default: KITESTREAM_FLAKINESS_INSTANCE_ID, "
-        "KITESTREAM_INSTANCE_ID or the hostname)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-
-    from aiokafka.errors import KafkaError
-    from pydantic import ValidationError
-
-    from services.common.lifecycle import run_until_signalled
-    from services.common.processor import ProcessorError
-    from services.flakiness.settings import FlakinessSettings, ServiceSettings
-
-    try:
-        settings = ServiceSettings()
-        if args.instance_id:
-            settings = settings.model_copy(update={"instance_id": args.instance_id})
-        core = FlakinessSettings()
-    except ValidationError as exc:
-        log.error("bad settings: %s", exc)
-        return 2
-
-    async def main(stop: asyncio.Event) -> None:
-        await serve(settings, core, stop)
-
-    try:
-        return run_until_signalled(main)
-    except (ProcessorError, KafkaError, TimeoutError) as exc:
-        log.error("flakiness processor stopped: %s", exc)
-        return 1
 
 
 async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asyncio.Event) -> None:
@@ -113,13 +69,13 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
         )
 
 
-async def prepare_topics(bootstrap_servers: str, topics: Topics) -> TopicNames:
+async def prepare_topics(bootstrap_servers: str, topics: Topics) -> FlakinessTopics:
     """Create what is missing: the contract topics, and the changelog (compacted) with
     as many partitions as ``tests.results``."""
     from services.common.topics import TopicSpec, create_with_state
-    from services.flakiness.task import TopicNames
+    from services.flakiness.task import FlakinessTopics
 
-    names = TopicNames.under(topics)
+    names = FlakinessTopics.under(topics)
     changelog = TopicSpec(names.changelog, {"cleanup.policy": "compact"})
     await create_with_state(bootstrap_servers, topics, [changelog], like=names.results)
     return names

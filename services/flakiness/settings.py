@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import socket
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.settings import CsvList, KafkaSettings, service_alias
+from services.common.settings import CsvList, KafkaSettings, shared
 
 __all__ = ["FlakinessSettings", "ServiceSettings"]
 
 DAY_S = 86_400.0
-
-_env = service_alias("flakiness")
 
 
 class FlakinessSettings(BaseSettings):
@@ -71,24 +69,23 @@ class FlakinessSettings(BaseSettings):
 
 
 class ServiceSettings(KafkaSettings):
-    """Where Kafka is (``KAFKA_BOOTSTRAP_SERVERS``, ``KITESTREAM_TOPIC_PREFIX``) and who we are."""
+    """Where Kafka is (``KAFKA_BOOTSTRAP_SERVERS``, ``KITESTREAM_TOPIC_PREFIX``) and who we
+    are. Environment: ``KITESTREAM_FLAKINESS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="KITESTREAM_FLAKINESS_")
 
     instance_id: str = Field(
         default_factory=socket.gethostname,
-        validation_alias=AliasChoices(
-            "KITESTREAM_FLAKINESS_INSTANCE_ID", "KITESTREAM_INSTANCE_ID", "instance_id"
-        ),
+        validation_alias=shared("KITESTREAM_FLAKINESS_INSTANCE_ID", "KITESTREAM_INSTANCE_ID"),
         description="Stable per instance: a restart with the same id fences the old one.",
     )
     group_id: str = Field(
         default="kitestream-flakiness",
-        validation_alias=_env("group_id"),
         description="Consumer group (the topic prefix is put in front of it).",
     )
     max_batch: int = Field(
         default=8000,
         ge=1,
-        validation_alias=_env("max_batch"),
         description="Records per transaction at most (each transaction costs a few "
         "broker round trips, so bigger batches go faster; see docs/benchmarks.md).",
     )

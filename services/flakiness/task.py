@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from services.common.processor import Output, Record
+from services.common.processor import Change, Output, Record
 from services.common.topics import Topic, Topics
 from services.flakiness import BadRecord
 from services.flakiness.changelog import Changelog
@@ -31,13 +31,13 @@ from services.flakiness.runs import RunKey
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.tracker import Changes, Tracker
 
-__all__ = ["FlakinessTask", "TopicNames"]
+__all__ = ["FlakinessTask", "FlakinessTopics"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TopicNames:
+class FlakinessTopics:
     """Full names of every topic the processor reads or writes."""
 
     results: str
@@ -49,7 +49,7 @@ class TopicNames:
     dlq: str
 
     @classmethod
-    def under(cls, topics: Topics) -> TopicNames:
+    def under(cls, topics: Topics) -> FlakinessTopics:
         return cls(
             results=topics.name(Topic.TEST_RESULTS),
             jobs=topics.name(Topic.JOBS),
@@ -67,7 +67,7 @@ class FlakinessTask:
     def __init__(
         self,
         partition: int,
-        names: TopicNames,
+        names: FlakinessTopics,
         settings: FlakinessSettings,
         changelog: Changelog | None = None,
     ) -> None:
@@ -112,13 +112,12 @@ class FlakinessTask:
             return self._publish(changes)
         return []
 
-    def flush(self) -> list[Output]:
-        """The batch's changelog records and the latest state and run values."""
+    def flush(self) -> list[Output | Change]:
+        """The batch's changelog changes and the latest state and run values."""
         if self._restoring:
             self._finish_restore()
-        names, p = self.names, self.partition
-        out = [Output(names.changelog, k, v, p) for k, v in self.changelog.flush(self.tracker)]
-        out.extend(Output(names.state, key, value) for key, value in self._states.items())
+        out: list[Output | Change] = [Change(k, v) for k, v in self.changelog.flush(self.tracker)]
+        out.extend(Output(self.names.state, key, value) for key, value in self._states.items())
         out.extend(self._runs.values())
         self._states.clear()
         self._runs.clear()

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import NoDecode
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from services.common.settings import KafkaSettings, split_csv
+from services.common.settings import KafkaSettings, problems, split_csv
 from services.receiver.errors import SettingsError
 
 __all__ = [
@@ -59,7 +59,9 @@ SuiteTokens = Annotated[dict[str, SecretStr], NoDecode, BeforeValidator(parse_pa
 
 
 class ReceiverSettings(KafkaSettings):
-    """Everything ``kitestream receiver`` reads from the environment."""
+    """Everything ``kitestream receiver`` reads from the environment: ``KITESTREAM_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="KITESTREAM_")
 
     buildkite_tokens: SecretList = Field(
         description="Webhook tokens accepted from Buildkite; each is also the HMAC key.",
@@ -102,15 +104,11 @@ def load_settings() -> ReceiverSettings:
     try:
         return ReceiverSettings()
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_input=False, include_url=False):
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            variable = f"KITESTREAM_{field.upper()}"
-            if field == "buildkite_tokens" and error["type"] in {"missing", "value_error"}:
-                problems.append(
-                    f"{variable} is not set: set it to the webhook token(s) configured in "
-                    "Buildkite (Settings → Notification Services → Webhook), comma-separated"
-                )
-            else:
-                problems.append(f"{variable}: {error['msg']}")
-        raise SettingsError("; ".join(problems)) from None
+        raise SettingsError("; ".join(problems(ReceiverSettings, exc, _HINTS))) from None
+
+
+_HINTS = {
+    "buildkite_tokens": "KITESTREAM_BUILDKITE_TOKENS is not set: set it to the webhook "
+    "token(s) configured in Buildkite "
+    "(Settings → Notification Services → Webhook), comma-separated"
+}

@@ -13,12 +13,25 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.store.records import DECODERS, Poison, Policy, Row
+from services.store import durations
+from services.store.records import (
+    DECODERS,
+    Poison,
+    Policy,
+    Row,
+    execution_row,
+    read_result,
+    result_identity,
+    result_kept,
+    result_rows,
+)
 from services.store.statements import STATEMENTS
 
 __all__ = ["Batch", "add_day", "fold_day"]
 
 TopicPartition = tuple[str, int]
+
+_OUTCOME_COUNTS = {"passed": "passes", "failed": "failures", "skipped": "skips"}
 
 _COUNTS = ("runs", "passes", "failures", "skips", "flaky", "duration_count")
 
@@ -66,6 +79,9 @@ class Batch:
         self.records += 1
         self.offsets[(topic, partition)] = offset + 1
         try:
+            if base_topic == "tests.results":  # the bulk of every stream: folded in place
+                self._add_result(read_result(value))
+                return
             rows = DECODERS[base_topic](value, key, self.policy)
         except Poison as exc:
             slot = (base_topic, exc.kind)
@@ -86,6 +102,36 @@ class Batch:
             add_day(seen, row.values)  # decoders make a new dict per row: ours to change
         else:
             rows[key] = statement.fold(seen, row.values)
+
+    def _add_result(self, result: dict[str, Any]) -> None:
+        """The rows of :func:`~services.store.records.result_rows`, folded into the rows
+        already here without making new ones when the test and day are known (the same
+        counts as :func:`add_day` and ``Seen.fold``)."""
+        key, identity = result_identity(result)
+        at = result["received_at"]
+        day = self.rows.get("test_days", {}).get((key, at.date()))
+        seen = self.rows.get("tests_seen", {}).get((key,))
+        if day is None or seen is None:
+            for row in result_rows(result, self.policy):
+                self.add(row)
+            return
+        outcome, duration = result["result"], result["duration_s"]
+        day["runs"] += 1
+        if outcome in _OUTCOME_COUNTS:
+            day[_OUTCOME_COUNTS[outcome]] += 1
+        if duration is not None:
+            day["duration_count"] += 1
+            day["duration_sum_s"] += duration
+            durations.add(day["duration_hist"], duration)
+        seen["first_seen_at"] = min(seen["first_seen_at"], at)
+        seen["last_seen_at"] = max(seen["last_seen_at"], at)
+        if outcome == "failed" and (
+            seen["last_failure_at"] is None or at > seen["last_failure_at"]
+        ):
+            seen["last_failure_at"] = at
+            seen["last_failure_reason"] = result["failure_reason"]
+        if result_kept(result, self.policy):
+            self.add(Row("test_results", execution_row(result, key, identity)))
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self.rows.values())

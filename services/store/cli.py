@@ -4,7 +4,7 @@
 ``--no-migrate``), then consumes ``buildkite.builds``, ``buildkite.jobs``,
 ``tests.results``, ``tests.runs``, ``flakiness.state``, ``deploys``, ``incidents``,
 ``alerts`` and the dispatcher's delivery records until SIGINT or SIGTERM, serving
-Prometheus metrics on ``KITESTREAM_METRICS_PORT`` (default 9104, 0 disables).
+Prometheus metrics on ``KITESTREAM_METRICS_PORT`` (default 9105, 0 disables).
 ``kitestream store migrate`` only migrates. See docs/store.md.
 """
 
@@ -56,17 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from services.common.logs import configure_logging
+    from services.common.settings import load_settings
     from services.store.database import StoreDatabaseError, make_engine
     from services.store.settings import StoreSettings
 
-    try:
-        settings = StoreSettings()
-    except ValidationError as exc:
-        log.error("invalid settings: %s", exc)
-        return 2
+    settings = load_settings(StoreSettings)  # SettingsError: kitestream says why, exits 2
     configure_logging(settings.log_format, settings.log_level)
     try:
         engine = make_engine(settings.database_url)
@@ -147,17 +142,13 @@ def _policy(settings: StoreSettings) -> Policy:
 
 
 def _serve(settings: StoreSettings, engine: Engine) -> int:
-    from aiokafka.errors import KafkaError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from services.common.lifecycle import run_until_signalled
+    from services.common.lifecycle import run_service
 
     policy = _policy(settings)
     try:
-        return run_until_signalled(lambda stop: _consume(settings, engine, policy, stop))
-    except (KafkaError, TimeoutError, OSError) as exc:
-        log.error("store stopped: Kafka at %s: %r", settings.bootstrap_servers, exc)
-        return 1
+        return run_service("store", lambda stop: _consume(settings, engine, policy, stop))
     except SQLAlchemyError as exc:
         log.error("store stopped: database error: %s", exc)
         return 1

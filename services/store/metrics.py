@@ -1,4 +1,4 @@
-"""Prometheus metrics of ``kitestream store`` (its own registry, served on :9104)."""
+"""Prometheus metrics of ``kitestream store`` (its own registry, served on :9105)."""
 
 from __future__ import annotations
 

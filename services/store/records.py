@@ -25,7 +25,7 @@ from schemas.flakiness import FlakinessState, TestRun
 from schemas.operations import DeployEvent, IncidentEvent
 from schemas.tests import TestResult
 from services.dispatcher.records import DeliveryRecord
-from services.store import durations
+from services.store import durations, fastresult
 
 __all__ = ["DECODERS", "Decoder", "Poison", "Policy", "Row", "test_key"]
 
@@ -177,65 +177,102 @@ def decode_job(raw: bytes | None, _key: bytes | None, _policy: Policy) -> list[R
     ]
 
 
-def decode_result(raw: bytes | None, _key: bytes | None, policy: Policy) -> list[Row]:
-    result = _parse(TestResult, raw)
-    test, env = result.test, result.run_env
-    file = result.test.file_name or None
-    key = test_key(result.suite, test.scope, test.name, file)
-    failed = result.result == "failed"
-    identity = {"suite": result.suite, "scope": test.scope, "name": test.name, "file": file}
+def read_result(raw: bytes | None) -> dict[str, Any]:
+    """A ``tests.results`` value as ``TestResult.model_dump()`` gives it; :class:`Poison`
+    when it is not one (plain values are read by hand, see :mod:`.fastresult`)."""
+    result = None if raw is None else fastresult.read(raw)
+    return _parse(TestResult, raw).model_dump() if result is None else result
+
+
+def result_identity(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The test key of an execution, and its suite, scope, name and file."""
+    test = result["test"]
+    file = test["file_name"] or None
+    key = test_key(result["suite"], test["scope"], test["name"], file)
+    return key, {
+        "suite": result["suite"],
+        "scope": test["scope"],
+        "name": test["name"],
+        "file": file,
+    }
+
+
+def result_kept(result: dict[str, Any], policy: Policy) -> bool:
+    """Failed executions and passes on a retry are kept; every one when asked."""
+    outcome = result["result"]
+    return (
+        outcome == "failed"
+        or (outcome == "passed" and result["attempt"] > 1)
+        or policy.store_all_executions
+    )
+
+
+def execution_row(result: dict[str, Any], key: str, identity: dict[str, Any]) -> dict[str, Any]:
+    env = result["run_env"]
+    return {
+        "event_id": result["event_id"],
+        "test_key": key,
+        **identity,
+        "result": result["result"],
+        "attempt": result["attempt"],
+        "duration_s": result["duration_s"],
+        "failure_reason": result["failure_reason"],
+        "failure_expanded": result["failure_expanded"],
+        "upload_id": result["upload_id"],
+        "build_id": env["key"],
+        "build_number": env["number"],
+        "job_id": env["job_id"],
+        "commit": env["commit_sha"],
+        "branch": env["branch"],
+        "url": env["url"],
+        "at": result["received_at"],
+    }
+
+
+def result_rows(result: dict[str, Any], policy: Policy) -> list[Row]:
+    """The rows of one execution: its day rollup, its test's sighting and, when kept,
+    the execution itself."""
+    key, identity = result_identity(result)
+    at: datetime = result["received_at"]
+    outcome, duration = result["result"], result["duration_s"]
+    failed = outcome == "failed"
     day: dict[str, Any] = {
         "test_key": key,
-        "day": result.received_at.date(),
+        "day": at.date(),
         **identity,
         "runs": 1,
-        "passes": int(result.result == "passed"),
+        "passes": int(outcome == "passed"),
         "failures": int(failed),
-        "skips": int(result.result == "skipped"),
+        "skips": int(outcome == "skipped"),
         "flaky": 0,
         "duration_count": 0,
         "duration_sum_s": 0.0,
         "duration_hist": {},
     }
-    if result.duration_s is not None:
+    if duration is not None:
         day["duration_count"] = 1
-        day["duration_sum_s"] = result.duration_s
-        durations.add(day["duration_hist"], result.duration_s)
+        day["duration_sum_s"] = duration
+        durations.add(day["duration_hist"], duration)
     seen: dict[str, Any] = {
         "test_key": key,
         "kind": "test",
         **identity,
-        "service": policy.service_of_suite(result.suite),
+        "service": policy.service_of_suite(result["suite"]),
         "episodes": 0,
         "last_evidence": [],
-        "first_seen_at": result.received_at,
-        "last_seen_at": result.received_at,
-        "last_failure_at": result.received_at if failed else None,
-        "last_failure_reason": result.failure_reason if failed else None,
+        "first_seen_at": at,
+        "last_seen_at": at,
+        "last_failure_at": at if failed else None,
+        "last_failure_reason": result["failure_reason"] if failed else None,
     }
     rows = [Row("test_days", day), Row("tests_seen", seen)]
-    retry_pass = result.result == "passed" and result.attempt > 1
-    if failed or retry_pass or policy.store_all_executions:
-        execution = {
-            "event_id": result.event_id,
-            "test_key": key,
-            **identity,
-            "result": result.result,
-            "attempt": result.attempt,
-            "duration_s": result.duration_s,
-            "failure_reason": result.failure_reason,
-            "failure_expanded": [f.model_dump(mode="json") for f in result.failure_expanded],
-            "upload_id": result.upload_id,
-            "build_id": env.key,
-            "build_number": env.number,
-            "job_id": env.job_id,
-            "commit": env.commit_sha,
-            "branch": env.branch,
-            "url": env.url,
-            "at": result.received_at,
-        }
-        rows.append(Row("test_results", execution))
+    if result_kept(result, policy):
+        rows.append(Row("test_results", execution_row(result, key, identity)))
     return rows
+
+
+def decode_result(raw: bytes | None, _key: bytes | None, policy: Policy) -> list[Row]:
+    return result_rows(read_result(raw), policy)
 
 
 def decode_state(raw: bytes | None, _key: bytes | None, policy: Policy) -> list[Row]:

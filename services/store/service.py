@@ -5,7 +5,8 @@ One consumer group (``kitestream-store``), ``read_committed``. For every batch t
 and written with their partitions' next offsets in one transaction
 (:mod:`services.store.writer`). On assignment the consumer seeks to the offsets stored
 in the database (the beginning where none is stored): Kafka's committed offsets are
-written too, after the database commit, but only so that lag tools can see them.
+written too (every few seconds, after the database commit), but only so that lag tools
+can see them.
 
 A rebalance can start while a batch is being written; assignment and revocation wait
 for that write (``_writing``), which never waits on the consumer, so the wait cannot
@@ -42,6 +43,9 @@ __all__ = ["DELIVERED_TOPIC", "Store"]
 log = logging.getLogger(__name__)
 
 DELIVERED_TOPIC = "kitestream.dispatcher-delivered"  # the dispatcher's, under the prefix
+
+# Kafka's committed offsets are for lag tools only: a round trip every few seconds.
+KAFKA_COMMIT_INTERVAL_S = 5.0
 
 
 class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -91,6 +95,7 @@ class Store:
         self._writing = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._next_prune = 0.0
+        self._next_kafka_commit = 0.0
         self._warned: set[tuple[str, str]] = set()
 
     async def prepare_topics(self) -> None:
@@ -127,6 +132,7 @@ class Store:
                     await self._prune_if_due()
             finally:
                 stopping.cancel()
+            await self._commit_to_kafka(dict(self._expected))
         finally:
             await consumer.stop()
             self._consumer = None
@@ -199,7 +205,9 @@ class Store:
             for name, rows in batch.rows.items():
                 self.metrics.rows.labels(name).inc(len(rows))
             self._report_poison(batch)
-        await self._commit_to_kafka(batch.offsets)
+        if time.monotonic() >= self._next_kafka_commit:
+            self._next_kafka_commit = time.monotonic() + KAFKA_COMMIT_INTERVAL_S
+            await self._commit_to_kafka(dict(self._expected))
 
     def _report_poison(self, batch: Batch) -> None:
         for (topic, kind), count in batch.poison.items():
@@ -214,7 +222,7 @@ class Store:
                     batch.first_poison[(topic, kind)],
                 )
 
-    async def _commit_to_kafka(self, offsets: Mapping[tuple[str, int], int]) -> None:
+    async def _commit_to_kafka(self, offsets: Mapping[tuple[str, int], int | None]) -> None:
         """Best effort, for lag tools: the database holds the offsets that count."""
         consumer = self._consumer
         if consumer is None:
@@ -223,7 +231,7 @@ class Store:
         wanted = {
             TopicPartition(topic, partition): offset
             for (topic, partition), offset in offsets.items()
-            if TopicPartition(topic, partition) in assigned
+            if offset is not None and TopicPartition(topic, partition) in assigned
         }
         if not wanted:
             return

@@ -27,14 +27,14 @@ from services.dispatcher.routing import (
     WebhookSinkConfig,
 )
 from services.dispatcher.settings import DispatcherSettings
-from services.dispatcher.sinks.base import Delivery, Receipt, Sink
+from services.dispatcher.sinks.base import Envelope, Receipt, Sink
 from services.dispatcher.sinks.buildkite import BuildkiteBuildSink
 from services.dispatcher.sinks.log import LogSink
 from services.dispatcher.sinks.pagerduty import PagerDutySink
 from services.dispatcher.sinks.slack import SlackSink
 from services.dispatcher.sinks.webhook import WebhookSink
 
-__all__ = ["Delivery", "Receipt", "Sink", "build_sinks"]
+__all__ = ["Envelope", "Receipt", "Sink", "build_sinks"]
 
 
 def build_sinks(

@@ -1,4 +1,4 @@
-"""What a sink is to the dispatcher: something that takes a batch of deliveries.
+"""What a sink is to the dispatcher: something that takes a batch of envelopes.
 
 Most sinks take one alert per call (``max_batch = 1``). Slack takes several, so that a
 burst of alerts becomes one message, and asks for ``min_interval_s`` between calls.
@@ -14,12 +14,12 @@ from typing import Protocol
 
 from schemas.alerts import Alert
 
-__all__ = ["Delivery", "Receipt", "Sink"]
+__all__ = ["Envelope", "Receipt", "Sink"]
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One alert for one sink.
+class Envelope:
+    """One alert addressed to one sink: what a sink's ``send`` is given.
 
     ``resolves`` is set on recovery alerts: the ``alert_id`` of the alert this one
     recovers, as delivered earlier to the same sink (``None`` when nothing was).
@@ -45,7 +45,7 @@ class Sink(Protocol):
     max_batch: int
     min_interval_s: float
 
-    async def send(self, batch: Sequence[Delivery], attempt: int) -> Receipt:
+    async def send(self, batch: Sequence[Envelope], attempt: int) -> Receipt:
         """Deliver ``batch`` (``attempt`` counts from 1), or raise ``DeliveryFailed``."""
         ...
 

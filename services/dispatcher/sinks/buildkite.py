@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from schemas.alerts import Alert
 from services.dispatcher.errors import DeliveryFailed
-from services.dispatcher.sinks.base import Delivery, Receipt
+from services.dispatcher.sinks.base import Envelope, Receipt
 from services.dispatcher.sinks.request import raise_for_answer, request
 
 __all__ = ["ALERT_ID_META", "BuildkiteBuildSink", "build_request"]
@@ -125,7 +125,7 @@ class BuildkiteBuildSink:
             return int(builds[0].get("number", 0)), response.status_code
         return None, response.status_code
 
-    async def send(self, batch: Sequence[Delivery], attempt: int) -> Receipt:
+    async def send(self, batch: Sequence[Envelope], attempt: int) -> Receipt:
         [delivery] = batch
         alert = delivery.alert
         existing, status = await self._existing_build(alert.alert_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from services.dispatcher.sinks.base import Delivery, Receipt
+from services.dispatcher.sinks.base import Envelope, Receipt
 
 __all__ = ["LogSink"]
 
@@ -21,7 +21,7 @@ class LogSink:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    async def send(self, batch: Sequence[Delivery], attempt: int) -> Receipt:
+    async def send(self, batch: Sequence[Envelope], attempt: int) -> Receipt:
         for delivery in batch:
             alert = delivery.alert
             log.log(

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from schemas.alerts import Alert
 from services.dispatcher.records import RECOVERY_KINDS
-from services.dispatcher.sinks.base import Delivery, Receipt
+from services.dispatcher.sinks.base import Envelope, Receipt
 from services.dispatcher.sinks.request import raise_for_answer, request
 
 __all__ = ["PagerDutySink", "pagerduty_event"]
@@ -83,7 +83,7 @@ class PagerDutySink:
         self._events_url = events_url
         self._client = client
 
-    async def send(self, batch: Sequence[Delivery], attempt: int) -> Receipt:
+    async def send(self, batch: Sequence[Envelope], attempt: int) -> Receipt:
         [delivery] = batch
         event = pagerduty_event(
             delivery.alert, self._routing_key.get_secret_value(), resolves=delivery.resolves

@@ -24,7 +24,7 @@ import orjson
 from pydantic import SecretStr
 
 from schemas.alerts import Alert
-from services.dispatcher.sinks.base import Delivery, Receipt
+from services.dispatcher.sinks.base import Envelope, Receipt
 from services.dispatcher.sinks.request import raise_for_answer, request
 
 __all__ = ["SlackSink", "slack_message"]
@@ -116,7 +116,7 @@ class SlackSink:
         self._url = url
         self._client = client
 
-    async def send(self, batch: Sequence[Delivery], attempt: int) -> Receipt:
+    async def send(self, batch: Sequence[Envelope], attempt: int) -> Receipt:
         body = orjson.dumps(slack_message([d.alert for d in batch]))
         response = await request(
             self._client,

@@ -22,7 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from services.dispatcher.signature import SIGNATURE_HEADER, sign
-from services.dispatcher.sinks.base import Delivery, Receipt
+from services.dispatcher.sinks.base import Envelope, Receipt
 from services.dispatcher.sinks.request import raise_for_answer, request
 
 __all__ = ["WebhookSink", "webhook_headers"]
@@ -58,7 +58,7 @@ class WebhookSink:
         self._client = client
         self._clock = clock
 
-    async def send(self, batch: Sequence[Delivery], attempt: int) -> Receipt:
+    async def send(self, batch: Sequence[Envelope], attempt: int) -> Receipt:
         [delivery] = batch
         body = delivery.alert.to_json()
         headers = webhook_headers(

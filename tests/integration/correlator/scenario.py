@@ -19,7 +19,6 @@ from schemas.base import Message
 from schemas.buildkite import Build, BuildEvent, Pipeline
 from schemas.flakiness import TestRun
 from schemas.operations import DeployEvent, IncidentEvent
-from services.common.kafka import make_producer
 from services.common.topics import Topic, Topics
 from tests.kafka_io import read_until
 
@@ -122,24 +121,9 @@ def key_of(event: Message) -> bytes:
     return event.pipeline.encode()
 
 
-async def produce(bootstrap: str, topics: Topics, events: list[Message]) -> None:
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send(topics.name(topic_of(event)), event.to_json(), key=key_of(event))
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-async def produce_raw(bootstrap: str, topic: str, value: bytes) -> None:
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        await (await producer.send(topic, value, key=b"junk"))
-    finally:
-        await producer.stop()
+def messages(topics: Topics, events: list[Message]) -> list[tuple[str, bytes, bytes]]:
+    """``events`` as (topic, key, value) for :func:`tests.kafka_io.produce`."""
+    return [(topics.name(topic_of(e)), key_of(e), e.to_json()) for e in events]
 
 
 async def read_alerts(

@@ -17,13 +17,12 @@ from tests.integration.correlator.scenario import (
     failed_build,
     incident,
     log_lines,
-    produce,
-    produce_raw,
+    messages,
     read_alerts,
     read_values,
     run_summary,
 )
-from tests.kafka_io import committed_reader
+from tests.kafka_io import committed_reader, produce
 
 CATALOG = """
 services:
@@ -81,13 +80,15 @@ async def test_failures_deploys_and_incidents_become_alerts_once_each(
         with correlator_process(kafka_bootstrap, kafka_topics, catalog, "solo", log):
             # Flakiness colours the decisions made after the summary was correlated.
             flaky = run_summary("search", "b-src-1", ["t1", "t2"], ["t1", "t2"])
-            await produce(kafka_bootstrap, kafka_topics, [flaky])
+            await produce(kafka_bootstrap, messages(kafka_topics, [flaky]))
             async with committed_reader(
                 kafka_bootstrap, kafka_topics.internal("correlator-repartition")
             ) as repartitioned:
                 assert len(await read_values(repartitioned, 1, timeout_s=60)) == 1
-            await produce(kafka_bootstrap, kafka_topics, events)
-            await produce_raw(kafka_bootstrap, kafka_topics.name(Topic.DEPLOYS), b'{"not": 1}')
+            await produce(kafka_bootstrap, messages(kafka_topics, events))
+            await produce(
+                kafka_bootstrap, [(kafka_topics.name(Topic.DEPLOYS), b"junk", b'{"not": 1}')]
+            )
             alerts = await read_alerts(reader, [], len(expected), timeout_s=90)
             await read_alerts(reader, alerts, len(expected) + 1, timeout_s=3)  # nothing more
             async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.DLQ)) as dlq:
@@ -143,11 +144,11 @@ async def test_sigkill_mid_stream_and_restart_give_the_same_alert_set(
     small_batches = {"KITESTREAM_CORRELATOR_MAX_BATCH": "4"}
     alerts: list[Alert] = []
     async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
-        await produce(kafka_bootstrap, kafka_topics, first)
+        await produce(kafka_bootstrap, messages(kafka_topics, first))
         with correlator_process(
             kafka_bootstrap, kafka_topics, catalog, "crashy", log, **small_batches
         ) as victim:
-            await produce(kafka_bootstrap, kafka_topics, second)
+            await produce(kafka_bootstrap, messages(kafka_topics, second))
             await read_alerts(reader, alerts, 10, timeout_s=90)
             victim.send_signal(signal.SIGKILL)
         assert 10 <= len(alerts) < count, "the kill must land mid-stream"
@@ -173,12 +174,14 @@ async def test_sighup_reloads_the_catalog_and_keeps_the_state_and_sigterm_stops_
             # The deploy and the incident arrive while "checkout-ci" maps to nothing.
             await produce(
                 kafka_bootstrap,
-                kafka_topics,
-                [
-                    deployed("search", "dep-1", 0),
-                    incident("PSRC001", "INC-1", 30),
-                    failed_build("checkout-ci", "b-unmapped", 10),
-                ],
+                messages(
+                    kafka_topics,
+                    [
+                        deployed("search", "dep-1", 0),
+                        incident("PSRC001", "INC-1", 30),
+                        failed_build("checkout-ci", "b-unmapped", 10),
+                    ],
+                ),
             )
             assert await read_alerts(reader, [], 1, timeout_s=8) == []
             write_catalog(
@@ -187,7 +190,8 @@ async def test_sighup_reloads_the_catalog_and_keeps_the_state_and_sigterm_stops_
             proc.send_signal(signal.SIGHUP)
             await _wait_for_log(log, "catalog reloaded")
             await produce(
-                kafka_bootstrap, kafka_topics, [failed_build("checkout-ci", "b-mapped", 12)]
+                kafka_bootstrap,
+                messages(kafka_topics, [failed_build("checkout-ci", "b-mapped", 12)]),
             )
             alerts = await read_alerts(reader, [], 1, timeout_s=60)
             assert proc.poll() is None, "SIGHUP does not stop it"

@@ -16,19 +16,17 @@ from typing import Any
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.common.kafka import make_producer, send_with_deadline
 from services.common.topics import Topic, Topics
 from services.dispatcher.cli import wire
 from services.dispatcher.service import Dispatcher
 from services.dispatcher.settings import DispatcherSettings
-from tests.kafka_io import committed_reader, read_until
+from tests import kafka_io
 
 __all__ = [
     "committed_offsets",
     "dispatching",
     "process_env",
     "produce",
-    "read_topic",
     "settings_for",
     "start_dispatcher",
 ]
@@ -108,27 +106,9 @@ async def dispatching(
 
 
 async def produce(bootstrap: str, topic: str, items: Sequence[tuple[str | None, bytes]]) -> None:
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        for key, value in items:
-            await send_with_deadline(
-                producer, topic, value, key=None if key is None else key.encode(), deadline_s=10
-            )
-    finally:
-        await producer.stop()
-
-
-async def read_topic(
-    bootstrap: str, topic: str, count: int, timeout_s: float = 20
-) -> list[tuple[bytes | None, bytes | None]]:
-    """The first ``count`` records (key, value) of ``topic``, over all partitions;
-    ``TimeoutError`` when fewer arrive in ``timeout_s``."""
-    async with committed_reader(bootstrap, topic) as consumer:
-        got = await read_until(consumer, [], count, timeout_s, lambda r: (r.key, r.value))
-    if len(got) < count:
-        raise TimeoutError(f"{len(got)} of {count} records on {topic} after {timeout_s}s")
-    return got
+    """``items`` (key, value) onto ``topic``, through :func:`tests.kafka_io.produce`."""
+    keyed = [(topic, None if key is None else key.encode(), value) for key, value in items]
+    await kafka_io.produce(bootstrap, keyed)
 
 
 async def committed_offsets(bootstrap: str, topics: Topics, group_id: str) -> dict[int, int]:

@@ -17,10 +17,10 @@ from tests.integration.dispatcher.kafka_helpers import (
     committed_offsets,
     dispatching,
     produce,
-    read_topic,
     settings_for,
 )
 from tests.integration.dispatcher.recorder import RecordingServer, Reply
+from tests.kafka_io import read_topic
 from tests.unit.dispatcher.factories import make_alert
 
 ENV = {"SECRET": "s3cret"}

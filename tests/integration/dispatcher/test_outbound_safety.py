@@ -9,7 +9,7 @@ import pytest
 from services.dispatcher.egress import Reach
 from services.dispatcher.errors import ConfigError, DeliveryFailed, DestinationRefused
 from services.dispatcher.outbound import Resolver, make_client
-from services.dispatcher.sinks import Delivery
+from services.dispatcher.sinks import Envelope
 from tests.integration.dispatcher.harness import make_sink
 from tests.integration.dispatcher.recorder import RecordingServer, Reply
 from tests.unit.dispatcher.factories import make_alert
@@ -37,7 +37,7 @@ async def test_a_name_resolving_to_loopback_is_refused_without_allow_private() -
             SECRET,
         )
         with pytest.raises(DeliveryFailed) as caught:
-            await sink.send([Delivery(make_alert())], attempt=1)
+            await sink.send([Envelope(make_alert())], attempt=1)
         await sink.aclose()
     assert not caught.value.retryable
     assert "localhost resolves to" in caught.value.reason
@@ -105,7 +105,7 @@ async def test_a_redirect_to_a_private_address_is_not_followed() -> None:
                 SECRET,
             )
             with pytest.raises(DeliveryFailed) as caught:
-                await sink.send([Delivery(make_alert())], attempt=1)
+                await sink.send([Envelope(make_alert())], attempt=1)
             await sink.aclose()
     assert not caught.value.retryable
     assert "redirects are not followed" in caught.value.reason
@@ -120,7 +120,7 @@ async def test_development_mode_allows_plain_http_to_loopback_only() -> None:
             SECRET,
             dev_mode=True,
         )
-        await sink.send([Delivery(make_alert())], attempt=1)
+        await sink.send([Envelope(make_alert())], attempt=1)
         await sink.aclose()
     assert len(server.received) == 1
     public = make_sink(
@@ -130,7 +130,7 @@ async def test_development_mode_allows_plain_http_to_loopback_only() -> None:
         resolver=fixed({"hooks.example.test": ["93.184.216.34"]}),
     )
     with pytest.raises(DeliveryFailed, match="plain http is allowed to loopback only"):
-        await public.send([Delivery(make_alert())], attempt=1)
+        await public.send([Envelope(make_alert())], attempt=1)
     await public.aclose()
 
 

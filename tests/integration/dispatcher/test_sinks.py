@@ -11,7 +11,7 @@ import pytest
 
 from schemas.alerts import Alert
 from services.dispatcher.signature import verify
-from services.dispatcher.sinks import Delivery
+from services.dispatcher.sinks import Envelope
 from services.dispatcher.worker import Delivered
 from tests.integration.dispatcher.harness import make_sink
 from tests.integration.dispatcher.recorder import Received, RecordingServer, Reply
@@ -33,7 +33,7 @@ async def test_webhook_posts_the_alert_json_signed_with_its_id_as_idempotency_ke
             },
             {"HOOK_URL": server.url("/alerts"), "HOOK_SECRET": SECRET},
         )
-        receipt = await sink.send([Delivery(alert)], attempt=1)
+        receipt = await sink.send([Envelope(alert)], attempt=1)
         await sink.aclose()
     [got] = server.received
     assert (got.method, got.path) == ("POST", "/alerts")
@@ -53,7 +53,7 @@ async def test_slack_message_has_the_summary_reasons_and_links_in_block_kit() ->
             {"type": "slack", "url_env": "SLACK_URL", "allow_private": True},
             {"SLACK_URL": server.url("/services/T0/B0/secret")},
         )
-        await sink.send([Delivery(alert)], attempt=1)
+        await sink.send([Envelope(alert)], attempt=1)
         await sink.aclose()
     [got] = server.received
     message = got.json()
@@ -153,8 +153,8 @@ async def test_buildkite_build_carries_the_alert_and_is_not_started_twice() -> N
             },
             {"BK_TOKEN": "bkua_secret"},
         )
-        first = await sink.send([Delivery(alert)], attempt=1)
-        again = await sink.send([Delivery(alert)], attempt=2)
+        first = await sink.send([Envelope(alert)], attempt=1)
+        again = await sink.send([Envelope(alert)], attempt=2)
         await sink.aclose()
     assert [r.method for r in server.received] == ["GET", "POST", "GET"]
     post = server.received[1]
@@ -175,7 +175,7 @@ async def test_log_sink_writes_one_line_per_alert(caplog: pytest.LogCaptureFixtu
     alert = make_alert(7)
     sink = make_sink({"type": "log"})
     with caplog.at_level(logging.INFO, logger="services.dispatcher.sinks.log"):
-        await sink.send([Delivery(alert)], attempt=1)
+        await sink.send([Envelope(alert)], attempt=1)
     [record] = caplog.records
     assert alert.summary in record.getMessage()
     assert record.__dict__["alert_id"] == alert.alert_id

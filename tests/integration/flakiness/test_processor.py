@@ -20,9 +20,8 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from services.common.kafka import make_producer
 from services.common.topics import Topic, Topics, partition_counts
-from tests.kafka_io import committed_reader, read_until
+from tests.kafka_io import committed_reader, produce, read_until
 from tests.ports import free_port
 from tests.unit.flakiness.stream import (
     CLEAR_AFTER_RUNS,
@@ -40,16 +39,10 @@ PROJECTS = [
 ]
 
 
-async def produce(bootstrap: str, topics: Topics, inputs: list[Input]) -> None:
+def messages(topics: Topics, inputs: list[Input]) -> list[tuple[str, bytes, bytes]]:
+    """``inputs`` as (topic, key, value) for :func:`tests.kafka_io.produce`."""
     names = {"results": topics.name(Topic.TEST_RESULTS), "jobs": topics.name(Topic.JOBS)}
-    producer = make_producer(bootstrap)
-    await producer.start()
-    try:
-        for item in inputs:
-            await producer.send(names[item.topic], item.value, key=item.key)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    return [(names[item.topic], item.key, item.value) for item in inputs]
 
 
 def interleaved(projects: list[Project], builds: int = 24) -> list[Input]:
@@ -110,7 +103,7 @@ async def test_a_known_flaky_stream_gives_exactly_the_expected_alerts(
 ) -> None:
     expected = expected_alert_ids(PROJECTS)
     inputs = interleaved(PROJECTS)
-    await produce(kafka_bootstrap, kafka_topics, inputs)
+    await produce(kafka_bootstrap, messages(kafka_topics, inputs))
     port = free_port()
     async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
         with processor(kafka_bootstrap, kafka_topics, "solo", KITESTREAM_METRICS_PORT=str(port)):
@@ -132,7 +125,7 @@ async def test_sigkill_mid_stream_and_restart_gives_the_same_alerts_without_dupl
     kafka_bootstrap: str, kafka_topics: Topics
 ) -> None:
     expected = expected_alert_ids(PROJECTS)
-    await produce(kafka_bootstrap, kafka_topics, interleaved(PROJECTS))
+    await produce(kafka_bootstrap, messages(kafka_topics, interleaved(PROJECTS)))
     slow = {"KITESTREAM_FLAKINESS_MAX_BATCH": "5"}
     async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
         alerts: list[dict[str, object]] = []
@@ -153,14 +146,14 @@ async def test_two_instances_give_the_same_alerts_as_one(
     expected = expected_alert_ids(PROJECTS)
     inputs = interleaved(PROJECTS)
     half = len(inputs) // 2
-    await produce(kafka_bootstrap, kafka_topics, inputs[:half])
+    await produce(kafka_bootstrap, messages(kafka_topics, inputs[:half]))
     async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
         alerts: list[dict[str, object]] = []
         with processor(kafka_bootstrap, kafka_topics, "first", KITESTREAM_FLAKINESS_MAX_BATCH="20"):
             await read_alerts(reader, alerts, 1, timeout_s=120)
             # the second joins mid-stream: partitions move and are restored from the changelog
             with processor(kafka_bootstrap, kafka_topics, "second"):
-                await produce(kafka_bootstrap, kafka_topics, inputs[half:])
+                await produce(kafka_bootstrap, messages(kafka_topics, inputs[half:]))
                 await read_alerts(reader, alerts, len(expected), timeout_s=120)
                 await read_alerts(reader, alerts, len(expected) + 1, timeout_s=3)
     assert ids(alerts) == Counter(expected)
@@ -168,7 +161,7 @@ async def test_two_instances_give_the_same_alerts_as_one(
 
 async def test_flaky_list_shows_what_is_flagged(kafka_bootstrap: str, kafka_topics: Topics) -> None:
     project = PROJECTS[0]
-    await produce(kafka_bootstrap, kafka_topics, project_stream(project, builds=7))
+    await produce(kafka_bootstrap, messages(kafka_topics, project_stream(project, builds=7)))
     async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
         with processor(kafka_bootstrap, kafka_topics, "solo"):
             await read_alerts(reader, [], 2, timeout_s=120)

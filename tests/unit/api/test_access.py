@@ -12,10 +12,10 @@ from pydantic import SecretStr
 
 from services.api.app import create_app
 from services.api.database import read_engine
-from services.api.errors import SettingsError
-from services.api.settings import ApiSettings, check_exposure, is_loopback, load_settings
+from services.api.settings import ApiSettings, check_exposure, is_loopback, read_settings
 from services.catalog.catalog import Catalog
 from services.cli import main
+from services.common.settings import SettingsError
 from services.store.tables import alerts
 from tests.unit.api.conftest import serving
 from tests.unit.api.rows import add_alert, add_test
@@ -147,7 +147,7 @@ async def test_a_store_not_migrated_yet_answers_503_and_is_not_ready(tmp_path: P
 def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KITESTREAM_API_PAGE_LIMIT", "0")
     with pytest.raises(SettingsError, match="KITESTREAM_API_PAGE_LIMIT"):
-        load_settings()
+        read_settings()
 
 
 def test_an_unreadable_catalog_or_database_url_stops_the_start(tmp_path: Path) -> None:

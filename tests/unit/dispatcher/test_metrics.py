@@ -12,7 +12,7 @@ from services.dispatcher.backoff import RetryPolicy
 from services.dispatcher.breaker import BreakerState, CircuitBreaker
 from services.dispatcher.errors import DeliveryFailed
 from services.dispatcher.metrics import OUTCOMES, DispatcherMetrics, status_class
-from services.dispatcher.sinks.base import Delivery, Receipt
+from services.dispatcher.sinks.base import Envelope, Receipt
 from tests.unit.dispatcher.factories import make_alert, make_job
 from tests.unit.dispatcher.workers import running_worker
 
@@ -75,7 +75,7 @@ class ScriptedSink:
         self._gate = gate
         self.calls: list[list[str]] = []
 
-    async def send(self, batch: Sequence[Delivery], attempt: int) -> Receipt:
+    async def send(self, batch: Sequence[Envelope], attempt: int) -> Receipt:
         if self._gate is not None:
             await self._gate.wait()
         self.calls.append([d.alert.alert_id for d in batch])

@@ -8,7 +8,7 @@
 
 Clearing counts executions as they arrive, so a clear that falls among the executions
 of one commit can come one execution earlier or later; the first two properties hold
-with clearing out of reach (README, "Flaky tests", says so).
+with clearing out of reach (docs/flakiness.md says so).
 """
 
 from __future__ import annotations

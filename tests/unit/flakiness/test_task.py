@@ -1,8 +1,9 @@
 """The partition task: contract messages in, changelog/state/alerts/runs out; restarts.
 
-The runtime calls ``process`` per record and ``flush`` once per batch; a crash loses the
-batch in hand, so a restart always resumes at a batch boundary, from the changelog as
-Kafka kept it (compacted or not, tombstones or not).
+The runtime's batch step (:class:`~services.common.batch.BatchStep`, used here as the
+runtime uses it) calls ``process`` per record and ``flush`` once per batch; a crash
+loses the batch in hand, so a restart always resumes at a batch boundary, from the
+changelog as Kafka kept it (compacted or not, tombstones or not).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from hypothesis import strategies as st
 
 from schemas.alerts import Alert
 from schemas.flakiness import FlakinessState, TestRun
-from services.common.processor import Output, Record
+from services.common.processor import BatchStep, Output, Record
 from services.common.topics import Topics
 from services.flakiness import BadRecord
 from services.flakiness.changelog import Changelog
 from services.flakiness.execution import TestSubject
 from services.flakiness.settings import FlakinessSettings
-from services.flakiness.task import FlakinessTask, TopicNames
+from services.flakiness.task import FlakinessTask, FlakinessTopics
 from tests.unit.flakiness.replay import compacted, snapshot, tiny_changelog
 from tests.unit.flakiness.stream import (
     CLEAR_AFTER_RUNS,
@@ -32,7 +33,7 @@ from tests.unit.flakiness.stream import (
     project_stream,
 )
 
-NAMES = TopicNames.under(Topics("t."))
+NAMES = FlakinessTopics.under(Topics("t."))
 CONFIG = FlakinessSettings(clear_after_runs=CLEAR_AFTER_RUNS)
 PROJECTS = [Project("pytest", "payments-api"), Project("jest", "web")]
 
@@ -45,14 +46,16 @@ def records(inputs: list[Input]) -> list[Record]:
 STREAM = records([i for p in PROJECTS for i in project_stream(p)])
 
 
+STEP = BatchStep(service="flakiness", dlq_topic=NAMES.dlq, changelog_topic=NAMES.changelog)
+
+
 def run(task: FlakinessTask, stream: list[Record], batch: int = 50) -> list[Output]:
-    """Outputs as the runtime would produce them, ``batch`` records a transaction."""
+    """Outputs as the runtime produces them, ``batch`` records a transaction."""
     out: list[Output] = []
-    for n, record in enumerate(stream, 1):
-        out.extend(task.process(record))
-        if n % batch == 0:
-            out.extend(task.flush())
-    out.extend(task.flush())
+    for start in range(0, len(stream), batch):
+        out += STEP.run({0: task}, stream[start : start + batch])
+    out += STEP.addressed(task.flush(), 0)  # a restored task given nothing finishes here
+    assert STEP.dead_letters == 0
     return out
 
 
@@ -146,9 +149,7 @@ def test_runs_name_failed_tests_and_the_outage_for_the_correlator() -> None:
 
 def test_one_batch_writes_one_changelog_record_however_many_results_it_has() -> None:
     task = FlakinessTask(0, NAMES, CONFIG)
-    for record in STREAM[:200]:
-        task.process(record)
-    assert len(on(task.flush(), NAMES.changelog)) == 1
+    assert len(on(STEP.run({0: task}, STREAM[:200]), NAMES.changelog)) == 1
     assert task.flush() == []  # nothing new
 
 

@@ -11,14 +11,19 @@ from pydantic import ValidationError
 from schemas.alerts import Alert
 from schemas.base import Message
 from schemas.operations import DeployEvent, IncidentEvent
-from services.common.processor import Output, Record
+from services.common.processor import BatchStep, Output, Record
 from services.common.topics import Topics
 from services.correlator.settings import CorrelatorSettings
-from services.correlator.tasks import CatalogHolder, CorrelationTask, RepartitionTask, TopicNames
+from services.correlator.task import (
+    CatalogHolder,
+    CorrelationTask,
+    CorrelatorTopics,
+    RepartitionTask,
+)
 from services.correlator.windows import Windows
 from tests.unit.correlator.timeline import at
 
-NAMES = TopicNames.under(Topics("p."))
+NAMES = CorrelatorTopics.under(Topics("p."))
 CATALOG = """
 services:
   payments-api:
@@ -84,10 +89,10 @@ def test_a_reload_with_errors_keeps_the_catalog_in_use(holder: CatalogHolder) ->
     assert holder.path is not None
     holder.path.write_text("services:\n  payments-api:\n    pipeline: [oops]\n")
     assert holder.reload() is False
-    assert "payments-api" in holder.router.catalog.services
+    assert "payments-api" in holder.observer.catalog.services
     holder.path.write_text(CATALOG.replace("payments-api", "checkout"))
     assert holder.reload() is True
-    assert set(holder.router.catalog.services) == {"checkout"}
+    assert set(holder.observer.catalog.services) == {"checkout"}
 
 
 def test_the_correlation_task_logs_state_to_its_partition_and_alerts_by_service(
@@ -95,6 +100,7 @@ def test_the_correlation_task_logs_state_to_its_partition_and_alerts_by_service(
 ) -> None:
     stage1 = RepartitionTask(NAMES, holder)
     stage2 = CorrelationTask(NAMES, Windows())
+    step = BatchStep(service="correlator", dlq_topic=NAMES.dlq, changelog_topic=NAMES.changelog)
     failure = b"""{"type": "failure", "service": "payments-api", "failure_id": "build:b1",
         "kind": "build", "at": "2026-08-01T10:10:00Z", "title": "payments-api #1 failed"}"""
     outputs: list[Output] = []
@@ -106,7 +112,7 @@ def test_the_correlation_task_logs_state_to_its_partition_and_alerts_by_service(
         ]
     ):
         assert observation is not None
-        outputs += stage2.process(record(NAMES.repartition, observation, offset=n))
+        outputs += step.run({2: stage2}, [record(NAMES.repartition, observation, offset=n)])
     changelog = [o for o in outputs if o.topic == NAMES.changelog]
     alerts = [o for o in outputs if o.topic == NAMES.alerts]
     assert changelog

@@ -26,20 +26,20 @@ from schemas.buildkite import BuildEvent, JobEvent
 from schemas.flakiness import TestRun
 from schemas.operations import DeployEvent, IncidentEvent
 from services.catalog import Catalog, CatalogError, load_catalog
-from services.common.processor import Output, Record
+from services.common.processor import Change, Output, Record
 from services.common.topics import Topic, Topics
 from services.correlator.correlate import Correlator
 from services.correlator.observations import Observation, decode_observation
-from services.correlator.routing import Router
+from services.correlator.observer import Observer
 from services.correlator.windows import Windows
 
-__all__ = ["CatalogHolder", "CorrelationTask", "RepartitionTask", "TopicNames"]
+__all__ = ["CatalogHolder", "CorrelationTask", "CorrelatorTopics", "RepartitionTask"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TopicNames:
+class CorrelatorTopics:
     """Every topic the correlator reads or writes, under one prefix."""
 
     builds: str
@@ -53,7 +53,7 @@ class TopicNames:
     changelog: str
 
     @classmethod
-    def under(cls, topics: Topics) -> TopicNames:
+    def under(cls, topics: Topics) -> CorrelatorTopics:
         return cls(
             builds=topics.name(Topic.BUILDS),
             jobs=topics.name(Topic.JOBS),
@@ -72,7 +72,7 @@ class TopicNames:
 
 
 class CatalogHolder:
-    """The current catalog's router; :meth:`reload` swaps in a new one whole.
+    """The current catalog's observer; :meth:`reload` swaps in a new one whole.
 
     A catalog with errors is not taken: the running one stays, and the errors are
     logged with their lines.
@@ -81,7 +81,7 @@ class CatalogHolder:
     def __init__(self, path: Path | None, default_branches: list[str]) -> None:
         self.path = path
         self.default_branches = default_branches
-        self.router = Router(self._load() or Catalog(), default_branches)
+        self.observer = Observer(self._load() or Catalog(), default_branches)
         self._unmapped: set[str] = set()
 
     def _load(self) -> Catalog | None:
@@ -102,7 +102,7 @@ class CatalogHolder:
             for problem in exc.problems:
                 log.error("catalog not reloaded: %s", problem)
             return False
-        self.router = Router(catalog or Catalog(), self.default_branches)
+        self.observer = Observer(catalog or Catalog(), self.default_branches)
         self._unmapped.clear()
         return True
 
@@ -115,19 +115,19 @@ class CatalogHolder:
 class RepartitionTask:
     """Stage 1: decode an input event and write one observation per service it concerns."""
 
-    def __init__(self, names: TopicNames, catalog: CatalogHolder) -> None:
+    def __init__(self, names: CorrelatorTopics, catalog: CatalogHolder) -> None:
         self.names = names
         self.catalog = catalog
         self._routes: dict[str, Callable[[bytes], list[Observation]]] = {
             names.builds: self._build,
             names.jobs: self._job,
-            names.deploys: lambda raw: self.catalog.router.deploy(
+            names.deploys: lambda raw: self.catalog.observer.deploy(
                 DeployEvent.model_validate_json(raw)
             ),
-            names.incidents: lambda raw: self.catalog.router.incident(
+            names.incidents: lambda raw: self.catalog.observer.incident(
                 IncidentEvent.model_validate_json(raw)
             ),
-            names.test_runs: lambda raw: self.catalog.router.test_run(
+            names.test_runs: lambda raw: self.catalog.observer.test_run(
                 TestRun.model_validate_json(raw)
             ),
         }
@@ -145,39 +145,38 @@ class RepartitionTask:
 
     def _build(self, raw: bytes) -> list[Observation]:
         event = BuildEvent.model_validate_json(raw)
-        found = self.catalog.router.build(event)
+        found = self.catalog.observer.build(event)
         if not found and event.build.state == "failed":
             pipeline = event.pipeline
-            if not self.catalog.router.catalog.services_for_pipeline(
+            if not self.catalog.observer.catalog.services_for_pipeline(
                 pipeline.slug, pipeline.tags, pipeline.repository
             ):
                 self.catalog.note_unmapped(pipeline.slug)
         return found
 
     def _job(self, raw: bytes) -> list[Observation]:
-        return self.catalog.router.job(JobEvent.model_validate_json(raw))
+        return self.catalog.observer.job(JobEvent.model_validate_json(raw))
 
 
 class CorrelationTask:
     """Stage 2: the per-service correlation of one repartition partition."""
 
-    def __init__(self, names: TopicNames, windows: Windows) -> None:
+    def __init__(self, names: CorrelatorTopics, windows: Windows) -> None:
         self.names = names
         self.correlator = Correlator(windows)
 
     def restore(self, key: bytes, value: bytes | None) -> None:
         self.correlator.restore(key, value)
 
-    def process(self, record: Record) -> list[Output]:
+    def process(self, record: Record) -> list[Output | Change]:
+        """The state changes (the runtime writes them to this partition's changelog)
+        and the alerts, keyed by service."""
         if record.value is None:
             return []
         observation = decode_observation(record.value)
         read_at = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
         step = self.correlator.observe(observation, read_at)
-        outputs = [
-            Output(self.names.changelog, key, value, partition=record.partition)
-            for key, value in step.changes
-        ]
+        outputs: list[Output | Change] = [Change(key, value) for key, value in step.changes]
         for alert in step.alerts:
             log.info("alert %s: %s", alert.alert_id, alert.summary)
             outputs.append(

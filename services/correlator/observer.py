@@ -20,6 +20,7 @@ as it is.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -35,7 +36,7 @@ from services.correlator.observations import (
     TestRunSeen,
 )
 
-__all__ = ["Router"]
+__all__ = ["Observer"]
 
 _JOB_FAILED = {"failed", "timed_out", "broken", "expired"}
 
@@ -44,7 +45,53 @@ def _first(*times: datetime | None) -> datetime | None:
     return next((t for t in times if t is not None), None)
 
 
-class Router:
+@dataclass(frozen=True)
+class _Ended:
+    """A Buildkite build or job that ended, in the terms of the observations it makes:
+    one row of the same fields for both, so each observation is made in one place."""
+
+    ref: str  # "build:<id>" or "job:<id>": the deploy or failure id
+    source: str
+    at: datetime  # when it ended (a failure's time)
+    began: datetime | None  # when it started (a deploy's time)
+    commit: str | None
+    pipeline: str
+    url: str | None
+    build_id: str | None
+    build_number: int | None
+    branch: str | None
+
+    def deploy(self, service: str) -> DeploySeen:
+        return DeploySeen(
+            service=service,
+            deployed_service=service,
+            deploy_id=self.ref,
+            at=self.began or self.at,
+            state="succeeded",
+            source=self.source,
+            build_number=self.build_number,
+            commit=self.commit,
+            pipeline=self.pipeline,
+            url=self.url,
+        )
+
+    def failure(self, service: str, kind: Literal["build", "deploy"], title: str) -> FailureSeen:
+        return FailureSeen(
+            service=service,
+            failure_id=self.ref,
+            kind=kind,
+            at=self.at,
+            title=title,
+            build_id=self.build_id,
+            build_number=self.build_number,
+            branch=self.branch,
+            commit=self.commit,
+            pipeline=self.pipeline,
+            url=self.url,
+        )
+
+
+class Observer:
     """Maps input events to per-service observations with one catalog."""
 
     def __init__(self, catalog: Catalog, default_branches: Iterable[str] = ("main", "master")):
@@ -63,54 +110,45 @@ class Router:
             branch == default if default else branch in self.default_branches
         )
 
+    def _deploy_or_failure(
+        self, service: str, ended: _Ended, passed: bool, title: str
+    ) -> list[Observation]:
+        """A deploy pipeline's build or a deploy step's job that ended: a deploy (seen by
+        the service and its dependents) when it passed, else a failed deploy."""
+        if passed:
+            return self._with_dependents(ended.deploy(service))
+        return [ended.failure(service, "deploy", title)]
+
     def build(self, event: BuildEvent) -> list[Observation]:
         build, pipeline = event.build, event.pipeline
         if build.state not in ("passed", "failed"):
             return []
-        at = _first(build.finished_at, build.started_at, build.created_at) or event.received_at
+        ended = _Ended(
+            ref=f"build:{build.id}",
+            source="buildkite build",
+            at=_first(build.finished_at, build.started_at, build.created_at) or event.received_at,
+            began=_first(build.started_at, build.finished_at),
+            commit=build.commit,
+            pipeline=pipeline.slug,
+            url=build.web_url,
+            build_id=build.id,
+            build_number=build.number,
+            branch=build.branch,
+        )
+        number = f" #{build.number}" if build.number is not None else ""
         services = self.catalog.services_for_pipeline(
             pipeline.slug, pipeline.tags, pipeline.repository
         )
         found: list[Observation] = []
         for service in sorted(services):
-            number = f" #{build.number}" if build.number is not None else ""
-            common = {"commit": build.commit, "pipeline": pipeline.slug, "url": build.web_url}
-            kind: Literal["build", "deploy"]
             if self.catalog.is_deploy(service, pipeline=pipeline.slug):
-                if build.state == "passed":
-                    found += self._with_dependents(
-                        DeploySeen(
-                            service=service,
-                            deployed_service=service,
-                            deploy_id=f"build:{build.id}",
-                            at=_first(build.started_at, build.finished_at) or at,
-                            state="succeeded",
-                            source="buildkite build",
-                            build_number=build.number,
-                            **common,
-                        )
-                    )
-                    continue
-                kind, title = "deploy", f"deploy {pipeline.slug}{number} failed"
+                title = f"deploy {pipeline.slug}{number} failed"
+                found += self._deploy_or_failure(service, ended, build.state == "passed", title)
             elif build.state == "failed" and self._on_default_branch(
                 pipeline.slug, build.branch, pipeline.default_branch
             ):
-                kind, title = "build", f"{pipeline.slug}{number} failed on {build.branch}"
-            else:
-                continue
-            found.append(
-                FailureSeen(
-                    service=service,
-                    failure_id=f"build:{build.id}",
-                    kind=kind,
-                    at=at,
-                    title=title,
-                    build_id=build.id,
-                    build_number=build.number,
-                    branch=build.branch,
-                    **common,
-                )
-            )
+                title = f"{pipeline.slug}{number} failed on {build.branch}"
+                found.append(ended.failure(service, "build", title))
         return found
 
     def job(self, event: JobEvent) -> list[Observation]:
@@ -121,42 +159,26 @@ class Router:
         failed = job.state in _JOB_FAILED or (job.state == "finished" and job.exit_status != 0)
         if not (passed or failed):
             return []
-        at = _first(job.finished_at, job.started_at) or event.received_at
+        ended = _Ended(
+            ref=f"job:{job.id}",
+            source="buildkite job",
+            at=_first(job.finished_at, job.started_at) or event.received_at,
+            began=_first(job.started_at, job.finished_at),
+            commit=event.build.commit,
+            pipeline=pipeline.slug,
+            url=job.web_url,
+            build_id=event.build.id,
+            build_number=event.build.number,
+            branch=event.build.branch,
+        )
+        title = f"deploy step {job.step_key} of {pipeline.slug} failed"
         services = self.catalog.services_for_pipeline(
             pipeline.slug, pipeline.tags, pipeline.repository
         )
         found: list[Observation] = []
         for service in sorted(services):
-            if not self.catalog.is_deploy(service, pipeline=pipeline.slug, step_key=job.step_key):
-                continue
-            common = {"commit": event.build.commit, "pipeline": pipeline.slug, "url": job.web_url}
-            if passed:
-                found += self._with_dependents(
-                    DeploySeen(
-                        service=service,
-                        deployed_service=service,
-                        deploy_id=f"job:{job.id}",
-                        at=_first(job.started_at, job.finished_at) or at,
-                        state="succeeded",
-                        source="buildkite job",
-                        build_number=event.build.number,
-                        **common,
-                    )
-                )
-            else:
-                found.append(
-                    FailureSeen(
-                        service=service,
-                        failure_id=f"job:{job.id}",
-                        kind="deploy",
-                        at=at,
-                        title=f"deploy step {job.step_key} of {pipeline.slug} failed",
-                        build_id=event.build.id,
-                        build_number=event.build.number,
-                        branch=event.build.branch,
-                        **common,
-                    )
-                )
+            if self.catalog.is_deploy(service, pipeline=pipeline.slug, step_key=job.step_key):
+                found += self._deploy_or_failure(service, ended, passed, title)
         return found
 
     def deploy(self, event: DeployEvent) -> list[Observation]:

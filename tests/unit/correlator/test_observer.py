@@ -10,7 +10,7 @@ from schemas.flakiness import TestRun
 from schemas.operations import DeployEvent, IncidentEvent
 from services.catalog import Catalog, PipelineInfo, Service
 from services.correlator.observations import DeploySeen, FailureSeen, IncidentSeen, TestRunSeen
-from services.correlator.routing import Router
+from services.correlator.observer import Observer
 from tests.unit.correlator.timeline import deploy, failure, incident, play
 
 T = datetime(2026, 8, 1, 10, 0, tzinfo=UTC)
@@ -41,7 +41,7 @@ CATALOG = Catalog(
     },
     pipelines={"search-indexer": PipelineInfo("search-indexer", default_branch="trunk")},
 )
-ROUTER = Router(CATALOG)
+OBSERVER = Observer(CATALOG)
 
 
 def build(
@@ -133,7 +133,7 @@ def kinds(found: list[Any]) -> list[tuple[str, str]]:
 
 
 def test_a_failed_build_on_the_default_branch_is_a_failure_of_its_services() -> None:
-    (seen,) = ROUTER.build(build("payments-api", "failed"))
+    (seen,) = OBSERVER.build(build("payments-api", "failed"))
     assert isinstance(seen, FailureSeen)
     assert (seen.service, seen.kind, seen.failure_id) == ("payments-api", "build", "build:b-uuid")
     assert seen.at == LATER
@@ -141,87 +141,89 @@ def test_a_failed_build_on_the_default_branch_is_a_failure_of_its_services() -> 
 
 
 def test_a_failed_build_on_another_branch_or_a_passed_one_is_nothing() -> None:
-    assert ROUTER.build(build("payments-api", "failed", branch="feature/x")) == []
-    assert ROUTER.build(build("payments-api", "passed")) == []
-    assert ROUTER.build(build("payments-api", "running", event="build.running")) == []
+    assert OBSERVER.build(build("payments-api", "failed", branch="feature/x")) == []
+    assert OBSERVER.build(build("payments-api", "passed")) == []
+    assert OBSERVER.build(build("payments-api", "running", event="build.running")) == []
 
 
 def test_the_payload_state_counts_whatever_the_event_name() -> None:
-    assert len(ROUTER.build(build("payments-api", "failed", event="build.running"))) == 1
+    assert len(OBSERVER.build(build("payments-api", "failed", event="build.running"))) == 1
 
 
 def test_the_default_branch_comes_from_the_event_then_pipelines_json_then_the_setting() -> None:
-    def failed(slug: str, branch: str, router: Router = ROUTER) -> int:
+    def failed(slug: str, branch: str, observer: Observer = OBSERVER) -> int:
         event = build(slug, "failed", branch=branch, tags=("search",), default_branch=None)
-        return len(router.build(event))
+        return len(observer.build(event))
 
     assert failed("search-indexer", "main") == 0  # pipelines.json says trunk
     assert failed("search-indexer", "trunk") == 1
     assert failed("search-x", "master") == 1  # unknown: main or master
-    assert failed("search-x", "master", Router(CATALOG, ["develop"])) == 0
+    assert failed("search-x", "master", Observer(CATALOG, ["develop"])) == 0
 
 
 def test_a_passed_deploy_pipeline_build_is_a_deploy_and_a_failed_one_a_failure() -> None:
-    (deploy,) = ROUTER.build(build("payments-api-deploy", "passed", branch="release"))
+    (deploy,) = OBSERVER.build(build("payments-api-deploy", "passed", branch="release"))
     assert isinstance(deploy, DeploySeen)
     assert (deploy.service, deploy.deploy_id, deploy.at) == ("payments-api", "build:b-uuid", T)
-    (failed,) = ROUTER.build(build("payments-api-deploy", "failed", branch="release"))
+    (failed,) = OBSERVER.build(build("payments-api-deploy", "failed", branch="release"))
     assert isinstance(failed, FailureSeen)
     assert failed.kind == "deploy"
 
 
 def test_a_deploy_is_also_seen_by_every_service_that_depends_on_it() -> None:
-    found = ROUTER.job(job("deploy-production", "passed"))
+    found = OBSERVER.job(job("deploy-production", "passed"))
     assert kinds(found) == [("DeploySeen", "ledger"), ("DeploySeen", "payments-api")]
     assert all(isinstance(o, DeploySeen) and o.deployed_service == "ledger" for o in found)
 
 
 def test_a_job_is_a_deploy_only_with_a_deploy_step_key_and_an_end() -> None:
-    assert ROUTER.job(job("tests", "passed")) == []
-    assert ROUTER.job(job(None, "passed")) == []
-    assert ROUTER.job(job("deploy-production", "running")) == []
-    assert kinds(ROUTER.job(job("deploy-production", "finished", exit_status=1))) == [
+    assert OBSERVER.job(job("tests", "passed")) == []
+    assert OBSERVER.job(job(None, "passed")) == []
+    assert OBSERVER.job(job("deploy-production", "running")) == []
+    assert kinds(OBSERVER.job(job("deploy-production", "finished", exit_status=1))) == [
         ("FailureSeen", "ledger")
     ]
-    assert len(ROUTER.job(job("deploy-production", "finished", exit_status=0))) == 2
+    assert len(OBSERVER.job(job("deploy-production", "finished", exit_status=0))) == 2
 
 
 def test_deploy_events_by_state_and_environment() -> None:
-    assert kinds(ROUTER.deploy(deploy_event("payments-api", "succeeded"))) == [
+    assert kinds(OBSERVER.deploy(deploy_event("payments-api", "succeeded"))) == [
         ("DeploySeen", "payments-api")
     ]
-    assert ROUTER.deploy(deploy_event("payments-api", "succeeded", "staging")) == []
-    assert ROUTER.deploy(deploy_event("payments-api", "cancelled")) == []
-    assert kinds(ROUTER.deploy(deploy_event("payments-api", "failed"))) == [
+    assert OBSERVER.deploy(deploy_event("payments-api", "succeeded", "staging")) == []
+    assert OBSERVER.deploy(deploy_event("payments-api", "cancelled")) == []
+    assert kinds(OBSERVER.deploy(deploy_event("payments-api", "failed"))) == [
         ("FailureSeen", "payments-api")
     ]
-    assert kinds(ROUTER.deploy(deploy_event("ledger", "started", "staging"))) == [
+    assert kinds(OBSERVER.deploy(deploy_event("ledger", "started", "staging"))) == [
         ("DeploySeen", "ledger"),
         ("DeploySeen", "payments-api"),
     ]
 
 
 def test_a_service_the_catalog_does_not_know_is_used_as_sent() -> None:
-    assert kinds(ROUTER.deploy(deploy_event("billing", "succeeded"))) == [("DeploySeen", "billing")]
-    assert kinds(ROUTER.incident(incident_event("billing"))) == [("IncidentSeen", "billing")]
+    assert kinds(OBSERVER.deploy(deploy_event("billing", "succeeded"))) == [
+        ("DeploySeen", "billing")
+    ]
+    assert kinds(OBSERVER.incident(incident_event("billing"))) == [("IncidentSeen", "billing")]
 
 
 def test_incidents_map_pagerduty_service_ids_to_every_catalog_service() -> None:
-    found = ROUTER.incident(incident_event("PSHARED"))
+    found = OBSERVER.incident(incident_event("PSHARED"))
     assert kinds(found) == [("IncidentSeen", "ledger"), ("IncidentSeen", "search")]
     assert all(isinstance(o, IncidentSeen) and o.source_service == "PSHARED" for o in found)
-    assert kinds(ROUTER.incident(incident_event("payments-api"))) == [
+    assert kinds(OBSERVER.incident(incident_event("payments-api"))) == [
         ("IncidentSeen", "payments-api")
     ]
 
 
 def test_pipelines_match_by_tag_and_by_repository_in_any_form() -> None:
-    assert kinds(ROUTER.build(build("anything", "failed", tags=("search",)))) == [
+    assert kinds(OBSERVER.build(build("anything", "failed", tags=("search",)))) == [
         ("FailureSeen", "search")
     ]
     by_repo = build("ledger-ci", "failed", repository="https://GitHub.com/acme/ledger.git/")
-    assert kinds(ROUTER.build(by_repo)) == [("FailureSeen", "ledger")]
-    assert ROUTER.build(build("unknown", "failed")) == []
+    assert kinds(OBSERVER.build(by_repo)) == [("FailureSeen", "ledger")]
+    assert OBSERVER.build(build("unknown", "failed")) == []
 
 
 def test_test_runs_with_failures_go_to_the_services_of_the_pipeline_and_suite() -> None:
@@ -235,10 +237,10 @@ def test_test_runs_with_failures_go_to_the_services_of_the_pipeline_and_suite() 
         known_flaky_failed=["t1"],
         at=T,
     )
-    (seen,) = ROUTER.test_run(run)
+    (seen,) = OBSERVER.test_run(run)
     assert isinstance(seen, TestRunSeen)
     assert seen.service == "payments-api"
-    assert ROUTER.test_run(run.model_copy(update={"failed_tests": []})) == []
+    assert OBSERVER.test_run(run.model_copy(update={"failed_tests": []})) == []
 
 
 def test_a_test_run_carries_its_full_failed_count_to_the_correlator() -> None:
@@ -256,7 +258,7 @@ def test_a_test_run_carries_its_full_failed_count_to_the_correlator() -> None:
         at=T,
     )
     assert not run.all_failures_known_flaky
-    (seen,) = ROUTER.test_run(run)
+    (seen,) = OBSERVER.test_run(run)
     assert isinstance(seen, TestRunSeen)
     assert seen.failed_count == 130
     assert not seen.lists_every_failure

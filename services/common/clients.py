@@ -1,0 +1,107 @@
+"""The Kafka clients the stream runtime uses, and the factory it gets them from.
+
+:class:`~services.common.processor.StreamProcessor` never builds a client itself: it
+asks its :class:`KafkaClients` (``clients=`` when it is made) for a transactional
+producer, a group consumer over its inputs, a reader that replays the changelog, and
+the partition counts of its inputs. The default builds aiokafka clients with the
+project's settings (:mod:`services.common.kafka`). The protocols below are the whole
+surface the runtime calls, so another factory can hand it other clients (a recording
+producer in a test of dead-lettering, rewinds and fencing; another client library).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from aiokafka.structs import TopicPartition
+
+from services.common.kafka import make_consumer, make_producer
+from services.common.topics import partition_counts
+
+__all__ = ["ChangelogReader", "GroupConsumer", "KafkaClients", "TransactionalProducer"]
+
+
+class TransactionalProducer(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def begin_transaction(self) -> None: ...
+    async def send(
+        self, topic: str, value: bytes | None, *, key: bytes | None, partition: int | None
+    ) -> Any: ...
+    async def send_offsets_to_transaction(
+        self, offsets: Mapping[TopicPartition, int], group_id: str
+    ) -> None: ...
+    async def commit_transaction(self) -> None: ...
+    async def abort_transaction(self) -> None: ...
+
+
+class GroupConsumer(Protocol):
+    """A consumer in a group, reading committed records of the inputs."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def subscribe(self, topics: Sequence[str], *, listener: Any) -> None: ...
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]: ...
+    def assignment(self) -> set[TopicPartition]: ...
+    async def committed(self, tp: TopicPartition) -> int | None: ...
+    def seek(self, tp: TopicPartition, offset: int) -> None: ...
+    async def seek_to_beginning(self, *tps: TopicPartition) -> Any: ...
+
+
+class ChangelogReader(Protocol):
+    """A consumer outside any group that replays changelog partitions."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def assign(self, tps: Sequence[TopicPartition]) -> None: ...
+    async def seek_to_beginning(self, *tps: TopicPartition) -> Any: ...
+    async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]: ...
+    async def position(self, tp: TopicPartition) -> int: ...
+
+
+class KafkaClients:
+    """Makes the runtime's clients for the brokers at ``bootstrap_servers`` (aiokafka)."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+
+    def producer(self, *, client_id: str, transactional_id: str) -> TransactionalProducer:
+        """Idempotent, ``acks=all``, with ``transactional_id`` (a restart fences the old)."""
+        producer: TransactionalProducer = make_producer(
+            self.bootstrap_servers, client_id=client_id, transactional_id=transactional_id
+        )
+        return producer
+
+    def consumer(
+        self, *, group_id: str, client_id: str, max_batch: int, fetch_max_wait_ms: int
+    ) -> GroupConsumer:
+        """Range-assigned (partition *i* of every input to one member), read_committed."""
+        consumer: GroupConsumer = make_consumer(
+            self.bootstrap_servers,
+            group_id=group_id,
+            client_id=client_id,
+            max_poll_records=max_batch,
+            co_partitioned=True,
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            max_partition_fetch_bytes=_fetch_bytes(max_batch),
+        )
+        return consumer
+
+    def changelog_reader(self) -> ChangelogReader:
+        reader: ChangelogReader = make_consumer(
+            self.bootstrap_servers, group_id=None, client_id="restore"
+        )
+        return reader
+
+    async def partition_counts(self, topics: list[str]) -> dict[str, int]:
+        """Partitions per topic (0: the topic does not exist)."""
+        return await partition_counts(self.bootstrap_servers, topics)
+
+
+def _fetch_bytes(max_batch: int) -> int:
+    """One fetch per partition holds a whole batch of records of up to 1 KiB (1 MiB at
+    least, aiokafka's default): a batch is never more than one fetch, and each batch
+    is a transaction with a few broker round trips, so bigger batches go faster."""
+    return max(1024 * 1024, max_batch * 1024)

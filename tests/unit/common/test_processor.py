@@ -1,0 +1,236 @@
+"""What the stream runtime does when Kafka answers badly: fencing, aborted batches.
+
+The clients come through the processor's ``clients`` seam: a producer that records
+what the runtime asks of it and fails where a test says, and a consumer that hands
+out given batches. They stand in for no Kafka behaviour; Kafka's own side (SIGKILL
+mid-stream, fencing by a restarted instance, rebalances) is proven against a broker in
+tests/integration/common.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaConnectionError, ProducerFenced
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from services.common.batch import Change, Output, PartitionTask, Record
+from services.common.clients import (
+    ChangelogReader,
+    GroupConsumer,
+    KafkaClients,
+    TransactionalProducer,
+)
+from services.common.processor import ProcessorError, StreamProcessor
+
+IN = TopicPartition("in", 0)
+LOG = TopicPartition("log", 0)
+
+
+def raw(offset: int, value: bytes, topic: str = "in") -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(topic, 0, offset, 0, 0, b"k", value, None, 1, len(value), [])
+
+
+class Counting:
+    """Counts records per key; the count is its state."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def restore(self, key: bytes, value: bytes | None) -> None:
+        self.count = int(value or b"0")
+
+    def process(self, record: Record) -> Sequence[Output | Change]:
+        if record.value == b"poison":
+            raise ValueError("unreadable")
+        self.count += 1
+        return [Change(b"k", str(self.count).encode()), Output("out", b"k", record.value)]
+
+
+class Producer:
+    """Records the calls; the n-th ``commit_transaction`` raises ``fail[n]``."""
+
+    def __init__(self, fail: dict[int, Exception]) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.fail = fail
+        self.commits = 0
+        self.committed_changelog: list[tuple[bytes | None, bytes | None]] = []
+        self._sent: list[tuple[bytes | None, bytes | None]] = []
+        self.offsets: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+    async def begin_transaction(self) -> None:
+        self.calls.append(("begin",))
+        self._sent = []
+
+    async def send(
+        self, topic: str, value: bytes | None, *, key: bytes | None, partition: int | None
+    ) -> None:
+        self.calls.append(("send", topic, value, partition))
+        if topic == "log":
+            self._sent.append((key, value))
+
+    async def send_offsets_to_transaction(
+        self, offsets: Mapping[TopicPartition, int], group_id: str
+    ) -> None:
+        self.calls.append(("offsets", dict(offsets)))
+        self._pending = dict(offsets)
+
+    async def commit_transaction(self) -> None:
+        self.commits += 1
+        if self.commits in self.fail:
+            raise self.fail[self.commits]
+        self.calls.append(("commit",))
+        self.committed_changelog += self._sent
+        self.offsets.update(self._pending)
+
+    async def abort_transaction(self) -> None:
+        self.calls.append(("abort",))
+
+
+class Consumer:
+    """Assigns partition 0 of ``in`` on subscribe, then hands out ``batches`` in turn
+    (after a seek, from the offset sought); sets ``drained`` when they run out."""
+
+    def __init__(self, records: list[ConsumerRecord[bytes, bytes]], producer: Producer) -> None:
+        self.records = records
+        self.producer = producer
+        self.position = 0
+        self.seeks: list[int] = []
+        self.drained = asyncio.Event()
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+    def subscribe(self, topics: Sequence[str], *, listener: Any) -> None:
+        listener.on_partitions_assigned([IN])
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        batch = self.records[self.position : self.position + 2]
+        if not batch:
+            self.drained.set()
+            return {}
+        self.position += len(batch)
+        return {IN: batch}
+
+    def assignment(self) -> set[TopicPartition]:
+        return {IN}
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return self.producer.offsets.get(tp)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append(offset)
+        self.position = offset
+
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        self.seek(IN, 0)
+
+
+class Reader:
+    """Replays what the producer committed to the changelog."""
+
+    def __init__(self, producer: Producer) -> None:
+        self.log = [
+            raw(n, v or b"", "log") for n, (_, v) in enumerate(producer.committed_changelog)
+        ]
+        self.at = 0
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def assign(self, tps: Sequence[TopicPartition]) -> None: ...
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None: ...
+
+    async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        return {LOG: len(self.log)}
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        batch, self.at = self.log[self.at :], len(self.log)
+        return {LOG: batch}
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.at
+
+
+class Clients(KafkaClients):
+    def __init__(
+        self, records: list[ConsumerRecord[bytes, bytes]], fail: dict[int, Exception]
+    ) -> None:
+        super().__init__("unused:9092")
+        self.producer_ = Producer(fail)
+        self.consumer_ = Consumer(records, self.producer_)
+
+    def producer(self, *, client_id: str, transactional_id: str) -> TransactionalProducer:
+        return self.producer_
+
+    def consumer(
+        self, *, group_id: str, client_id: str, max_batch: int, fetch_max_wait_ms: int
+    ) -> GroupConsumer:
+        return self.consumer_
+
+    def changelog_reader(self) -> ChangelogReader:
+        return Reader(self.producer_)
+
+    async def partition_counts(self, topics: list[str]) -> dict[str, int]:
+        return dict.fromkeys(topics, 1)
+
+
+def processor(clients: Clients, made: list[Counting]) -> StreamProcessor:
+    def task(partition: int) -> PartitionTask:
+        made.append(Counting())
+        return made[-1]
+
+    return StreamProcessor(
+        bootstrap_servers="unused:9092",
+        group_id="g",
+        input_topics=["in"],
+        task_factory=task,
+        changelog_topic="log",
+        dlq_topic="dlq",
+        service="svc",
+        instance_id="i",
+        clients=clients,
+    )
+
+
+async def run(clients: Clients, made: list[Counting]) -> StreamProcessor:
+    """Run until the consumer has handed out every record (its ``drained`` is ``stop``)."""
+    proc = processor(clients, made)
+    await asyncio.wait_for(proc.run(clients.consumer_.drained), timeout=10)
+    return proc
+
+
+async def test_a_batch_is_one_transaction_with_its_dead_letters_changes_and_offsets() -> None:
+    clients = Clients([raw(0, b"a"), raw(1, b"poison")], fail={})
+    proc = await run(clients, [])
+    calls = clients.producer_.calls
+    assert calls[0] == ("begin",)
+    assert calls[1:3] == [("send", "log", b"1", 0), ("send", "out", b"a", None)]
+    assert calls[3][:2] == ("send", "dlq")
+    assert calls[4:] == [("offsets", {IN: 2}), ("commit",)]
+    assert (proc.processed, proc.transactions, proc.dead_letters) == (2, 1, 1)
+
+
+async def test_a_failed_commit_aborts_and_replays_the_batch_from_restored_state() -> None:
+    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
+    clients = Clients(records, fail={2: KafkaConnectionError("broker went away")})
+    made: list[Counting] = []
+    proc = await run(clients, made)
+    calls = clients.producer_.calls
+    assert ("abort",) in calls
+    assert clients.consumer_.seeks == [2]  # back to the offset the first batch committed
+    assert len(made) == 2  # the task was dropped and rebuilt from the changelog
+    assert made[1].count == 4  # 2 restored (batch 1) + 2 (batch 2 again); kept state: 6
+    assert [c for c in calls if c[0] == "offsets"][-1] == ("offsets", {IN: 4})
+    assert proc.processed == 4
+
+
+async def test_a_fenced_producer_stops_the_processor_saying_so() -> None:
+    clients = Clients([raw(0, b"a")], fail={1: ProducerFenced()})
+    with pytest.raises(ProcessorError, match="fenced: another instance uses transactional id g-i"):
+        await run(clients, [])
