@@ -273,7 +273,7 @@ def alert_marks(alert: Json) -> list[charts.Mark]:
     for at, kind, label, detail in found:
         when = moment(at)
         if when is not None:
-            marks.append(charts.Mark(when, kind, _short(label, 14), _short(detail, 34)))
+            marks.append(charts.Mark(when, kind, _short(label, 14), _short(detail, 30)))
     return marks
 
 
