@@ -50,4 +50,5 @@ kafka-down: $(STAMP)
 
 clean:
 	-$(BIN)/kitestream kafka down
+	-$(BIN)/kitestream kafka down --brokers 3
 	rm -rf $(VENV) .kitestream .mypy_cache .ruff_cache .coverage

@@ -14,13 +14,23 @@ from enum import StrEnum
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from services.common.replication import (
+    Replication,
+    ReplicationSettings,
+    choose_replication,
+    under_replicated,
+)
+from services.common.settings import load_settings
+
 __all__ = [
     "Topic",
+    "TopicReport",
     "TopicSpec",
     "Topics",
     "create_topics",
     "create_with_state",
     "delete_topics",
+    "ensure_topics",
     "partition_counts",
     "topic_specs",
 ]
@@ -77,43 +87,114 @@ def topic_specs(topics: Topics, extra: list[TopicSpec] | None = None) -> list[To
     return specs + list(extra or [])
 
 
+@dataclass(frozen=True)
+class TopicReport:
+    """What :func:`ensure_topics` did: the replication it chose, the topics it created,
+    and the existing ones with fewer replicas than that (name -> replicas)."""
+
+    replication: Replication
+    created: list[str]
+    under_replicated: dict[str, int]
+
+
 async def create_topics(
     bootstrap_servers: str,
     specs: list[TopicSpec],
     *,
     partitions: int = 6,
-    replication: int = 1,
+    replication: int | None = None,
+    min_insync: int | None = None,
     timeout_s: float = 30.0,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the names created.
+    """Create the topics that do not exist yet; return the names created (see
+    :func:`ensure_topics`, which also says what replication it chose)."""
+    report = await ensure_topics(
+        bootstrap_servers,
+        specs,
+        partitions=partitions,
+        replication=replication,
+        min_insync=min_insync,
+        timeout_s=timeout_s,
+    )
+    return report.created
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    specs: list[TopicSpec],
+    *,
+    partitions: int = 6,
+    replication: int | None = None,
+    min_insync: int | None = None,
+    timeout_s: float = 30.0,
+) -> TopicReport:
+    """Create the topics that do not exist yet, replicated as the cluster allows.
+
+    ``replication`` and ``min_insync`` default to ``KITESTREAM_TOPIC_REPLICATION`` and
+    ``KITESTREAM_TOPIC_MIN_INSYNC_REPLICAS``, else to
+    :func:`~services.common.replication.choose_replication`'s choice for the brokers
+    that answer (three copies and ``min.insync.replicas=2`` from three brokers on).
 
     Idempotent: a topic that already exists is left as it is (its partition count is
-    not changed, since that would move keys between partitions).
+    not changed, since that would move keys between partitions); one with fewer
+    replicas than chosen is reported and logged as a warning.
     """
+    if replication is None or min_insync is None:
+        overrides = load_settings(ReplicationSettings)
+        replication = replication if replication is not None else overrides.factor
+        min_insync = min_insync if min_insync is not None else overrides.min_insync
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     await asyncio.wait_for(admin.start(), timeout_s)
     try:
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+        chosen = choose_replication(
+            len(cluster["brokers"]), factor=replication, min_insync=min_insync
+        )
         existing = set(await asyncio.wait_for(admin.list_topics(), timeout_s))
         wanted = [s for s in specs if s.name not in existing]
-        if not wanted:
-            return []
-        new = [
-            NewTopic(
-                name=s.name,
-                num_partitions=partitions,
-                replication_factor=replication,
-                topic_configs=s.config,
-            )
-            for s in wanted
-        ]
-        try:
-            await asyncio.wait_for(admin.create_topics(new), timeout_s)
-        except TopicAlreadyExistsError:
-            log.info("some topics were created concurrently; keeping them")
-        await _wait_for_metadata(admin, {s.name for s in wanted}, timeout_s)
-        return [s.name for s in wanted]
+        present = [s.name for s in specs if s.name in existing]
+        fewer = under_replicated(await _replica_counts(admin, present), chosen.factor)
+        for name, count in sorted(fewer.items()):
+            log.warning("%s has %d replicas, fewer than %d", name, count, chosen.factor)
+        if wanted:
+            await _create(admin, wanted, partitions, chosen, timeout_s)
+        return TopicReport(chosen, [s.name for s in wanted], fewer)
     finally:
         await admin.close()
+
+
+async def _create(
+    admin: AIOKafkaAdminClient,
+    wanted: list[TopicSpec],
+    partitions: int,
+    replication: Replication,
+    timeout_s: float,
+) -> None:
+    new = [
+        NewTopic(
+            name=s.name,
+            num_partitions=partitions,
+            replication_factor=replication.factor,
+            topic_configs=replication.topic_config() | s.config,
+        )
+        for s in wanted
+    ]
+    try:
+        await asyncio.wait_for(admin.create_topics(new), timeout_s)
+    except TopicAlreadyExistsError:
+        log.info("some topics were created concurrently; keeping them")
+    await _wait_for_metadata(admin, {s.name for s in wanted}, timeout_s)
+
+
+async def _replica_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """The fewest replicas of any partition of each topic (0: it does not exist)."""
+    if not names:
+        return {}
+    counts = dict.fromkeys(names, 0)
+    for entry in await admin.describe_topics(names):
+        if entry["error_code"] == 0 and entry["topic"] in counts and entry["partitions"]:
+            counts[entry["topic"]] = min(len(p["replicas"]) for p in entry["partitions"])
+    return counts
 
 
 async def create_with_state(

@@ -1,4 +1,4 @@
-"""Start, stop and inspect the local single-node Apache Kafka broker.
+"""Start, stop and inspect a local Apache Kafka broker (alone, or one node of a cluster).
 
 The jars come from Maven Central through ``mvn`` (the pom beside this module) and are
 cached under ``.kitestream/kafka/jars``; a second start reuses them. Storage is
@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 
 from services.localkafka.config import (
     BrokerPaths,
+    Node,
     log4j2_properties,
     new_cluster_id,
     parse_java_major,
@@ -77,8 +78,16 @@ async def broker_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
     return True
 
 
+DEFAULT_HEAP = "-Xms256m -Xmx1g"
+
+
 class LocalBroker:
-    """One broker bound to ``host:port`` (controller on ``port + 1``), files under ``paths``."""
+    """One broker bound to ``host:port`` (controller on ``port + 1``), files under ``paths``.
+
+    Alone by default; a :class:`~services.localkafka.cluster.LocalCluster` makes one per
+    node, passing the node's id, the quorum's ``voters``, their shared ``cluster_id`` and
+    a smaller ``heap``. ``KAFKA_HEAP_OPTS`` overrides the heap of every broker.
+    """
 
     def __init__(
         self,
@@ -86,10 +95,18 @@ class LocalBroker:
         *,
         host: str = "127.0.0.1",
         port: int | None = None,
+        node_id: int = 1,
+        voters: list[Node] | None = None,
+        cluster_id: str | None = None,
+        heap: str = DEFAULT_HEAP,
     ) -> None:
         self.paths = paths or BrokerPaths.from_env()
         self.host = host
         self.port = port or int(os.environ.get("KITESTREAM_LOCAL_KAFKA_PORT", "9092"))
+        self.node_id = node_id
+        self.voters = voters
+        self.cluster_id = cluster_id
+        self.heap = heap
         self._process: subprocess.Popen[bytes] | None = None  # when started by this object
 
     @property
@@ -156,7 +173,12 @@ class LocalBroker:
         self.paths.root.mkdir(parents=True, exist_ok=True)
         self.paths.server_properties.write_text(
             server_properties(
-                self.paths.data, host=self.host, port=self.port, controller_port=self.port + 1
+                self.paths.data,
+                host=self.host,
+                port=self.port,
+                controller_port=self.port + 1,
+                node_id=self.node_id,
+                voters=self.voters,
             )
         )
         self.paths.log4j2_properties.write_text(log4j2_properties(self.paths.server_log))
@@ -172,7 +194,7 @@ class LocalBroker:
                 "format",
                 "--ignore-formatted",
                 "-t",
-                new_cluster_id(),
+                self.cluster_id or new_cluster_id(),
                 "-c",
                 str(self.paths.server_properties),
             ],
@@ -185,7 +207,7 @@ class LocalBroker:
         return True
 
     def _java(self) -> list[str]:
-        heap = os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g").split()
+        heap = os.environ.get("KAFKA_HEAP_OPTS", self.heap).split()
         return [
             "java",
             *heap,
@@ -208,7 +230,7 @@ class LocalBroker:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return None
-        if b"kafka.Kafka" not in cmdline or str(self.paths.root).encode() not in cmdline:
+        if b"kafka.Kafka" not in cmdline or bytes(self.paths.server_properties) not in cmdline:
             return None  # the pid was reused by another process
         return pid
 
@@ -220,6 +242,17 @@ class LocalBroker:
         if self.pid() is not None:
             self._wait_ready(timeout_s)
             return False
+        proc = self.launch()
+        try:
+            self._wait_ready(timeout_s, proc)
+        except BrokerError:
+            self.down()
+            raise
+        return True
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Set up and start the broker process without waiting for it to answer (the
+        nodes of a cluster answer only once a quorum of them runs)."""
         if asyncio.run(broker_answers(self.bootstrap, timeout_s=1.0)):
             raise BrokerError(
                 f"another Kafka already answers at {self.bootstrap}; set "
@@ -240,12 +273,32 @@ class LocalBroker:
             )
         self._process = proc
         self.paths.pid_file.write_text(f"{proc.pid}\n")
-        try:
-            self._wait_ready(timeout_s, proc)
-        except BrokerError:
-            self.down()
-            raise
-        return True
+        return proc
+
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        """Wait until the broker answers; fail early when the process started here exits."""
+        self._wait_ready(timeout_s, self._process)
+
+    def terminate(self) -> None:
+        """Send SIGTERM and return at once (``down`` also waits and reaps)."""
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+
+    def kill(self) -> bool:
+        """SIGKILL the broker, as a crash would (fault tests); True when one was running."""
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+        if self._process is not None:
+            self._process.wait()
+            self._process = None
+        self.paths.pid_file.unlink(missing_ok=True)
+        return pid is not None
 
     def _wait_ready(self, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
         deadline = time.monotonic() + timeout_s

@@ -11,6 +11,8 @@ from pathlib import Path
 
 __all__ = [
     "BrokerPaths",
+    "Node",
+    "cluster_nodes",
     "log4j2_properties",
     "new_cluster_id",
     "parse_java_major",
@@ -24,6 +26,7 @@ class BrokerPaths:
 
     home: Path
     jars_dir: Path | None = None  # share one jar cache between several brokers
+    name: str = "kafka"  # the folder under ``home``: ``kafka-cluster/node-2`` for a node
 
     @classmethod
     def from_env(cls) -> BrokerPaths:
@@ -36,7 +39,7 @@ class BrokerPaths:
 
     @property
     def root(self) -> Path:
-        return self.home / "kafka"
+        return self.home / self.name
 
     @property
     def jars(self) -> Path:
@@ -77,16 +80,52 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def server_properties(data_dir: Path, *, host: str, port: int, controller_port: int) -> str:
-    """A single-node KRaft broker+controller bound to ``host``, tuned for one machine.
+@dataclass(frozen=True)
+class Node:
+    """One node of a local cluster: its KRaft id, broker port and controller port."""
 
-    Replication factors are 1 (there is one broker), and the group rebalance delay is 0
-    so that tests and ``make run`` do not wait three seconds for each consumer group.
+    node_id: int
+    port: int
+    controller_port: int
+
+
+def cluster_nodes(brokers: int, base_port: int) -> list[Node]:
+    """``brokers`` nodes on consecutive port pairs from ``base_port``: node 1 serves
+    clients on ``base_port`` and its controller on ``base_port + 1``, node 2 on
+    ``base_port + 2`` and ``+ 3``, and so on."""
+    if brokers < 1:
+        raise ValueError(f"a cluster needs at least one broker, not {brokers}")
+    return [Node(i + 1, base_port + 2 * i, base_port + 2 * i + 1) for i in range(brokers)]
+
+
+def server_properties(
+    data_dir: Path,
+    *,
+    host: str,
+    port: int,
+    controller_port: int,
+    node_id: int = 1,
+    voters: list[Node] | None = None,
+) -> str:
+    """A KRaft broker+controller bound to ``host``, tuned for one machine.
+
+    Alone (no ``voters``) it is its own quorum and internal topics have replication
+    factor 1. In a cluster every node is also a controller (``voters``: a quorum of
+    three survives the loss of any one), the internal topics (consumer offsets,
+    transaction state) are replicated ``min(3, nodes)`` times with ``min.insync`` 2, and
+    a node that stops heart-beating is fenced after 4 s so that leadership moves on
+    quickly. The group rebalance delay is 0 so that tests and ``make run`` do not wait
+    three seconds for each consumer group.
     """
+    quorum = voters or [Node(node_id, port, controller_port)]
+    replicas = str(min(3, len(quorum)))
+    min_isr = str(min(2, len(quorum)))
     lines = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{host}:{controller_port}",
+        "node.id": str(node_id),
+        "controller.quorum.voters": ",".join(
+            f"{v.node_id}@{host}:{v.controller_port}" for v in quorum
+        ),
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port}",
         "controller.listener.names": "CONTROLLER",
@@ -94,18 +133,25 @@ def server_properties(data_dir: Path, *, host: str, port: int, controller_port: 
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(data_dir),
         "num.partitions": "6",
-        "offsets.topic.replication.factor": "1",
+        "offsets.topic.replication.factor": replicas,
         "offsets.topic.num.partitions": "10",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": min_isr,
         "transaction.state.log.num.partitions": "10",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
         "delete.topic.enable": "true",
         "log.segment.bytes": str(64 * 1024 * 1024),
     }
+    if len(quorum) > 1:
+        lines |= {
+            "broker.heartbeat.interval.ms": "1000",
+            "broker.session.timeout.ms": "4000",
+            "num.network.threads": "2",
+            "num.io.threads": "2",
+        }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 
 

@@ -9,6 +9,8 @@ import pytest
 from services.localkafka.broker import BrokerStatus, LocalBroker
 from services.localkafka.config import (
     BrokerPaths,
+    Node,
+    cluster_nodes,
     log4j2_properties,
     new_cluster_id,
     parse_java_major,
@@ -97,3 +99,50 @@ def test_port_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_status_says_what_it_sees(status: BrokerStatus, running: bool, words: str) -> None:
     assert status.running is running
     assert words in status.describe()
+
+
+def test_cluster_nodes_take_consecutive_port_pairs() -> None:
+    assert cluster_nodes(3, 19092) == [
+        Node(1, 19092, 19093),
+        Node(2, 19094, 19095),
+        Node(3, 19096, 19097),
+    ]
+    with pytest.raises(ValueError, match="at least one broker"):
+        cluster_nodes(0, 19092)
+
+
+def test_cluster_nodes_share_one_quorum_and_replicate_internal_topics(tmp_path: Path) -> None:
+    voters = cluster_nodes(3, 19092)
+    props = _props(
+        server_properties(
+            tmp_path, host="127.0.0.1", port=19094, controller_port=19095, node_id=2, voters=voters
+        )
+    )
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == (
+        "1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097"
+    )
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19094,CONTROLLER://127.0.0.1:19095"
+    assert props["offsets.topic.replication.factor"] == "3"
+    assert props["transaction.state.log.replication.factor"] == "3"
+    assert props["transaction.state.log.min.isr"] == "2"
+    assert int(props["broker.session.timeout.ms"]) < 9000  # fenced sooner than the default
+
+
+def test_a_node_keeps_its_files_in_a_folder_of_its_own(tmp_path: Path) -> None:
+    single = BrokerPaths(tmp_path)
+    node = BrokerPaths(tmp_path, single.jars, "kafka-cluster/node-2")
+    assert node.root == tmp_path / "kafka-cluster" / "node-2"
+    assert node.jars == single.jars
+    assert node.data != single.data
+
+
+@pytest.mark.parametrize("action", ["up", "down", "status"])
+def test_kafka_command_takes_a_broker_count_of_at_least_one(action: str) -> None:
+    from services.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["kafka", action]).brokers == 1
+    assert parser.parse_args(["kafka", action, "--brokers", "3"]).brokers == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args(["kafka", action, "--brokers", "0"])
