@@ -25,7 +25,7 @@ __all__ = ["DayCounts", "Mark", "day_bars", "lines", "timeline"]
 WIDTH = 720
 PAD_LEFT = 44
 PAD_RIGHT = 12
-PAD_TOP = 12
+PAD_TOP = 24
 PAD_BOTTOM = 28
 
 
@@ -68,7 +68,7 @@ def _nice_max(value: float) -> float:
     return top
 
 
-def _axes(height: int, top: float, unit: str) -> list[str]:
+def _axes(height: int, top: float, unit: str, *, whole: bool = False) -> list[str]:
     bottom = height - PAD_BOTTOM
     parts = [
         f'<line class="axis" x1="{PAD_LEFT}" y1="{PAD_TOP}" x2="{PAD_LEFT}" y2="{bottom}"/>',
@@ -76,6 +76,8 @@ def _axes(height: int, top: float, unit: str) -> list[str]:
         f'y2="{bottom}"/>',
     ]
     for fraction in (0.5, 1.0):
+        if whole and (top * fraction) % 1:
+            continue  # counts: no tick at 0.5
         y = bottom - (bottom - PAD_TOP) * fraction
         label = f"{top * fraction:g}{unit}"
         parts.append(
@@ -104,7 +106,7 @@ def day_bars(counts: Sequence[DayCounts], title: str, height: int = 180) -> Mark
     slot = span / max(len(counts), 1)
     bar = max(slot * 0.8, 1.0)
     scale = (height - PAD_TOP - PAD_BOTTOM) / top
-    body = _axes(height, top, "")
+    body = _axes(height, top, "", whole=True)
     centres: list[float] = []
     for i, c in enumerate(counts):
         x = PAD_LEFT + i * slot + (slot - bar) / 2
@@ -153,8 +155,7 @@ def lines(
         else:
             body.append(f'<polyline class="{css}" points="{" ".join(points)}"/>')
         body.append(
-            f'<text class="legend {css}" x="{WIDTH - PAD_RIGHT - 4}" y="{PAD_TOP + 12 + 14 * n}" '
-            f'text-anchor="end">{escape(name)}</text>'
+            f'<text class="legend {css}" x="{PAD_LEFT + 8 + 70 * n}" y="14">{escape(name)}</text>'
         )
     body += _day_ticks(days, xs, height)
     return _svg(height, title, body)
