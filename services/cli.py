@@ -35,7 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "correlator": ("services.correlator.cli", "alert when failure, deploy and incident line up"),
     "receiver": ("services.receiver.cli", "verified webhooks onto Kafka (127.0.0.1:8080)"),
     "dispatcher": ("services.dispatcher.cli", "deliver alerts to Slack, webhooks, PagerDuty…"),
-    "alerts": ("services.dispatcher.tail", "alerts: `tail` as they arrive, `list` the stored ones"),
+    "alerts": (
+        "services.dispatcher.tail",
+        "alerts: `tail` the last ones and follow, `list` the stored ones",
+    ),
     "flakiness": ("services.flakiness.cli", "flaky tests and steps: windows, flags, alerts"),
     "flaky": ("services.flakiness.listing", "inspect flaky tests: `list [--suite S] [--json]`"),
     "reconcile": ("services.reconcile.cli", "publish finished events whose webhooks were lost"),

@@ -3,15 +3,20 @@
 Each service makes one :class:`ProcessorMetrics` (its own registry, no module globals)
 and hands it to its :class:`~services.common.processor.StreamProcessor` s; the
 ``service`` label tells stages apart (the correlator runs two). ``serve_metrics``
-exposes the registry on ``/metrics`` for Prometheus (``KITESTREAM_METRICS_PORT``).
+exposes the registry on ``/metrics`` for Prometheus (``KITESTREAM_METRICS_PORT``, on
+``KITESTREAM_METRICS_HOST``: loopback by default, as the receiver).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 __all__ = ["DEFAULT_METRICS_PORTS", "ProcessorMetrics", "ServiceMetrics", "serve_metrics"]
 
@@ -94,18 +99,22 @@ def serve_metrics(
     registry: CollectorRegistry,
     port: int | None,
     service: str,
-    host: str = "0.0.0.0",  # noqa: S104 - Prometheus scrapes from outside the pod
-) -> None:
+    host: str = "127.0.0.1",
+) -> WSGIServer | None:
     """Serve ``registry`` on ``http://host:port/metrics`` from a daemon thread.
 
     ``port`` None means the service's default (:data:`DEFAULT_METRICS_PORTS`); 0 disables.
+    ``host`` is loopback unless ``KITESTREAM_METRICS_HOST`` says otherwise (``0.0.0.0``
+    in a container, where Prometheus scrapes from outside). The server, to shut down in
+    tests; ``None`` when nothing is served.
     """
     port = DEFAULT_METRICS_PORTS[service] if port is None else port
     if port == 0:
-        return
+        return None
     try:
-        start_http_server(port, addr=host, registry=registry)
+        server, _ = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
-        log.warning("metrics not served: port %d unavailable (%s)", port, exc)
-        return
+        log.warning("metrics not served: %s:%d unavailable (%s)", host, port, exc)
+        return None
     log.info("metrics on http://%s:%d/metrics", host, port)
+    return server

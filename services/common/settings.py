@@ -159,3 +159,8 @@ class KafkaSettings(BaseSettings):
         validation_alias=shared("KITESTREAM_METRICS_PORT"),
         description="Port of the service's Prometheus /metrics (0 disables; each has a default).",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        validation_alias=shared("KITESTREAM_METRICS_HOST"),
+        description="Address /metrics listens on; 0.0.0.0 in a container (compose sets it).",
+    )

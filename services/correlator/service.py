@@ -46,7 +46,7 @@ async def run_correlator(settings: CorrelatorSettings, stop: asyncio.Event) -> N
     names = await prepare_topics(settings.bootstrap_servers, Topics(settings.topic_prefix))
     windows = settings.windows()
     metrics = ProcessorMetrics()
-    serve_metrics(metrics.registry, settings.metrics_port, "correlator")
+    serve_metrics(metrics.registry, settings.metrics_port, "correlator", settings.metrics_host)
     group = f"{settings.topic_prefix}{settings.group_id}"
 
     def repartition_task(partition: int) -> PartitionTask:

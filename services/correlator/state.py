@@ -4,7 +4,11 @@ A service keeps its recent failures, deploys, incidents and test runs by id, the
 (incident, deploy) pairs it has already alerted on, and its clock: the newest event
 time it has seen (never ahead of when the event was read). Anything older than the
 clock minus the retention is forgotten, and an observation that old on arrival is
-dropped as too late.
+dropped as too late. Forgetting does not look at what stays: every item's time is also
+in a heap (oldest first), so moving the clock costs O(k log n) for the k items it drops,
+whatever the service holds. An item's time only ever moves earlier (a second sighting
+keeps the earlier time), so an entry whose item is gone or has another time is stale and
+skipped when it comes up (the item's earlier entry came up first).
 
 Each change is one changelog record, key ``[service, kind, id]`` (JSON), value the
 item's JSON or ``None`` for a deletion, so a restore replays exactly this state.
@@ -12,6 +16,7 @@ item's JSON or ``None`` for a deletion, so a restore replays exactly this state.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -78,6 +83,8 @@ class ServiceState:
     test_runs: dict[str, TestRunSeen] = field(default_factory=dict)
     alerted: dict[str, datetime] = field(default_factory=dict)  # pair -> its older event time
     clock: datetime | None = None
+    # (time, kind, id) of every item and alerted pair, oldest first; stale entries allowed.
+    expiry: list[tuple[datetime, str, str]] = field(default_factory=list, compare=False, repr=False)
 
     def _items(self, kind: str) -> dict[str, Any]:
         items: dict[str, Any] = getattr(self, f"{kind}s")
@@ -92,10 +99,13 @@ class ServiceState:
         if merged == old:
             return None
         items[ident] = merged
+        if old is None or merged.at != old.at:
+            heapq.heappush(self.expiry, (merged.at, kind, ident))
         return _key(self.name, kind, ident), merged.to_json()
 
     def mark_alerted(self, pair: str, at: datetime) -> Change:
         self.alerted[pair] = at
+        heapq.heappush(self.expiry, (at, "alerted", pair))
         return _key(self.name, "alerted", pair), orjson.dumps({"at": at.isoformat()})
 
     def advance(self, at: datetime) -> Change | None:
@@ -105,17 +115,26 @@ class ServiceState:
         return _key(self.name, "clock", ""), orjson.dumps({"at": at.isoformat()})
 
     def forget_before(self, horizon: datetime) -> list[Change]:
-        """Drop everything older than ``horizon``; the deletions for the changelog."""
+        """Drop everything older than ``horizon``, oldest first; the deletions for the
+        changelog."""
         changes: list[Change] = []
-        for kind in ("failure", "deploy", "incident", "test_run"):
-            items = self._items(kind)
-            for ident in [i for i, obs in items.items() if obs.at < horizon]:
-                del items[ident]
-                changes.append((_key(self.name, kind, ident), None))
-        for pair in [p for p, at in self.alerted.items() if at < horizon]:
-            del self.alerted[pair]
-            changes.append((_key(self.name, "alerted", pair), None))
+        expiry = self.expiry
+        while expiry and expiry[0][0] < horizon:
+            at, kind, ident = heapq.heappop(expiry)
+            if self._time_of(kind, ident) != at:
+                continue  # stale: forgotten already, or kept with an earlier time
+            if kind == "alerted":
+                del self.alerted[ident]
+            else:
+                del self._items(kind)[ident]
+            changes.append((_key(self.name, kind, ident), None))
         return changes
+
+    def _time_of(self, kind: str, ident: str) -> datetime | None:
+        if kind == "alerted":
+            return self.alerted.get(ident)
+        item = self._items(kind).get(ident)
+        return None if item is None else item.at
 
     def restore(self, kind: str, ident: str, value: bytes | None) -> None:
         """Apply one changelog record (see the module docs for the layout)."""
@@ -127,11 +146,15 @@ class ServiceState:
             if value is None:
                 self.alerted.pop(ident, None)
             else:
-                self.alerted[ident] = datetime.fromisoformat(orjson.loads(value)["at"])
+                at = datetime.fromisoformat(orjson.loads(value)["at"])
+                self.alerted[ident] = at
+                heapq.heappush(self.expiry, (at, kind, ident))
         elif value is None:
             self._items(kind).pop(ident, None)
         else:
-            self._items(kind)[ident] = decode_observation(value)
+            obs = decode_observation(value)
+            self._items(kind)[ident] = obs
+            heapq.heappush(self.expiry, (obs.at, kind, ident))
 
     @property
     def empty(self) -> bool:

@@ -117,7 +117,9 @@ async def _serve(
     from services.dispatcher.service import Dispatcher
 
     dispatcher = Dispatcher(settings, sinks, router)
-    serve_metrics(dispatcher.metrics.registry, settings.metrics_port, "dispatcher")
+    serve_metrics(
+        dispatcher.metrics.registry, settings.metrics_port, "dispatcher", settings.metrics_host
+    )
     await dispatcher.run(stop)
     log.info("dispatcher stopped")
 

@@ -2,25 +2,64 @@
 
 See :mod:`services.dispatcher.records` for what a record says. This is the IO half: a
 reader that follows the whole compacted topic (no consumer group, every partition) into
-a :class:`~services.dispatcher.records.DeliveredIndex`, and a writer that waits for the
-broker's ack before the delivery counts as recorded.
+a :class:`~services.dispatcher.records.DeliveredIndex`, a writer that waits for the
+broker's ack before the delivery counts as recorded, and :func:`replay_horizon_s`, how
+long the index must hold a pair.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pydantic import ValidationError
 
 from services.common.kafka import encode, make_consumer, send_with_deadline
 from services.common.topics import partition_counts
 from services.dispatcher.records import DeliveredIndex, DeliveryRecord
 
-__all__ = ["DeliveryLog"]
+__all__ = ["DeliveryLog", "replay_horizon_s"]
 
 log = logging.getLogger(__name__)
+
+# The broker deletes expired segments on a timer (log.retention.check.interval.ms, 5 min
+# by default): a record can outlive retention.ms + segment.ms by that much.
+_CHECK_MARGIN_S = 3600.0
+
+
+async def replay_horizon_s(bootstrap_servers: str, topic: str) -> float | None:
+    """How long after it was written a record of ``topic`` can still be read, in seconds;
+    ``None`` when for good (``retention.ms`` -1, or compaction without ``delete``), or
+    when the topic cannot be described.
+
+    Kafka deletes whole segments, each once its newest record is older than
+    ``retention.ms``, and closes a segment ``segment.ms`` after it opened at the latest:
+    so ``retention.ms + segment.ms`` (7 + 7 days by default), plus a margin for the
+    broker's retention timer.
+    """
+    names = ("retention.ms", "segment.ms", "cleanup.policy")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="kitestream-setup")
+    await admin.start()
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs=dict.fromkeys(names))
+        responses = await admin.describe_configs([resource])
+    finally:
+        await admin.close()
+    found: dict[str, str] = {}
+    for response in responses:
+        for entry in response.to_object()["resources"]:
+            if entry["error_code"] == 0:
+                found |= {c["config_names"]: c["config_value"] for c in entry["config_entries"]}
+    if not found or "delete" not in found.get("cleanup.policy", "delete"):
+        return None
+    retention_ms = int(found.get("retention.ms", "-1"))
+    if retention_ms < 0:
+        return None
+    return (retention_ms + int(found.get("segment.ms", "0"))) / 1000 + _CHECK_MARGIN_S
 
 
 class DeliveryLog:
@@ -34,7 +73,7 @@ class DeliveryLog:
         send_deadline_s: float = 10.0,
     ) -> None:
         self.topic = topic
-        self.index = DeliveredIndex()
+        self.index = DeliveredIndex()  # its retention_s is set before start()
         self._producer = producer
         self._send_deadline_s = send_deadline_s
         self._consumer: AIOKafkaConsumer = make_consumer(
@@ -50,6 +89,7 @@ class DeliveryLog:
         await self._consumer.start()
         self._consumer.assign(self._partitions)
         await self._consumer.seek_to_beginning(*self._partitions)
+        self.index.advance(time.time())  # records older than the retention are left out
         await self.catch_up(timeout_s)
         log.info("read %d delivery records from %s", len(self.index), self.topic)
 

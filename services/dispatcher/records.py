@@ -6,6 +6,22 @@ kept forever). The dispatcher reads the topic back at start and after every reba
 into a :class:`DeliveredIndex`, and skips what the index holds: a restart, or alerts read
 again, do not send again.
 
+The index keeps a settled pair only while its alert can still be read again: for
+``retention_s`` (by default how long ``alerts`` keeps a record, see
+:func:`services.dispatcher.deliverylog.replay_horizon_s`) after the record's ``at``. A
+record is written after its alert was, so its ``at`` is never earlier than the alert's
+time on the topic, and once ``retention_s`` has passed the alert is gone from ``alerts``:
+no restart, rebalance or new consumer group reads it again. The index's clock is the
+newest ``at`` it has seen, or the time it was told with :meth:`DeliveredIndex.advance`
+(the dispatcher tells it the time before reading the records back), so reading the
+topic back in any order keeps the same pairs. Pairs leave oldest first from a heap,
+O(log n) each: memory follows the alerts of one retention, not of all time.
+
+::
+
+    at:     09:00   10:00   11:00   …   09:00 + retention
+    pairs:  a1/pd   a2/pd   a3/slack    ◀ a1/pd leaves once the clock passes here
+
 The index also answers which alert a recovery resolves: ``flaky_test_recovered`` for a
 test arrives under the same Kafka key (the test key) as the ``flaky_test`` it recovers,
 so the latest non-recovery alert delivered to a sink under that key is the one to resolve
@@ -14,6 +30,7 @@ so the latest non-recovery alert delivered to a sink under that key is the one t
 
 from __future__ import annotations
 
+import heapq
 from datetime import datetime
 from typing import Literal
 
@@ -53,10 +70,16 @@ def record_key(alert_id: str, sink: str) -> bytes:
 
 
 class DeliveredIndex:
-    """The settled (alert, sink) pairs, and the latest trigger per (sink, subject)."""
+    """The settled (alert, sink) pairs of the last ``retention_s`` (``None``: all of them),
+    and the latest trigger per (sink, subject)."""
 
-    def __init__(self) -> None:
-        self._settled: set[tuple[str, str]] = set()
+    def __init__(self, retention_s: float | None = None) -> None:
+        self.retention_s = retention_s
+        self._settled: dict[tuple[str, str], float] = {}  # pair -> its record's at (epoch s)
+        self._expiry: list[tuple[float, tuple[str, str]]] = []  # (at, pair), oldest first
+        self._newest = float("-inf")  # the newest at seen, or advanced to: the index's clock
+        # One entry per (sink, subject), kept for good: as many as tests and services,
+        # not alerts, and a recovery may come months after its trigger.
         self._latest: dict[tuple[str, str], tuple[datetime, str]] = {}
 
     def __len__(self) -> int:
@@ -67,7 +90,13 @@ class DeliveredIndex:
 
     def add(self, record: DeliveryRecord) -> None:
         """Take in one record; order does not matter (the topic has many partitions)."""
-        self._settled.add((record.alert_id, record.sink))
+        pair, at = (record.alert_id, record.sink), record.at.timestamp()
+        self._newest = max(self._newest, at)
+        held = self._settled.get(pair)
+        if held is None or at > held:
+            self._settled[pair] = at
+            heapq.heappush(self._expiry, (at, pair))
+        self._evict()
         if (
             record.outcome == "delivered"
             and record.subject is not None
@@ -77,6 +106,21 @@ class DeliveredIndex:
             seen = self._latest.get(slot)
             if seen is None or (record.created_at, record.alert_id) > seen:
                 self._latest[slot] = (record.created_at, record.alert_id)
+
+    def advance(self, now_s: float) -> None:
+        """Move the clock to ``now_s`` (epoch seconds) unless it is there already."""
+        self._newest = max(self._newest, now_s)
+        self._evict()
+
+    def _evict(self) -> None:
+        """Let go of the pairs settled more than ``retention_s`` before the newest."""
+        if self.retention_s is None:
+            return
+        horizon, expiry = self._newest - self.retention_s, self._expiry
+        while expiry and expiry[0][0] < horizon:
+            at, pair = heapq.heappop(expiry)
+            if self._settled.get(pair) == at:  # else settled again later: a newer entry
+                del self._settled[pair]
 
     def latest_trigger(self, sink: str, subject: str | None) -> str | None:
         """The ``alert_id`` of the newest non-recovery alert delivered under ``subject``."""

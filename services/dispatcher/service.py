@@ -35,7 +35,7 @@ from services.common.kafka import encode, make_consumer, make_producer, send_wit
 from services.common.topics import Topic, Topics, TopicSpec, create_topics
 from services.dispatcher.backoff import RetryPolicy
 from services.dispatcher.breaker import CircuitBreaker
-from services.dispatcher.deliverylog import DeliveryLog
+from services.dispatcher.deliverylog import DeliveryLog, replay_horizon_s
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.offsets import OffsetTracker
 from services.dispatcher.records import DeliveryRecord
@@ -115,6 +115,7 @@ class Dispatcher:
             raise
         await self._producer.start()
         try:
+            self._records.index.retention_s = await self._delivered_retention_s()
             await self._records.start()
             await self._consumer.start()
             self._consumer.subscribe([self.alerts_topic], listener=_Listener(self))
@@ -130,6 +131,20 @@ class Dispatcher:
             await self._consume(stop, tasks)
         finally:
             await self._shutdown(tasks)
+
+    async def _delivered_retention_s(self) -> float | None:
+        """How long the delivered index holds a pair: the setting, else as long as
+        ``alerts`` can keep an alert (a restart cannot read an older one again)."""
+        chosen = self._settings.delivered_retention_s
+        why = "KITESTREAM_DISPATCHER_DELIVERED_RETENTION_S"
+        if chosen is None:
+            chosen = await replay_horizon_s(self._settings.bootstrap_servers, self.alerts_topic)
+            why = f"{self.alerts_topic}'s retention.ms + segment.ms"
+        if chosen is None:
+            log.info("deliveries remembered for good: %s keeps alerts for good", self.alerts_topic)
+        else:
+            log.info("deliveries remembered for %.1f h (%s)", chosen / 3600, why)
+        return chosen
 
     async def _consume(self, stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]]) -> None:
         last_commit = time.monotonic()

@@ -63,6 +63,12 @@ class DispatcherSettings(KafkaSettings):
         description="Alerts read but not yet settled before consumption pauses.",
     )
     commit_interval_s: float = Field(default=1.0, gt=0)
+    delivered_retention_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long a delivery is remembered, to skip its alert if read again; "
+        "default: as long as the alerts topic can keep it (retention.ms + segment.ms).",
+    )
     shutdown_grace_s: float = Field(default=15.0, ge=0)
 
     @property

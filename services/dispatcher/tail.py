@@ -1,4 +1,11 @@
-"""``kitestream alerts tail``: print alerts as they arrive on ``alerts``.
+"""``kitestream alerts tail``: the last alerts on ``alerts``, then new ones as they arrive.
+
+Like ``tail``: the last 10 alerts (``-n N``; ``-n all`` or ``--from-beginning`` for every
+alert kept), then, when stdout is a terminal or with ``-f``/``--follow``, each new alert as
+it arrives (``--no-follow`` exits after the last ones). ``--kind``, ``--service`` and
+``--since`` choose which alerts count. The last N are read from the end of each
+partition and merged by ``created_at`` (:mod:`~services.dispatcher.alertreader`,
+:mod:`~services.dispatcher.alertfilter`).
 
 Readable (and coloured on a terminal; ``NO_COLOR`` turns colour off)::
 
@@ -8,10 +15,9 @@ Readable (and coloured on a terminal; ``NO_COLOR`` turns colour off)::
       build: https://buildkite.com/acme/payments-api/builds/42
       alert 3f2a…
 
-or one JSON object per line with ``--json`` (the alert format, for ``jq``). Starts at the
-end of the topic unless ``--from-beginning``; stops on Ctrl-C, SIGTERM or ``--limit``.
-It reads without a consumer group and commits nothing: tailing never moves the
-dispatcher's offsets.
+or one JSON object per line with ``--json`` (the alert format, for ``jq``). Stops on
+Ctrl-C, SIGTERM or ``--limit``. It reads without a consumer group and commits nothing:
+tailing never moves the dispatcher's offsets.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import argparse
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, get_args
 
-from schemas.alerts import Alert
+from schemas.alerts import Alert, AlertKind
+from services.dispatcher.alertfilter import AlertFilter, parse_since
 
 if TYPE_CHECKING:
     import asyncio
@@ -69,22 +77,78 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     tail = sub.add_parser(
         "tail",
-        help="print alerts as they arrive",
+        help="print the last alerts, then follow new ones",
         description=(
-            "Print alerts from the alerts topic as they arrive: readable (coloured on a "
-            "terminal) or JSON lines with --json. Commits nothing."
+            "Print the last alerts on the alerts topic (10 unless -n), then follow new\n"
+            "ones as they arrive when stdout is a terminal or with --follow. Readable\n"
+            "(coloured on a terminal) or JSON lines with --json. Commits nothing."
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  kitestream alerts tail -n 2 --no-follow\n"
+            "  kitestream alerts tail --kind flaky_test --since 1d\n"
+            "  kitestream alerts tail --service payments-api --json | jq -r .summary"
+        ),
+    )
+    tail.add_argument(
+        "-n",
+        "--lines",
+        type=_count,
+        default=10,
+        metavar="N",
+        help="print the last N alerts first (default 10; 0 for none, 'all' for every one kept)",
+    )
+    tail.add_argument(
+        "-f",
+        "--follow",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="then print new alerts as they arrive (default: when stdout is a terminal)",
+    )
+    tail.add_argument(
+        "--since",
+        type=_since,
+        metavar="TIME",
+        help="only alerts created at or after TIME: 2026-08-01T10:00:00Z, 2026-08-01, "
+        "or how long ago (90s, 15m, 2h, 1d, 1w)",
+    )
+    tail.add_argument(
+        "--kind",
+        action="append",
+        choices=get_args(AlertKind),
+        help="only alerts of this kind (repeat for several)",
+    )
+    tail.add_argument(
+        "--service", action="append", metavar="NAME", help="only this service's (repeatable)"
     )
     tail.add_argument("--json", action="store_true", help="one JSON alert per line")
     tail.add_argument(
-        "--from-beginning", action="store_true", help="start at the oldest alert kept"
+        "--from-beginning", action="store_true", help="every alert kept (same as -n all)"
     )
-    tail.add_argument(
-        "--limit", type=int, metavar="N", help="exit after N alerts (default: run until stopped)"
-    )
+    tail.add_argument("--limit", type=int, metavar="N", help="exit after printing N alerts in all")
     from services.api.listing import add_alerts_list  # `alerts list`: the store's alerts
 
     add_alerts_list(sub)
+
+
+def _count(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a count (0 or more) or 'all', got {text!r}")
+    return value
+
+
+def _since(text: str) -> datetime:
+    try:
+        return parse_since(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,9 +162,18 @@ def run(args: argparse.Namespace) -> int:
     from services.common.settings import KafkaSettings, load_settings
 
     settings = load_settings(KafkaSettings)
-    color = not args.json and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    terminal = sys.stdout.isatty()
+    color = not args.json and terminal and "NO_COLOR" not in os.environ
+    printer = _Printer(args.json, color, args.limit)
+    follow: bool = terminal if args.follow is None else args.follow
+    chosen = AlertFilter(frozenset(args.kind or ()), frozenset(args.service or ()), args.since)
+    lines: int | None = None if args.from_beginning else args.lines
     try:
-        return run_until_signalled(lambda stop: _tail(settings, args, stop, color=color))
+        return run_until_signalled(
+            lambda stop: _tail(
+                settings, stop, chosen=chosen, lines=lines, follow=follow, printer=printer
+            )
+        )
     except BrokenPipeError:  # `kitestream alerts tail | head`
         sys.stderr.close()
         return 0
@@ -109,43 +182,73 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+class _Printer:
+    """Writes alerts to stdout, and says when ``--limit`` of them have been written."""
+
+    def __init__(self, as_json: bool, color: bool, limit: int | None) -> None:
+        self._json = as_json
+        self._color = color
+        self._limit = limit
+        self.shown = 0
+
+    @property
+    def done(self) -> bool:
+        return self._limit is not None and self.shown >= self._limit
+
+    def show(self, alert: Alert) -> None:
+        if self.done:
+            return
+        out = (
+            alert.to_json().decode() + "\n"
+            if self._json
+            else format_alert(alert, color=self._color)
+        )
+        sys.stdout.write(out)
+        self.shown += 1
+
+
 async def _tail(
-    settings: KafkaSettings, args: argparse.Namespace, stop: asyncio.Event, *, color: bool
+    settings: KafkaSettings,
+    stop: asyncio.Event,
+    *,
+    chosen: AlertFilter,
+    lines: int | None,
+    follow: bool,
+    printer: _Printer,
 ) -> None:
-    from pydantic import ValidationError
+    from aiokafka import TopicPartition
 
     from services.common.kafka import make_consumer
     from services.common.topics import Topic, Topics
+    from services.dispatcher.alertreader import decode, partition_count, read_last
 
     topic = Topics(settings.topic_prefix).name(Topic.ALERTS)
+    count = await partition_count(settings.bootstrap_servers, topic, wait=follow, stop=stop)
+    if not count:
+        return
+    partitions = [TopicPartition(topic, n) for n in range(count)]
     consumer = make_consumer(
-        settings.bootstrap_servers,
-        topic,
-        group_id=None,
-        client_id="kitestream-alerts-tail",
-        auto_offset_reset="earliest" if args.from_beginning else "latest",
+        settings.bootstrap_servers, group_id=None, client_id="kitestream-alerts-tail"
     )
     await consumer.start()
-    shown = 0
     try:
-        while not stop.is_set() and (args.limit is None or shown < args.limit):
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        if lines != 0:
+            for seen in await read_last(consumer, ends, lines, chosen):
+                printer.show(seen.alert)
+            sys.stdout.flush()
+        if not follow:
+            return
+        for tp in partitions:
+            consumer.seek(tp, ends[tp])
+        while not stop.is_set() and not printer.done:
             batches = await consumer.getmany(timeout_ms=300)
             for records in batches.values():
                 for record in records:
-                    if record.value is None or (args.limit is not None and shown >= args.limit):
-                        continue
-                    try:
-                        alert = Alert.model_validate_json(record.value)
-                    except ValidationError:
-                        log.warning("skipping an invalid alert at offset %d", record.offset)
-                        continue
-                    out = (
-                        alert.to_json().decode() + "\n"
-                        if args.json
-                        else format_alert(alert, color=color)
-                    )
-                    sys.stdout.write(out)
-                    shown += 1
+                    alert = decode(record.value, record.offset)
+                    if alert is not None and chosen.matches(alert):
+                        printer.show(alert)
             sys.stdout.flush()
     finally:
         await consumer.stop()

@@ -12,8 +12,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Keep rolling windows per test (tests.results) and per pipeline step "
         "(buildkite.jobs), flag flaky ones with hysteresis, and write flakiness.state, "
         "tests.runs and flaky_test / flaky_test_recovered alerts, effectively once. "
-        "Settings: KITESTREAM_FLAKINESS_* (see the README), KAFKA_BOOTSTRAP_SERVERS, "
-        "KITESTREAM_TOPIC_PREFIX. SIGINT or SIGTERM stops after the current batch."
+        "Alerts name the service KITESTREAM_CATALOG maps the suite or pipeline to "
+        "(SIGHUP reloads it). Settings: KITESTREAM_FLAKINESS_* (see the README), "
+        "KAFKA_BOOTSTRAP_SERVERS, KITESTREAM_TOPIC_PREFIX. SIGINT or SIGTERM stops after "
+        "the current batch."
     )
     parser.add_argument(
         "--instance-id",
@@ -24,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
+    from services.catalog import CatalogError
     from services.common.lifecycle import run_service
     from services.common.settings import load_settings
     from services.flakiness.service import serve
@@ -37,4 +41,9 @@ def run(args: argparse.Namespace) -> int:
     async def main(stop: asyncio.Event) -> None:
         await serve(settings, core, stop)
 
-    return run_service("flakiness processor", main)
+    try:
+        return run_service("flakiness processor", main)
+    except CatalogError as exc:
+        for problem in exc.problems:
+            logging.getLogger("services.flakiness").error("catalog: %s", problem)
+        return 2

@@ -66,8 +66,9 @@ def alert_id(subject: Subject, kind: str, episode: int) -> str:
     return stable_id(kind, subject.key, episode)
 
 
-def alert(entry: Entry, change: Alerted) -> Alert:
-    """``flaky_test`` (warning) when flagged, ``flaky_test_recovered`` (info) when cleared."""
+def alert(entry: Entry, change: Alerted, service: str | None = None) -> Alert:
+    """``flaky_test`` (warning) when flagged, ``flaky_test_recovered`` (info) when cleared;
+    ``service``: the catalog service the test or step belongs to, if any."""
     subject = entry.subject
     summary = entry.summary()
     meta = entry.meta
@@ -88,6 +89,7 @@ def alert(entry: Entry, change: Alerted) -> Alert:
         alert_id=alert_id(subject, kind, change.episode),
         kind=kind,
         severity="warning" if flagged else "info",
+        service=service,
         created_at=_utc(change.at),
         summary=" ".join(summary_line.split())[:300],
         test={

@@ -4,18 +4,21 @@ Reads ``tests.results`` and ``buildkite.jobs``, keeps one :class:`FlakinessTask`
 partition (restored from the compacted changelog ``kitestream.flakiness-changelog``
 before it sees a record), and writes ``flakiness.state``, ``tests.runs`` and
 ``alerts`` in the same Kafka transaction as the changelog and the input offsets.
-Scaling out is running more instances with distinct instance ids in one group.
+Alerts name the catalog service (``KITESTREAM_CATALOG``, reloaded on SIGHUP) their test's
+suite or pipeline belongs to (:mod:`services.flakiness.owners`). Scaling out is running
+more instances with distinct instance ids in one group.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # heavy imports wait until the command runs
-    import asyncio
-
     from services.common.topics import Topics
+    from services.flakiness.owners import Owners
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
     from services.flakiness.task import FlakinessTopics
 
@@ -29,14 +32,16 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
     from services.common.metrics import ProcessorMetrics, serve_metrics
     from services.common.processor import PartitionTask, StreamProcessor
     from services.common.topics import Topics
+    from services.flakiness.owners import Owners
     from services.flakiness.task import FlakinessTask
 
+    owners = Owners.load(settings.catalog)
     names = await prepare_topics(settings.bootstrap_servers, Topics(settings.topic_prefix))
     metrics = ProcessorMetrics()
-    serve_metrics(metrics.registry, settings.metrics_port, "flakiness")
+    serve_metrics(metrics.registry, settings.metrics_port, "flakiness", settings.metrics_host)
 
     def task(partition: int) -> PartitionTask:
-        return FlakinessTask(partition, names, core)
+        return FlakinessTask(partition, names, core, owners=owners)
 
     processor = StreamProcessor(
         bootstrap_servers=settings.bootstrap_servers,
@@ -58,15 +63,24 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
         core.clear_after_days,
         core.clear_after_runs,
     )
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, _reload, owners)
     try:
         await processor.run(stop)
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
         log.info(
             "flakiness stopped: %d records in %d transactions, %d dead letters",
             processor.processed,
             processor.transactions,
             processor.dead_letters,
         )
+
+
+def _reload(owners: Owners) -> None:
+    log.info("SIGHUP: reloading the catalog")
+    if owners.reload():
+        log.info("catalog reloaded: new flaky alerts name its services")
 
 
 async def prepare_topics(bootstrap_servers: str, topics: Topics) -> FlakinessTopics:

@@ -8,6 +8,7 @@ instance is.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,12 @@ class ServiceSettings(KafkaSettings):
     are. Environment: ``KITESTREAM_FLAKINESS_<FIELD>``."""
 
     model_config = SettingsConfigDict(env_prefix="KITESTREAM_FLAKINESS_")
+
+    catalog: Path | None = Field(
+        default=None,
+        validation_alias=shared("KITESTREAM_CATALOG"),
+        description="The service catalog (YAML): the service of flaky alerts.",
+    )
 
     instance_id: str = Field(
         default_factory=socket.gethostname,

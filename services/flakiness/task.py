@@ -27,9 +27,10 @@ from services.flakiness import BadRecord
 from services.flakiness.changelog import Changelog
 from services.flakiness.inputs import LastContext, from_job_event, from_test_result
 from services.flakiness.messages import alert, state, test_run
+from services.flakiness.owners import Owners
 from services.flakiness.runs import RunKey
 from services.flakiness.settings import FlakinessSettings
-from services.flakiness.tracker import Changes, Tracker
+from services.flakiness.tracker import Changes, Entry, Tracker
 
 __all__ = ["FlakinessTask", "FlakinessTopics"]
 
@@ -70,12 +71,14 @@ class FlakinessTask:
         names: FlakinessTopics,
         settings: FlakinessSettings,
         changelog: Changelog | None = None,
+        owners: Owners | None = None,
     ) -> None:
         self.partition = partition
         self.names = names
         self.settings = settings
         self.tracker = Tracker(settings)
         self.changelog = changelog or Changelog()
+        self.owners = owners or Owners()
         self._branches = frozenset(settings.default_branches)
         self._last = LastContext()
         self._restoring = False
@@ -140,14 +143,17 @@ class FlakinessTask:
                     self._runs[key] = Output(names.runs, pipeline, summary.to_json())
         if not changes.alerts:
             return []
-        return [
-            Output(
-                names.alerts,
-                change.subject.key.encode(),
-                alert(entries[change.subject], change).to_json(),
-            )
-            for change in changes.alerts
-        ]
+        out: list[Output] = []
+        for change in changes.alerts:
+            entry = entries[change.subject]
+            value = alert(entry, change, self._service(entry)).to_json()
+            out.append(Output(names.alerts, change.subject.key.encode(), value))
+        return out
+
+    def _service(self, entry: Entry) -> str | None:
+        """The catalog service of ``entry``'s test or step (once per alert, not per result)."""
+        newest_first = (c.pipeline for c in reversed(list(entry.contexts())) if c.pipeline)
+        return self.owners.service_of(entry.subject, newest_first)
 
 
 def _decode(value: bytes) -> dict[str, Any]:

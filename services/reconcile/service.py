@@ -62,7 +62,7 @@ async def run_reconcile(
     metrics = ReconcileMetrics()
     if not once:
         port = DEFAULT_METRICS_PORT if settings.metrics_port is None else settings.metrics_port
-        serve_metrics(metrics.registry, port, "reconcile")
+        serve_metrics(metrics.registry, port, "reconcile", settings.metrics_host)
     async with connect(settings, stop) as conn:
         reconciler = Reconciler(
             settings, conn.api, conn.checkpoints.producer, conn.checkpoints, metrics

@@ -123,4 +123,5 @@ async def test_the_demo_story_gives_one_correlated_alert_and_one_flaky_alert(
     assert any(reason.startswith("same service:") for reason in correlated["reasons"])
     flaky = by_kind["flaky_test"]
     assert "test_checkout_total" in flaky["summary"]
+    assert flaky["service"] == "payments-api"  # demo-suite, in the demo catalog
     assert len([a for a in alerts if a["kind"] == "failure_deploy_incident"]) == 1

@@ -79,6 +79,7 @@ def process_env(
         **secrets,
     }
     env.pop("KITESTREAM_CATALOG", None)
+    env.pop("KITESTREAM_METRICS_HOST", None)
     return env
 
 

@@ -235,6 +235,29 @@ async def test_a_message_that_is_not_an_alert_goes_to_the_dlq(
     assert keys(server) == [good.alert_id]
 
 
+async def test_an_alert_from_another_producer_with_null_parts_is_delivered_not_dead_lettered(
+    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
+) -> None:
+    written = orjson.loads(make_alert(5).to_json())
+    nulls = ("failure", "deploy", "incident", "test", "reasons", "links", "score", "service")
+    written.update(dict.fromkeys(nulls, None))
+    with RecordingServer() as server:
+        routes = {"sinks": {"hook": webhook(server.url())}, "routes": [{"to": "hook"}]}
+        settings = settings_for(kafka_bootstrap, kafka_topics, routes, tmp_path)
+        async with dispatching(settings, ENV) as dispatcher:
+            await produce(
+                kafka_bootstrap,
+                kafka_topics.name(Topic.ALERTS),
+                [("payments-api", orjson.dumps(written))],
+            )
+            await server.wait_for(lambda got: len(got) == 1)
+    assert keys(server) == [written["alert_id"]]
+    body = orjson.loads(server.received[0].body)
+    assert (body["deploy"], body["reasons"], body["links"]) == ({}, [], {})
+    assert metric(dispatcher, "dead_letters_total", reason="invalid_alert") == 0
+    assert deliveries(dispatcher, "hook")["delivered"] == 1
+
+
 async def test_a_restarted_dispatcher_resolves_the_pagerduty_alert_the_first_one_triggered(
     kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.topics import Topic, Topics
@@ -86,6 +87,9 @@ async def test_a_dispatcher_process_serves_its_delivery_metrics_over_http(
                     and value(got, "pending_alerts", sink="hook") == 0  # all recorded
                 ),
             )
+            async with httpx.AsyncClient() as client:  # 127.0.0.1 only by default
+                with pytest.raises(httpx.ConnectError):
+                    await client.get(f"http://127.0.0.2:{port}/metrics")
             process.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(process.wait, 30) == 0, log.read_text()[-3000:]
         finally:

@@ -36,3 +36,10 @@ def test_the_demo_files_the_services_read_exist() -> None:
     assert isinstance(env, dict)
     for key in ("KITESTREAM_CATALOG", "KITESTREAM_ROUTES"):
         assert (ROOT / env[key].removeprefix("/app/")).is_file()
+
+
+@pytest.mark.parametrize("name", ["flakiness", "correlator", "dispatcher"])
+def test_processors_serve_metrics_beyond_the_container(name: str) -> None:
+    env = kitestream_services()[name]["environment"]
+    assert isinstance(env, dict)
+    assert env["KITESTREAM_METRICS_HOST"] == "0.0.0.0"  # noqa: S104
