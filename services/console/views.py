@@ -124,6 +124,8 @@ def flaky_page(src: Sources, params: Mapping[str, str]) -> dict[str, Any]:
     asked = params.get("sort", "")
     sort = asked if asked in FLAKY_SORTS else "score"
     descending = params.get("dir", "desc" if sort == "score" else "asc") == "desc"
+    for t in found:  # the catalog names the service of a suite the store did not tie to one
+        t["service"] = t.get("service") or _service_of_suite(src.catalog, t.get("suite"))
     ordered = sorted(found, key=lambda t: t["test_key"])
     ordered.sort(key=FLAKY_SORTS[sort], reverse=descending)
     number = _page_number(params.get("page"))
@@ -131,7 +133,6 @@ def flaky_page(src: Sources, params: Mapping[str, str]) -> dict[str, Any]:
     number = min(number, pages)
     chosen = ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
     for t in chosen:
-        t["service"] = t.get("service") or _service_of_suite(src.catalog, t.get("suite"))
         evidence = t.get("last_evidence") or []
         t["evidence_latest"] = evidence[0] if evidence else None
         urls = [u for e in evidence for u in (e.get("urls") or [])]
