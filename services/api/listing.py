@@ -67,10 +67,29 @@ def add_alerts_list(sub: Any) -> None:
     listing.add_argument("--kind", choices=get_args(AlertKind), help="only this kind")
     listing.add_argument("--service", help="only this service")
     listing.add_argument("--severity", choices=get_args(Severity), help="only this severity")
-    listing.add_argument("--since", help="created at or after (RFC 3339 time or a date)")
-    listing.add_argument("--until", help="created before (RFC 3339 time or a date)")
+    listing.add_argument(
+        "--since",
+        type=_when,
+        metavar="TIME",
+        help="created at or after TIME: 2026-08-01T10:00:00Z, 2026-08-01, or how long ago "
+        "(15m, 2h, 1d, 1w), as for `alerts tail`",
+    )
+    listing.add_argument("--until", type=_when, metavar="TIME", help="created before TIME")
     listing.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (50)")
     listing.add_argument("--json", action="store_true", help="JSON (one array) instead of a table")
+
+
+def _when(text: str) -> str:
+    """``--since``/``--until`` as ``alerts tail`` reads them, sent as RFC 3339 UTC."""
+    from datetime import UTC, datetime
+
+    from services.dispatcher.alertfilter import parse_since
+
+    try:
+        when = parse_since(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--since ")) from None
+    return when.isoformat().replace("+00:00", "Z")
 
 
 class Reader:

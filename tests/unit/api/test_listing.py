@@ -50,6 +50,13 @@ def test_alerts_list_reads_the_store_newest_first_across_pages(
     assert len(lines) == 2
     code, out = run(capsys, "alerts", "list", "--database", url, "--limit", "2", "--json")
     assert [a["alert_id"] for a in orjson.loads(out)] == ["a6", "a5"]
+    code, out = run(
+        capsys, "alerts", "list", "--database", url, "--json",
+        "--since", "2026-08-01T14:00:00Z", "--until", "2026-08-01T16:00",
+    )  # fmt: skip
+    assert [a["alert_id"] for a in orjson.loads(out)] == ["a5", "a4"]
+    code, out = run(capsys, "alerts", "list", "--database", url, "--json", "--since", "5200w")
+    assert len(orjson.loads(out)) == 8
 
 
 def test_alerts_list_says_why_it_cannot_read(
