@@ -8,11 +8,19 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.common.kafka import make_consumer, make_producer
 
-__all__ = ["committed_reader", "produce", "read_topic", "read_until"]
+__all__ = [
+    "committed_reader",
+    "message_counts",
+    "partitions",
+    "produce",
+    "read_topic",
+    "read_until",
+]
 
 T = TypeVar("T")
 
@@ -77,3 +85,36 @@ async def read_topic(
     if len(got) < count:
         raise TimeoutError(f"{len(got)} of {count} records on {topic} after {timeout_s}s")
     return got
+
+
+async def partitions(bootstrap: str, names: list[str]) -> list[TopicPartition]:
+    """Every partition of the topics ``names`` (which must all exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    parts = [
+        TopicPartition(topic["topic"], p["partition"])
+        for topic in described
+        for p in topic["partitions"]
+    ]
+    assert {p.topic for p in parts} == set(names), described
+    return parts
+
+
+async def message_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+    """Messages written to each topic so far, by name (the sum of its end offsets:
+    right for topics that started empty)."""
+    parts = await partitions(bootstrap, names)
+    consumer = make_consumer(bootstrap, group_id=None, read_committed=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
+    counts = dict.fromkeys(names, 0)
+    for part, end in ends.items():
+        counts[part.topic] += end
+    return counts

@@ -5,7 +5,10 @@
 3. a throw-away cluster of Debian's ``postgresql`` package (``/usr/lib/postgresql/*/bin``)
    in a temporary directory, on a port of its own, started here and stopped (and
    deleted) at the end. ``initdb`` and ``postgres`` refuse to run as root: as root the
-   cluster runs as the ``postgres`` user (made by the package) through ``runuser``.
+   cluster runs as the ``postgres`` user (made by the package), the processes started
+   with that user directly (not through ``runuser``, which would leave the server
+   running when it is itself stopped). The server is stopped with a fast shutdown and
+   waited for before its directory goes.
 
 Each test gets a database of its own on that server (:func:`fresh_database`).
 """
@@ -23,6 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -54,8 +58,12 @@ def _bindir() -> Path:
     return Path(found[-1]).parent
 
 
-def _as_user(argv: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+def _as_postgres() -> dict[str, Any]:
+    """Popen arguments that run a process as ``postgres`` (user, group, no root's
+    supplementary groups) when we are root; none otherwise."""
+    if os.geteuid() != 0:
+        return {}
+    return {"user": "postgres", "group": "postgres", "extra_groups": []}
 
 
 @contextlib.contextmanager
@@ -78,47 +86,29 @@ def postgres_server() -> Iterator[str]:
     server: subprocess.Popen[bytes] | None = None
     try:
         subprocess.run(
-            _as_user(
-                [
-                    str(bindir / "initdb"),
-                    "-D",
-                    str(data),
-                    "-U",
-                    "kitestream",
-                    "--auth=trust",
-                    "--no-sync",
-                    "-E",
-                    "UTF8",
-                ]
-            ),
+            [
+                str(bindir / "initdb"),
+                *("-D", str(data), "-U", "kitestream", "--auth=trust", "--no-sync", "-E", "UTF8"),
+            ],
             check=True,
             capture_output=True,
+            **_as_postgres(),
+            cwd=root,
         )
         with open(log_file, "wb") as log:
             server = subprocess.Popen(
-                _as_user(
-                    [
-                        str(bindir / "postgres"),
-                        "-D",
-                        str(data),
-                        "-p",
-                        str(port),
-                        "-k",
-                        str(sockets),
-                        "-c",
-                        "listen_addresses=127.0.0.1",
-                        "-c",
-                        "fsync=off",
-                        "-c",
-                        "synchronous_commit=off",
-                        "-c",
-                        "full_page_writes=off",
-                        "-c",
-                        "max_connections=200",
-                    ]
-                ),
+                [
+                    str(bindir / "postgres"),
+                    *("-D", str(data), "-p", str(port), "-k", str(sockets)),
+                    *("-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"),
+                    *("-c", "fsync=off", "-c", "synchronous_commit=off"),
+                    *("-c", "full_page_writes=off"),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                **_as_postgres(),
+                cwd=root,
+                start_new_session=True,  # Ctrl-C in the terminal reaches the tests, not it
             )
         url = f"postgresql+psycopg://kitestream@127.0.0.1:{port}/postgres"
         _wait_until_ready(url, server, log_file)

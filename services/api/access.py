@@ -2,8 +2,8 @@
 
 With no token configured the API is open (it then only binds loopback, see
 :func:`services.api.settings.check_exposure`). With tokens, every ``/api/v1`` request
-needs ``Authorization: Bearer <token>``. Matching is the receiver's
-:class:`~services.receiver.auth.SecretSet`: every configured token is compared as a
+needs ``Authorization: Bearer <token>``. Matching is the ingest library's
+:class:`~services.ingest.auth.SecretSet`: every configured token is compared as a
 SHA-256 digest, so neither which token matched nor a token's length shows in the time.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pydantic import SecretStr
 
 from services.api.errors import Unauthorized
-from services.receiver.auth import SecretSet, authorization_token
+from services.ingest.auth import SecretSet, authorization_token
 
 __all__ = ["ReadAccess"]
 

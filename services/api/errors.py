@@ -16,6 +16,8 @@ receiver's errors. A ``detail`` never carries a token. Settings that stop the st
 
 from __future__ import annotations
 
+from services.common.httperror import HttpError as HttpAnswer
+
 __all__ = [
     "ApiError",
     "BadRequest",
@@ -31,18 +33,8 @@ class ApiError(Exception):
     """Base of every error the query API raises on purpose."""
 
 
-class HttpError(ApiError):
+class HttpError(ApiError, HttpAnswer):
     """An error answer: HTTP ``status``, a stable ``code`` and a human ``detail``."""
-
-    status = 500
-    code = "internal"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-    def to_body(self) -> dict[str, str]:
-        return {"error": self.code, "detail": self.detail}
 
 
 class StoreUnavailable(HttpError):

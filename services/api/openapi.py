@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from schemas.alerts import Alert
 from services.api.routes import Route
+from services.catalog.loader import SERVICE_LIST_KEYS
 from services.store import tables
 
 __all__ = ["OPENAPI_PATH", "document"]
@@ -97,20 +98,7 @@ def _components() -> dict[str, Any]:
         "properties": {
             "name": {"type": "string"},
             "team": {"type": ["string", "null"]},
-            **{
-                key: strings
-                for key in (
-                    "pipelines",
-                    "pipeline_tags",
-                    "repositories",
-                    "deploy_pipelines",
-                    "deploy_steps",
-                    "test_suites",
-                    "pagerduty_services",
-                    "depends_on",
-                    "environments",
-                )
-            },
+            **{key: strings for key in SERVICE_LIST_KEYS},
         },
     }
     return {

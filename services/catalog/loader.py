@@ -39,9 +39,9 @@ from services.catalog.repository import normalise_repository
 from services.catalog.resources import read_pagerduty_json, read_pipelines_json, read_suites_json
 from services.catalog.source import Node, Problems, read_document
 
-__all__ = ["INCLUDE_KEYS", "SERVICE_KEYS", "load_catalog"]
+__all__ = ["INCLUDE_KEYS", "SERVICE_KEYS", "SERVICE_LIST_KEYS", "load_catalog"]
 
-_LISTS = (
+SERVICE_LIST_KEYS = (
     "pipelines",
     "pipeline_tags",
     "repositories",
@@ -52,7 +52,7 @@ _LISTS = (
     "depends_on",
     "environments",
 )
-SERVICE_KEYS = (*_LISTS, "team")
+SERVICE_KEYS = (*SERVICE_LIST_KEYS, "team")
 INCLUDE_KEYS = ("cortex", "pipelines_json", "test_suites_json", "pagerduty_json")
 _TOP_KEYS = ("services", "include")
 
@@ -120,7 +120,7 @@ class _Builder:
         fields = node.mapping(f"service {name!r}")
         values: dict[str, list[tuple[str, int]]] = {}
         for key, value in fields.items():
-            if key in _LISTS:
+            if key in SERVICE_LIST_KEYS:
                 values[key] = value.strings(f"{name}.{key}")
             elif key != "team":
                 _unknown_key(node, key, SERVICE_KEYS, f"service {name!r}")

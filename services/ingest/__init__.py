@@ -1,34 +1,43 @@
-"""Ingest: raw request pieces (headers, body bytes) in, contract messages out.
+"""Ingest: the pure layer under the receiver's HTTP API; request pieces in, contract
+messages or a refusal out. No HTTP server and no Kafka here.
 
-Pure functions for the receiver's ingest routes (``services/receiver/uploads.py``,
-``pagerduty_webhook.py``, ``operations_api.py``); no HTTP server and no Kafka here.
-Each route authenticates first (401 before the body is read), reads the body with the
-receiver's limits, and either gets messages or a refusal. Refusals are the receiver's
-own exceptions (:mod:`services.receiver.errors`: ``Unauthorized``, ``MalformedBody``,
-``PayloadTooLarge``, ``UnsupportedMedia``, ``InvalidPayload``, all ``HttpError`` with
-``status``, ``code`` and ``to_body()``), so one tree maps every refusal to its answer::
+What each module holds::
+
+    errors.py      the refusal tree: HttpError and its 400/401/408/413/415/422/503
+    request.py     headers, media types, gzip within a cap, JSON within a depth
+    auth.py        constant-time secrets, Authorization forms, HMAC, suite tokens
+    testengine.py  POST /v1/uploads (Buildkite Test Engine), with form.py, junit.py,
+                   results.py
+    pagerduty.py   POST /webhooks/pagerduty (PagerDuty v3 webhooks)
+    api.py         POST /api/deploys and /api/incidents, with opsgenie.py, fields.py
+
+The receiver's endpoints (``services/receiver/ingest_endpoints.py``) call these steps,
+and so do the tests: credentials first (401 before the body is read), then the body as
+the receiver read it under its limits (Content-Type checked, gzip undone), then a
+parser::
 
     POST /v1/uploads        suite = SuiteTokens.from_mapping(settings.test_suites)
                                         .authenticate(headers)
-                            upload = read_upload(suite, headers, body, received_at=now,
-                                                 decoded=True)   # read_body inflated it
+                            upload = read_upload(suite, headers, body, received_at=now)
                             -> upload.results on tests.results (key: upload.suite),
                                202 upload.response_body()
     POST /webhooks/pagerduty
-                            offered = offered_signatures(headers)  # 401 before the body
-                            match_signatures(offered, body,
-                                             signing_keys(settings.pagerduty_secrets))
-                            event = pagerduty_incident(json_document, received_at=now)
+                            offered = offered_signatures(headers)
+                            event = read_webhook(offered, body,
+                                                 signing_keys(settings.pagerduty_secrets),
+                                                 received_at=now)
                             -> event on incidents (key: event.service) unless None; 202
-    POST /api/deploys       check_bearer(headers, settings.api_tokens)
+    POST /api/deploys       check_bearer(headers, secret_set(settings.api_tokens))
                             event = parse_deploy(json_document, received_at=now)
                             -> deploys (key: event.service); 202
-    POST /api/incidents     check_bearer(headers, settings.api_tokens)
+    POST /api/incidents     check_bearer(headers, secret_set(settings.api_tokens))
                             event = parse_incident(json_document, received_at=now)
                             -> incidents (key: event.service) unless None; 202
 
-``parse_upload``, ``handle_pagerduty``, ``handle_deploy`` and ``handle_incident`` do
-both steps in one call for a body as received (gzip undone here, JSON parsed here).
+Refusals are this package's exceptions (:mod:`services.ingest.errors`), which the
+receiver raises too, so one tree maps every refusal to its answer. Imports point one
+way: the receiver imports this package, never the reverse
+(``tests/unit/ingest/test_layering.py``).
 """
 
 from __future__ import annotations
@@ -37,24 +46,20 @@ from services.ingest.api import (
     API_MEDIA_TYPES,
     DeployRequest,
     IncidentRequest,
-    handle_deploy,
-    handle_incident,
     parse_deploy,
     parse_incident,
 )
-from services.ingest.auth import SuiteTokens, check_bearer
+from services.ingest.auth import SuiteTokens, check_bearer, secret_set
 from services.ingest.junit import parse_junit
 from services.ingest.pagerduty import (
-    handle_pagerduty,
     match_signatures,
     offered_signatures,
     pagerduty_incident,
-    parse_pagerduty,
+    read_webhook,
     signing_keys,
-    verify_signature,
 )
 from services.ingest.results import Limits
-from services.ingest.testengine import UPLOAD_MEDIA_TYPES, Upload, parse_upload, read_upload
+from services.ingest.testengine import UPLOAD_MEDIA_TYPES, Upload, read_upload
 
 __all__ = [
     "API_MEDIA_TYPES",
@@ -65,18 +70,14 @@ __all__ = [
     "SuiteTokens",
     "Upload",
     "check_bearer",
-    "handle_deploy",
-    "handle_incident",
-    "handle_pagerduty",
     "match_signatures",
     "offered_signatures",
     "pagerduty_incident",
     "parse_deploy",
     "parse_incident",
     "parse_junit",
-    "parse_pagerduty",
-    "parse_upload",
     "read_upload",
+    "read_webhook",
+    "secret_set",
     "signing_keys",
-    "verify_signature",
 ]

@@ -31,11 +31,14 @@ Incident (:class:`IncidentRequest`), keyed by ``service`` on ``incidents``::
 
 An Opsgenie Webhook integration's own payload (``{"action": …, "alert": …}``) is
 accepted on ``/api/incidents`` too (see :mod:`services.ingest.opsgenie`).
+
+The receiver's routes check the bearer token (:func:`~services.ingest.auth.check_bearer`)
+before reading the body, read it as JSON (a Content-Type in :data:`API_MEDIA_TYPES`,
+gzip allowed), then call :func:`parse_deploy` or :func:`parse_incident` on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
@@ -43,12 +46,9 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.base import stable_id
 from schemas.operations import DeployEvent, IncidentEvent
-from services.ingest.auth import Secret, check_bearer
+from services.ingest.errors import InvalidPayload
 from services.ingest.fields import OptionalCount, OptionalText, OptionalTime, blank_to_none
 from services.ingest.opsgenie import is_opsgenie, parse_opsgenie
-from services.ingest.request import Headers, decode_body, header, load_json
-from services.receiver.body import check_media_type
-from services.receiver.errors import InvalidPayload
 
 __all__ = [
     "API_MEDIA_TYPES",
@@ -56,8 +56,6 @@ __all__ = [
     "INCIDENT_STATUSES",
     "DeployRequest",
     "IncidentRequest",
-    "handle_deploy",
-    "handle_incident",
     "incident_status",
     "parse_deploy",
     "parse_incident",
@@ -279,23 +277,3 @@ def parse_incident(document: object, received_at: datetime) -> IncidentEvent | N
         return IncidentRequest.model_validate(document).to_event(received_at)
     except ValidationError as exc:
         raise InvalidPayload.from_validation("incident", exc) from None
-
-
-def _json_body(headers: Headers, body: bytes, tokens: Sequence[Secret]) -> object:
-    check_bearer(headers, tokens)
-    check_media_type(header(headers, "content-type"), API_MEDIA_TYPES)
-    return load_json(decode_body(headers, body))
-
-
-def handle_deploy(
-    headers: Headers, body: bytes, *, tokens: Sequence[Secret], received_at: datetime
-) -> DeployEvent:
-    """Authenticate and read ``POST /api/deploys`` as received; 401 before parsing."""
-    return parse_deploy(_json_body(headers, body, tokens), received_at)
-
-
-def handle_incident(
-    headers: Headers, body: bytes, *, tokens: Sequence[Secret], received_at: datetime
-) -> IncidentEvent | None:
-    """Authenticate and read ``POST /api/incidents`` as received; 401 before parsing."""
-    return parse_incident(_json_body(headers, body, tokens), received_at)

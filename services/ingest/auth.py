@@ -1,31 +1,103 @@
-"""Tokens for the upload API and ``/api/*``, checked with the receiver's credential code.
+"""Credentials: constant-time matching, ``Authorization`` forms, HMAC, suite tokens.
 
 Test collectors send ``Authorization: Token token="…"`` (Python, JavaScript, Ruby),
 ``bktec`` sends it unquoted (``Token token=…``); either names the suite through
 ``KITESTREAM_TEST_SUITES`` (``suite-slug=token`` pairs). ``/api/*`` takes
 ``Authorization: Bearer …`` against ``KITESTREAM_API_TOKENS``.
 
-Parsing the header and the constant-time comparison are the receiver's
-(:mod:`services.receiver.auth`): every configured secret is compared, as SHA-256
-digests, so neither the position of a match nor a token's length shows in the time.
-This module adds what ingest needs on top: suites by token, and the refusals as
-:class:`~services.receiver.errors.Unauthorized` with a reason for the metrics.
+Every configured secret is compared (:class:`SecretSet`), as SHA-256 digests, so
+neither the position of a match nor a token's length shows in the time. Refusals are
+:class:`~services.ingest.errors.Unauthorized` with a reason for the metrics. The
+receiver's Buildkite verifier (:mod:`services.receiver.signature`) uses the same
+pieces.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import SecretStr
 
+from services.ingest.errors import Unauthorized
 from services.ingest.request import Headers, header
-from services.receiver.auth import SecretSet, authorization_token
-from services.receiver.errors import Unauthorized
 
-__all__ = ["Secret", "SuiteTokens", "check_bearer", "reveal", "secret_set", "upload_token"]
+__all__ = [
+    "Secret",
+    "SecretSet",
+    "SuiteTokens",
+    "authorization_token",
+    "check_bearer",
+    "hmac_sha256_hex",
+    "reveal",
+    "secret_bytes",
+    "secret_set",
+    "upload_token",
+]
 
 # A configured secret: plain text in tests, ``SecretStr`` straight from the settings.
 Secret = str | SecretStr
+
+
+def secret_bytes(value: str | bytes) -> bytes:
+    """Header values arrive as latin-1 text; compare them as bytes, never as ``str``."""
+    return value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+
+
+def _digest(value: str | bytes) -> bytes:
+    return hashlib.sha256(secret_bytes(value)).digest()
+
+
+class SecretSet:
+    """Configured secrets, hashed once (at startup), to match presented credentials against."""
+
+    __slots__ = ("_digests",)
+
+    def __init__(self, secrets: Iterable[str | bytes]) -> None:
+        self._digests = tuple(_digest(secret) for secret in secrets)
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def __repr__(self) -> str:
+        return f"SecretSet(<{len(self._digests)} hidden>)"
+
+    def match(self, given: str | bytes) -> int | None:
+        """The index of the secret equal to ``given``, or ``None``; constant time in
+        ``given``: every secret is compared, the first match is kept."""
+        digest = _digest(given)
+        found: int | None = None
+        for index, secret in enumerate(self._digests):
+            if hmac.compare_digest(digest, secret) and found is None:
+                found = index
+        return found
+
+
+def hmac_sha256_hex(key: bytes, *parts: bytes) -> str:
+    """HMAC-SHA256 of the concatenated ``parts``, lowercase hex."""
+    return hmac.digest(key, b"".join(parts), "sha256").hex()
+
+
+def authorization_token(header: str | None, *, schemes: Sequence[str] = ("Bearer",)) -> str | None:
+    """The credential in an ``Authorization`` header for one of ``schemes``.
+
+    Accepts ``Bearer abc``, ``Token abc`` and ``Token token="abc"`` (quoted or not), the
+    forms Buildkite's test collectors and API clients send. The scheme is matched
+    case-insensitively; anything else gives ``None``.
+    """
+    if not header:
+        return None
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() not in {s.lower() for s in schemes}:
+        return None
+    rest = rest.strip()
+    name, sep, value = rest.partition("=")
+    if sep and name.strip().lower() == "token":
+        rest = value.strip()
+    if len(rest) >= 2 and rest[0] == rest[-1] == '"':
+        rest = rest[1:-1]
+    return rest or None
 
 
 def reveal(secret: Secret) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from services.receiver.errors import MalformedBody, PayloadTooLarge
+from services.ingest.errors import MalformedBody, PayloadTooLarge
 
 __all__ = ["Form", "Part", "parse_form"]
 

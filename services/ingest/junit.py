@@ -34,8 +34,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from schemas.tests import TestResultKind
+from services.ingest.errors import MalformedBody
 from services.ingest.results import Execution
-from services.receiver.errors import MalformedBody
 
 __all__ = ["parse_junit"]
 

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.base import stable_id
 from schemas.operations import IncidentEvent
+from services.ingest.errors import InvalidPayload
 from services.ingest.fields import MAX_SAFE_INTEGER, OptionalText, OptionalTime
-from services.receiver.errors import InvalidPayload
 
 __all__ = ["is_opsgenie", "parse_opsgenie"]
 

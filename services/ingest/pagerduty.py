@@ -10,7 +10,11 @@ Mapping: every ``incident.*`` event whose ``event.data`` is the incident itself
 delegated, priority_updated, …) becomes an :class:`IncidentEvent` keyed by the
 PagerDuty service id. Events about something else (``pagey.ping``, ``service.*``,
 ``incident.annotated`` whose data is a note, responder and status-update events)
-are accepted and ignored: :func:`parse_pagerduty` returns ``None``.
+are accepted and ignored: :func:`pagerduty_incident` returns ``None``.
+
+The receiver's route reads the signatures first (:func:`offered_signatures`: an
+unsigned request is refused before its body is read), then the body, then calls
+:func:`read_webhook`.
 """
 
 from __future__ import annotations
@@ -24,23 +28,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.base import stable_id
 from schemas.operations import IncidentEvent
-from services.ingest.auth import Secret, reveal
+from services.ingest.auth import Secret, hmac_sha256_hex, reveal
+from services.ingest.errors import InvalidPayload, Unauthorized
 from services.ingest.fields import OptionalCount, OptionalText, OptionalTime
-from services.ingest.request import Headers, header, load_json
-from services.receiver.body import JSON_TYPES, check_media_type
-from services.receiver.errors import InvalidPayload, Unauthorized
-from services.receiver.signature import hmac_sha256_hex
+from services.ingest.request import DEFAULT_MAX_JSON_DEPTH, Headers, header, load_json
 
 __all__ = [
     "SIGNATURE_HEADER",
-    "handle_pagerduty",
     "match_signatures",
     "offered_signatures",
     "pagerduty_incident",
-    "parse_pagerduty",
+    "read_webhook",
     "sign",
     "signing_keys",
-    "verify_signature",
 ]
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
@@ -81,14 +81,9 @@ def offered_signatures(headers: Headers) -> list[bytes]:
     return offered
 
 
-def verify_signature(headers: Headers, body: bytes, secrets: Sequence[Secret]) -> None:
-    """Accept when any ``v1=`` signature in the header matches any secret, else 401."""
-    match_signatures(offered_signatures(headers), body, signing_keys(secrets))
-
-
 def match_signatures(offered: Sequence[bytes], body: bytes, keys: Sequence[bytes]) -> None:
-    """:func:`verify_signature` for a route that already read the header with
-    :func:`offered_signatures` (before the body) and holds :func:`signing_keys`."""
+    """Accept when any ``offered`` signature (:func:`offered_signatures`) is the HMAC of
+    ``body`` under any of ``keys`` (:func:`signing_keys`), else 401."""
     expected = [hmac_sha256_hex(key, body).encode("ascii") for key in keys]
     matched = False
     for mine in expected:  # compare every pair: the time does not tell which matched
@@ -152,13 +147,22 @@ def _status(
     return "triggered"
 
 
-def parse_pagerduty(body: bytes, received_at: datetime) -> IncidentEvent | None:
-    """The incident message of a (verified) webhook body, or ``None`` to ignore it."""
-    return pagerduty_incident(load_json(body), received_at)
+def read_webhook(
+    offered: Sequence[bytes],
+    body: bytes,
+    keys: Sequence[bytes],
+    *,
+    received_at: datetime,
+    max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+) -> IncidentEvent | None:
+    """A webhook body as received, under the signatures read before it: 401 unless one
+    matches (:func:`match_signatures`), 400 unless JSON, then :func:`pagerduty_incident`."""
+    match_signatures(offered, body, keys)
+    return pagerduty_incident(load_json(body, "body", max_depth), received_at)
 
 
 def pagerduty_incident(document: object, received_at: datetime) -> IncidentEvent | None:
-    """:func:`parse_pagerduty` for a body already parsed as JSON."""
+    """The incident message of a verified webhook's JSON, or ``None`` to ignore it."""
     try:
         event = _Envelope.model_validate(document).event
     except ValidationError as exc:
@@ -199,12 +203,3 @@ def pagerduty_incident(document: object, received_at: datetime) -> IncidentEvent
         source="pagerduty",
         received_at=received_at,
     )
-
-
-def handle_pagerduty(
-    headers: Headers, body: bytes, *, secrets: Sequence[Secret], received_at: datetime
-) -> IncidentEvent | None:
-    """Verify, then map: 401 before anything is read from an unsigned body."""
-    verify_signature(headers, body, secrets)
-    check_media_type(header(headers, "content-type"), JSON_TYPES)
-    return parse_pagerduty(body, received_at)

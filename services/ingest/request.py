@@ -1,27 +1,30 @@
 """The raw pieces of a request, read safely: headers, media type, gzip, JSON.
 
-The receiver's routes read bodies with :mod:`services.receiver.body` (size, time,
-``Content-Encoding``); this module covers the rest: gzipped files inside a multipart
-upload, header lookups on plain dicts, and bodies as received for the one-call
-``handle_*`` functions. Everything is pure and bounded: gzip is inflated in slices
-against a cap, so a small bomb becomes a 413 instead of filling memory.
+Everything is pure and bounded: gzip is inflated in slices against a cap, so a small
+bomb becomes a 413 instead of filling memory, and JSON deeper than a limit is a 400.
+The receiver reads a body off the wire with these (:mod:`services.receiver.body` adds
+the size and time limits of a stream); the upload reader uses them again for gzipped
+files inside a multipart body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
-from services.receiver.body import DEFAULT_MAX_INFLATED_BYTES, GZIP_MAGIC, depth_exceeds, gunzip
-from services.receiver.errors import MalformedBody, PayloadTooLarge, UnsupportedMedia
+from services.ingest.errors import MalformedBody, PayloadTooLarge, UnsupportedMedia
 
 __all__ = [
     "DEFAULT_MAX_INFLATED_BYTES",
     "DEFAULT_MAX_JSON_DEPTH",
+    "GZIP_MAGIC",
+    "JSON_TYPES",
     "Headers",
-    "decode_body",
+    "check_media_type",
+    "depth_exceeds",
     "gunzip",
     "header",
     "load_json",
@@ -32,8 +35,11 @@ __all__ = [
 # Headers as Starlette's ``request.headers`` or a plain dict (any case) give them.
 Headers = Mapping[str, str]
 
-
+JSON_TYPES = frozenset({"application/json"})
+GZIP_MAGIC = b"\x1f\x8b"
+DEFAULT_MAX_INFLATED_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32
+_SLICE = 64 * 1024  # inflate in slices: a bomb is caught early, not after
 
 
 def header(headers: Headers, name: str) -> str | None:
@@ -48,10 +54,9 @@ def header(headers: Headers, name: str) -> str | None:
     return None
 
 
-def media_type(headers: Headers) -> tuple[str, dict[str, str]]:
-    """``("multipart/form-data", {"boundary": "x"})`` from the Content-Type ('' if none)."""
-    raw = header(headers, "content-type") or ""
-    kind, _, rest = raw.partition(";")
+def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
+    """``("multipart/form-data", {"boundary": "x"})`` from a Content-Type ('' if none)."""
+    kind, _, rest = (content_type or "").partition(";")
     params: dict[str, str] = {}
     for item in rest.split(";"):
         key, sep, value = item.partition("=")
@@ -60,18 +65,49 @@ def media_type(headers: Headers) -> tuple[str, dict[str, str]]:
     return kind.strip().lower(), params
 
 
-def decode_body(
-    headers: Headers, body: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES
-) -> bytes:
-    """The body with its Content-Encoding (``identity`` or ``gzip``) undone."""
-    encoding = (header(headers, "content-encoding") or "identity").strip().lower()
-    if encoding in {"", "identity"}:
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"body is larger than {max_bytes} bytes")
-        return body
-    if encoding in {"gzip", "x-gzip"}:
-        return gunzip(body, max_bytes)
-    raise UnsupportedMedia(f"Content-Encoding {encoding!r} is not supported (use gzip)")
+def check_media_type(content_type: str | None, allowed: Iterable[str]) -> str:
+    """The media type when allowed (``+json`` suffixes count as JSON), else 415."""
+    kind, _params = media_type(content_type)
+    allowed = frozenset(allowed)
+    if kind in allowed or ("application/json" in allowed and kind.endswith("+json")):
+        return kind
+    expected = ", ".join(sorted(allowed))
+    raise UnsupportedMedia(f"Content-Type must be {expected}, not {kind or 'missing'}")
+
+
+def gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
+    """Inflate gzip ``data`` (several members allowed) to at most ``max_bytes``.
+
+    Raises :class:`MalformedBody` for data that is not gzip or is cut short, and
+    :class:`PayloadTooLarge` as soon as the output would pass ``max_bytes``.
+    """
+    if not data.startswith(GZIP_MAGIC):
+        raise MalformedBody("Content-Encoding is gzip but the body is not gzip")
+    out = bytearray()
+    pending = data
+    while pending:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = pending
+        try:
+            while True:
+                piece = inflater.decompress(chunk, _SLICE)
+                out += piece
+                if len(out) > max_bytes:
+                    raise PayloadTooLarge(f"body inflates to more than {max_bytes} bytes")
+                chunk = inflater.unconsumed_tail
+                if not chunk and len(piece) < _SLICE:
+                    break
+        except zlib.error as exc:
+            raise MalformedBody(f"the gzip body is corrupt: {exc}") from None
+        if not inflater.eof:
+            raise MalformedBody("the gzip body is truncated")
+        pending = inflater.unused_data
+        if pending and not pending.startswith(GZIP_MAGIC):
+            # Trailing zero padding after the last member is common; anything else is not.
+            if pending.strip(b"\x00"):
+                raise MalformedBody("garbage after the gzip body")
+            break
+    return bytes(out)
 
 
 def maybe_gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> bytes:
@@ -79,13 +115,36 @@ def maybe_gunzip(data: bytes, max_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> by
     return gunzip(data, max_bytes) if data.startswith(GZIP_MAGIC) else data
 
 
+def depth_exceeds(value: Any, max_depth: int) -> bool:
+    """Whether ``value`` nests objects/arrays deeper than ``max_depth`` (``{}`` is 1).
+
+    Recursion stops at ``max_depth`` levels, so its depth is bounded by the setting.
+    """
+    if type(value) is dict:
+        children: Iterable[Any] = value.values()
+    elif type(value) is list:
+        children = value
+    else:
+        return False
+    if max_depth <= 0:
+        return True
+    for child in children:
+        if (type(child) is dict or type(child) is list) and depth_exceeds(child, max_depth - 1):
+            return True
+    return False
+
+
 def load_json(data: bytes, what: str = "body", max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
-    """Parsed JSON, or :class:`MalformedBody` saying where it broke or that it nests
-    deeper than ``max_depth`` (the receiver's check, :func:`depth_exceeds`)."""
+    """Parsed JSON; :class:`MalformedBody` (400) saying where it broke, for bytes that
+    are not UTF-8 JSON, or that it nests deeper than ``max_depth``."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise MalformedBody(f"the {what} is not valid JSON: {exc}") from None
+        raise MalformedBody(f"the {what} is not valid JSON: {_first_line(exc)}") from None
     if depth_exceeds(value, max_depth):
         raise MalformedBody(f"the {what} nests deeper than {max_depth} levels")
     return value
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

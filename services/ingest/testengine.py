@@ -9,12 +9,16 @@ What arrives, and from whom::
     test-collector plugin
 
 Any of them may send ``Token token="…"`` quoted or not (older bktec did not quote).
-:func:`parse_upload` authenticates (the token names the suite), undoes gzip, reads
-either shape and returns an :class:`Upload`: the ``tests.results`` messages (key =
-suite) and the 202 body. :func:`read_upload` is the same after authentication, for
-a route that authenticates before reading the body. A malformed test entry is
+The receiver's route takes two steps around reading the body::
+
+    suite = suites.authenticate(headers)      # SuiteTokens: the token names the suite, 401
+    body = <the body, Content-Type in UPLOAD_MEDIA_TYPES, gzip undone, within the cap>
+    upload = read_upload(suite, headers, body, received_at=now, limits=limits)
+
+:func:`read_upload` reads either shape and returns an :class:`Upload`: the
+``tests.results`` messages (key = suite) and the 202 body. A malformed test entry is
 skipped and reported in ``errors``, as Test Engine does; a malformed request is an
-:class:`~services.receiver.errors.HttpError`.
+:class:`~services.ingest.errors.HttpError`.
 """
 
 from __future__ import annotations
@@ -29,20 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.base import stable_id
 from schemas.tests import RunEnv, TestResult
-from services.ingest.auth import SuiteTokens
+from services.ingest.errors import InvalidPayload, PayloadTooLarge
 from services.ingest.form import Form, parse_form
 from services.ingest.junit import parse_junit
-from services.ingest.request import (
-    Headers,
-    decode_body,
-    header,
-    load_json,
-    maybe_gunzip,
-    media_type,
-)
+from services.ingest.request import Headers, header, load_json, maybe_gunzip, media_type
 from services.ingest.results import DEFAULT_LIMITS, Execution, Limits, build_results, result_kind
-from services.receiver.body import check_media_type
-from services.receiver.errors import InvalidPayload, PayloadTooLarge
 
 __all__ = [
     "UPLOAD_MEDIA_TYPES",
@@ -50,7 +45,6 @@ __all__ = [
     "CollectorHistory",
     "CollectorTest",
     "Upload",
-    "parse_upload",
     "read_upload",
     "run_env_from",
 ]
@@ -252,26 +246,6 @@ def _as_dict(raw: object) -> dict[str, object]:
     return raw
 
 
-def parse_upload(
-    headers: Headers,
-    body: bytes,
-    *,
-    suites: SuiteTokens,
-    received_at: datetime,
-    limits: Limits = DEFAULT_LIMITS,
-    decoded: bool = False,
-) -> Upload:
-    """Authenticate and read one upload request into ``tests.results`` messages.
-
-    Raises ``Unauthorized`` (401) before looking at the body, then what
-    :func:`read_upload` raises.
-    """
-    suite = suites.authenticate(headers)
-    return read_upload(
-        suite, headers, body, received_at=received_at, limits=limits, decoded=decoded
-    )
-
-
 def read_upload(
     suite: str,
     headers: Headers,
@@ -279,28 +253,23 @@ def read_upload(
     *,
     received_at: datetime,
     limits: Limits = DEFAULT_LIMITS,
-    decoded: bool = False,
 ) -> Upload:
-    """Read an upload already authenticated as ``suite``.
+    """Read an upload authenticated as ``suite``, its body with ``Content-Encoding``
+    undone (the receiver checked its Content-Type against :data:`UPLOAD_MEDIA_TYPES`).
 
-    ``body`` is as received (gzip is undone here, under ``limits.max_inflated_bytes``)
-    unless ``decoded`` says the caller already undid ``Content-Encoding``. Raises
-    ``UnsupportedMedia`` (415), ``MalformedBody`` (400), ``PayloadTooLarge`` (413) or
-    ``InvalidPayload`` (422).
+    A multipart Content-Type is read as a form, anything else as JSON. Raises
+    ``MalformedBody`` (400), ``PayloadTooLarge`` (413: the body or the files in it past
+    ``limits.max_inflated_bytes``, too many executions) or ``InvalidPayload`` (422).
     """
-    check_media_type(header(headers, "content-type"), UPLOAD_MEDIA_TYPES)
-    kind, params = media_type(headers)
-    multipart = kind == "multipart/form-data"
-    if decoded:
-        raw = decode_body({}, body, limits.max_inflated_bytes)  # the size check only
-    else:
-        raw = decode_body(headers, body, limits.max_inflated_bytes)
+    if len(body) > limits.max_inflated_bytes:
+        raise PayloadTooLarge(f"body is larger than {limits.max_inflated_bytes} bytes")
+    kind, params = media_type(header(headers, "content-type"))
     contents = _Contents(limits)
-    if multipart:
-        content_hash = _read_form(parse_form(raw, params.get("boundary")), contents)
+    if kind == "multipart/form-data":
+        content_hash = _read_form(parse_form(body, params.get("boundary")), contents)
     else:
-        _read_json_body(raw, contents)
-        content_hash = hashlib.sha256(raw).hexdigest()
+        _read_json_body(body, contents)
+        content_hash = hashlib.sha256(body).hexdigest()
     run_env = run_env_from(contents.run_env)
     upload_id = stable_id("upload", suite, run_env.model_dump(mode="json"), content_hash)
     run_id = stable_id("run", suite, run_env.ci, run_env.key) if run_env.key else upload_id

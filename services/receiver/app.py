@@ -1,8 +1,11 @@
 """``create_app(settings)``: the receiver as an ASGI app.
 
-The lifespan opens the spool, starts the one Kafka producer of the process and the
-spool drainer (:class:`~services.receiver.delivery.Delivery`), and on shutdown drains
-what Kafka takes in time, flushes and closes. Routes come from a list of
+The lifespan opens the spool (:func:`open_spool` unless given), starts the one Kafka
+producer of the process (:func:`producer_link` unless given) and the spool drainer
+(:class:`~services.receiver.delivery.Delivery`), and on shutdown drains what Kafka
+takes in time, flushes and closes. Other makers run the same app without a broker
+(the unit tests of its refusals). Routes, ``/openapi.json`` included, are assembled
+by :func:`services.receiver.routes.routes` from a list of
 :class:`~services.receiver.endpoints.Endpoint` (``routes.ENDPOINTS`` unless given).
 """
 
@@ -13,48 +16,65 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
-import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from services.common.topics import Topics
-from services.receiver import openapi
-from services.receiver.delivery import Delivery
-from services.receiver.endpoints import Endpoint, Ingest, as_route
-from services.receiver.errors import SpoolError, Unavailable
+from services.ingest.errors import Unavailable
+from services.receiver import routes
+from services.receiver.delivery import Delivery, KafkaLink
+from services.receiver.endpoints import AppContext, Endpoint
+from services.receiver.errors import SpoolError
 from services.receiver.metrics import Metrics, MetricsMiddleware
 from services.receiver.producer import ProducerLink
 from services.receiver.responses import error_response
 from services.receiver.settings import ReceiverSettings
 from services.receiver.spool import Spool
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "open_spool", "producer_link"]
 
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
+def open_spool(settings: ReceiverSettings) -> Spool:
+    """The spool in ``settings.spool_dir`` (locked for this process until closed)."""
+    return Spool.open(
+        settings.spool_dir,
+        max_bytes=settings.spool_max_bytes,
+        segment_bytes=settings.spool_segment_bytes,
+    )
+
+
+def producer_link(settings: ReceiverSettings, metrics: Metrics) -> ProducerLink:
+    """The Kafka producer of ``settings``, counting its replacements in ``metrics``."""
+    return ProducerLink(
+        settings.bootstrap_servers,
+        linger_ms=settings.linger_ms,
+        batch_bytes=settings.kafka_batch_bytes,
+        on_replace=lambda _reason: metrics.producer_replacements.inc(),
+    )
+
+
 def create_app(
     settings: ReceiverSettings,
     *,
-    endpoints: Sequence[Endpoint] | None = None,
+    endpoints: Sequence[Endpoint] = routes.ENDPOINTS,
     clock: Callable[[], float] = time.time,
+    spool: Callable[[ReceiverSettings], Spool] = open_spool,
+    link: Callable[[ReceiverSettings, Metrics], KafkaLink] = producer_link,
 ) -> Starlette:
-    """The receiver app; ``clock`` (wall-clock seconds) is for tests."""
-    if endpoints is None:
-        from services.receiver.routes import ENDPOINTS
-
-        endpoints = ENDPOINTS
+    """The receiver app. ``clock`` (wall-clock seconds) is for tests; ``spool`` and
+    ``link`` make the spool and the Kafka link in the lifespan, once per start."""
     metrics = Metrics()
     topics = Topics(settings.topic_prefix)
-    live: list[Ingest] = []
+    live: list[AppContext] = []
 
-    def ingest() -> Ingest:
+    def context() -> AppContext:
         if not live:
             raise Unavailable("the receiver is starting")
         return live[0]
@@ -62,33 +82,24 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
-            spool = Spool.open(
-                settings.spool_dir,
-                max_bytes=settings.spool_max_bytes,
-                segment_bytes=settings.spool_segment_bytes,
-            )
+            opened = spool(settings)
         except SpoolError as exc:
             log.error("cannot start: %s", exc)
             raise
-        link = ProducerLink(
-            settings.bootstrap_servers,
-            linger_ms=settings.linger_ms,
-            batch_bytes=settings.kafka_batch_bytes,
-            on_replace=lambda _reason: metrics.producer_replacements.inc(),
-        )
+        kafka = link(settings, metrics)
         delivery = Delivery(
-            link,
-            spool,
+            kafka,
+            opened,
             metrics,
             deadline_s=settings.produce_deadline_s,
             max_message_bytes=settings.kafka_max_message_bytes,
         )
         await delivery.start()
-        live.append(Ingest(settings, topics, delivery, metrics, clock))
+        live.append(AppContext(settings, topics, delivery, metrics, clock))
         log.info(
             "receiver ready: Kafka %s (%s), spool %s, topics prefixed %r",
             settings.bootstrap_servers,
-            "up" if link.kafka_up else "not answering",
+            "up" if kafka.kafka_up else "not answering",
             settings.spool_dir,
             settings.topic_prefix,
         )
@@ -99,21 +110,14 @@ def create_app(
             live.clear()
             log.info("receiver stopped")
 
-    document = orjson.dumps(openapi.document(endpoints))
-
-    async def serve_openapi(_request: Request) -> Response:
-        return Response(document, media_type="application/json")
-
-    routes = [as_route(e, ingest, metrics) for e in endpoints]
-    routes.append(Route(openapi.OPENAPI_PATH, serve_openapi, methods=["GET"], name="openapi"))
     app = Starlette(
-        routes=routes,
+        routes=routes.routes(endpoints, context, metrics),
         lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
     app.state.metrics = metrics
-    app.state.ingest = ingest  # what the lifespan made: delivery, topics (for tests, tools)
+    app.state.context = context  # what the lifespan made: delivery, topics (for tests, tools)
     return app
 
 

@@ -15,9 +15,10 @@ from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.receiver.body import json_limits, parse_json, read_body
+from services.ingest.request import load_json
+from services.receiver.body import json_limits, read_body
 from services.receiver.buildkite_payload import AgentWebhook, BuildWebhook, JobWebhook
-from services.receiver.endpoints import Endpoint, Ingest
+from services.receiver.endpoints import AppContext, Endpoint
 from services.receiver.events import (
     EVENT_NAME_PATTERN,
     KNOWN_EVENTS,
@@ -51,29 +52,29 @@ def _unknown_seen(_settings: ReceiverSettings) -> set[str]:
     return set()
 
 
-async def receive(request: Request, ingest: Ingest) -> Response:
-    verifier = ingest.shared(_verifier)
-    limits = ingest.shared(json_limits)
+async def receive(request: Request, context: AppContext) -> Response:
+    verifier = context.shared(_verifier)
+    limits = context.shared(json_limits)
     token = request.headers.get("x-buildkite-token")
     signature = request.headers.get("x-buildkite-signature")
-    now = ingest.clock()
+    now = context.clock()
     if not signature:  # token mode: refuse before reading the body
         verifier.verify(token=token, signature=None, body=b"", now=now)
     raw = await read_body(request, limits)
     if signature:
         verifier.verify(token=token, signature=signature, body=raw, now=now)
-    body = parse_json(raw, limits.max_depth)
+    body = load_json(raw, "body", limits.max_depth)
     name = event_name(request.headers.get("x-buildkite-event"), body)
     routed = normalise(name, body, datetime.fromtimestamp(now, UTC))
     if routed is None:
         return json_response(200, {"status": "ok", "event": name})
     if name not in KNOWN_EVENTS:
-        _log_unknown_once(name, ingest.shared(_unknown_seen))
-    topic = ingest.topics.name(routed.topic)
-    path = await ingest.delivery.accept([(topic, routed.key.encode(), routed.value)])
+        _log_unknown_once(name, context.shared(_unknown_seen))
+    topic = context.topics.name(routed.topic)
+    path = await context.delivery.accept([(topic, routed.key.encode(), routed.value)])
     family = event_family(name)
     family = family if family in _FAMILIES else "other"
-    ingest.metrics.child(ingest.metrics.events, "buildkite", family).inc()
+    context.metrics.child(context.metrics.events, "buildkite", family).inc()
     log.debug("accepted %s %s for %s via %s", name, routed.event_id, topic, path)
     return json_response(
         202,

@@ -24,20 +24,44 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Iterable, Sequence
+from typing import Literal, Protocol
 
-from services.receiver.errors import PayloadTooLarge, ProduceFailed, SpoolError, Unavailable
+from services.ingest.errors import PayloadTooLarge, Unavailable
+from services.receiver.errors import ProduceFailed, SpoolError
 from services.receiver.frames import Outgoing, SpooledRecord
 from services.receiver.metrics import Metrics
-from services.receiver.producer import ProducerLink
 from services.receiver.spool import Spool, SpoolFull
 
-__all__ = ["Delivery", "Outgoing"]
+__all__ = ["Delivery", "KafkaLink", "Outgoing"]
 
 log = logging.getLogger(__name__)
 
 Accepted = Literal["kafka", "spool"]
+
+
+class KafkaLink(Protocol):
+    """What :class:`Delivery` needs of its way to Kafka; the receiver's is
+    :class:`~services.receiver.producer.ProducerLink`."""
+
+    bootstrap_servers: str
+    kafka_up: bool  # as last seen
+
+    @property
+    def ready(self) -> bool:
+        """Whether :meth:`send` may be tried now."""
+
+    async def start(self, timeout_s: float = 5.0) -> bool:
+        """Connect; False when Kafka does not answer (requests then spool)."""
+
+    async def send(self, messages: Sequence[Outgoing], deadline_s: float) -> None:
+        """Every message acked, or :class:`~services.receiver.errors.ProduceFailed`."""
+
+    async def recover(self) -> None:
+        """Reconnect or replace a failing link; called while idle and after failures."""
+
+    async def close(self) -> None:
+        """Flush what is in flight and stop."""
 
 
 class Delivery:
@@ -45,7 +69,7 @@ class Delivery:
 
     def __init__(
         self,
-        link: ProducerLink,
+        link: KafkaLink,
         spool: Spool,
         metrics: Metrics,
         *,

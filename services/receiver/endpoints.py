@@ -1,11 +1,11 @@
 """How an ingest endpoint plugs into the receiver: an :class:`Endpoint` and its context.
 
 An endpoint is a path, a method, an OpenAPI operation and an async handler
-``handler(request, ingest) -> Response``. :func:`~services.receiver.app.create_app`
+``handler(request, context) -> Response``. :func:`~services.receiver.app.create_app`
 builds its routes from a list of them (``ENDPOINTS`` in ``routes.py``), so adding an
-endpoint is one module and one line. Handlers get an :class:`Ingest` holding what the
+endpoint is one module and one line. Handlers get an :class:`AppContext` holding what the
 lifespan created (the :class:`~services.receiver.delivery.Delivery`, the metrics, the
-topics) and raise :class:`~services.receiver.errors.HttpError` subclasses to refuse a
+topics) and raise :class:`~services.ingest.errors.HttpError` subclasses to refuse a
 request; :func:`as_route` answers those as JSON errors, counts auth failures by reason,
 and logs one line per refused request without any credential in it.
 """
@@ -23,13 +23,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.common.topics import Topics
+from services.ingest.errors import HttpError, Unauthorized
 from services.receiver.delivery import Delivery
-from services.receiver.errors import HttpError, Unauthorized
 from services.receiver.metrics import Metrics
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
 
-__all__ = ["Endpoint", "Handler", "Ingest", "as_route"]
+__all__ = ["AppContext", "Endpoint", "Handler", "as_route"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ T = TypeVar("T")
 
 
 @dataclass
-class Ingest:
+class AppContext:
     """What every handler may use; one per app, made in the lifespan."""
 
     settings: ReceiverSettings
@@ -56,7 +56,7 @@ class Ingest:
         return cast(T, self._shared[factory])
 
 
-Handler = Callable[[Request, Ingest], Awaitable[Response]]
+Handler = Callable[[Request, AppContext], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,13 @@ class Endpoint:
     security_schemes: dict[str, Any] = field(default_factory=dict)
 
 
-def as_route(endpoint: Endpoint, ingest: Callable[[], Ingest], metrics: Metrics) -> Route:
-    """A starlette route running ``endpoint`` with the app's :class:`Ingest` (``ingest()``
-    raises :class:`~services.receiver.errors.Unavailable` until the lifespan made it)."""
+def as_route(endpoint: Endpoint, context: Callable[[], AppContext], metrics: Metrics) -> Route:
+    """A starlette route running ``endpoint`` with the app's :class:`AppContext` (``context()``
+    raises :class:`~services.ingest.errors.Unavailable` until the lifespan made it)."""
 
     async def run(request: Request) -> Response:
         try:
-            return await endpoint.handler(request, ingest())
+            return await endpoint.handler(request, context())
         except HttpError as exc:
             reason = exc.reason if isinstance(exc, Unauthorized) else exc.code
             if isinstance(exc, Unauthorized):

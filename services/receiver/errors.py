@@ -1,50 +1,22 @@
-"""The receiver's exceptions, one tree::
+"""The receiver's own failures, one tree::
 
     ReceiverError
     ├── SettingsError            a required setting is missing or invalid: refuse to start
     ├── SpoolError               the spool directory cannot be opened, locked or read
-    ├── ProduceFailed            Kafka did not ack in time (``retry_elsewhere``: spool it)
-    └── HttpError                an answer to the client: status, code, detail
-        ├── Unauthorized         401, with a ``reason`` for metrics and logs
-        ├── MalformedBody        400
-        ├── RequestTimeout       408, the client sent its body too slowly
-        ├── PayloadTooLarge      413, body or produced message over a limit
-        ├── UnsupportedMedia     415
-        ├── InvalidPayload       422, well-formed JSON that breaks the schema
-        └── Unavailable          503, neither Kafka nor the spool can take the event
+    └── ProduceFailed            Kafka did not ack in time (``retry_elsewhere``: spool it)
 
-This is the one tree for every refusal: the receiver's own code and the pure ingest
-parsers (:mod:`services.ingest`) raise these same classes, so status and code are
-defined here only, and :meth:`HttpError.to_body` is the only place an error becomes the
-contract's ``{"error": code, "detail": …}`` body (the endpoint wrapper answers it and
-logs one line). A ``detail`` never carries a secret, a token or a signature.
+A refusal answered to a client (401, 400, 413, 503, …) is not one of these: every
+refusal is a :class:`~services.ingest.errors.HttpError` (:mod:`services.ingest.errors`),
+which the receiver's pure readers raise too.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
-
-__all__ = [
-    "HttpError",
-    "InvalidPayload",
-    "MalformedBody",
-    "PayloadTooLarge",
-    "ProduceFailed",
-    "ReceiverError",
-    "RequestTimeout",
-    "SettingsError",
-    "SpoolError",
-    "Unauthorized",
-    "Unavailable",
-    "UnsupportedMedia",
-]
+__all__ = ["ProduceFailed", "ReceiverError", "SettingsError", "SpoolError"]
 
 
 class ReceiverError(Exception):
-    """Base of every error the receiver raises on purpose."""
+    """Base of every error the receiver raises on purpose, refusals apart."""
 
 
 class SettingsError(ReceiverError):
@@ -69,68 +41,3 @@ class ProduceFailed(ReceiverError):
         self.reason = reason
         self.fatal = fatal
         self.rejected = rejected
-
-
-class HttpError(ReceiverError):
-    """An error answer: HTTP ``status``, a stable ``code`` and a human ``detail``."""
-
-    status = 500
-    code = "internal"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-    def to_body(self) -> dict[str, str]:
-        """The JSON error body of the receiver contract."""
-        return {"error": self.code, "detail": self.detail}
-
-
-class Unauthorized(HttpError):
-    """Bad or missing credentials; ``reason`` is a short label for metrics and logs
-    (``missing_credentials``, ``malformed_credentials``, ``bad_token``, ``bad_signature``,
-    …)."""
-
-    status = 401
-    code = "unauthorized"
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-
-
-class MalformedBody(HttpError):
-    status = 400
-    code = "malformed_body"
-
-
-class RequestTimeout(HttpError):
-    status = 408
-    code = "request_timeout"
-
-
-class PayloadTooLarge(HttpError):
-    status = 413
-    code = "payload_too_large"
-
-
-class UnsupportedMedia(HttpError):
-    status = 415
-    code = "unsupported_media_type"
-
-
-class InvalidPayload(HttpError):
-    status = 422
-    code = "invalid_payload"
-
-    @classmethod
-    def from_validation(cls, what: str, exc: ValidationError) -> InvalidPayload:
-        """``"deploy: state: Field required"``: the first problem pydantic found."""
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        return cls(f"{what}: {where}: {first['msg']}")
-
-
-class Unavailable(HttpError):
-    status = 503
-    code = "unavailable"

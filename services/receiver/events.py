@@ -32,6 +32,7 @@ from schemas.buildkite import (
     JobEvent,
 )
 from services.common.topics import Topic
+from services.ingest.errors import InvalidPayload
 from services.receiver.buildkite_payload import (
     AgentWebhook,
     BuildWebhook,
@@ -39,7 +40,6 @@ from services.receiver.buildkite_payload import (
     PipelineIn,
     parse_timestamp,
 )
-from services.receiver.errors import InvalidPayload
 
 __all__ = [
     "EVENT_NAME_PATTERN",

@@ -11,25 +11,25 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.receiver.endpoints import Endpoint, Ingest
+from services.receiver.endpoints import AppContext, Endpoint
 from services.receiver.openapi import json_body
 from services.receiver.responses import json_response
 
 __all__ = ["ENDPOINTS"]
 
 
-async def healthz(_request: Request, _ingest: Ingest) -> Response:
+async def healthz(_request: Request, _context: AppContext) -> Response:
     return json_response(200, {"status": "ok"})
 
 
-async def readyz(_request: Request, ingest: Ingest) -> Response:
-    state = ingest.delivery.readiness()
+async def readyz(_request: Request, context: AppContext) -> Response:
+    state = context.delivery.readiness()
     return json_response(200 if state["ready"] else 503, state)
 
 
-async def metrics(_request: Request, ingest: Ingest) -> Response:
+async def metrics(_request: Request, context: AppContext) -> Response:
     return Response(
-        generate_latest(ingest.metrics.registry), media_type=CONTENT_TYPE_LATEST.split(";")[0]
+        generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST.split(";")[0]
     )
 
 

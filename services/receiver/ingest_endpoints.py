@@ -1,26 +1,28 @@
 """The ingest endpoints: test results, PagerDuty incidents, deploys and other incidents.
 
-Each handler is the receiver's shell around a pure parser of :mod:`services.ingest`,
-refusing cheaply first::
+Each handler is the receiver's shell around the pure steps of :mod:`services.ingest`,
+the same functions its tests call, refusing cheaply first::
 
-    POST /v1/uploads          suite token (401) ─▶ body: type, size, time, gzip ─▶ upload
-                              ─▶ every execution on tests.results, key = suite
-    POST /webhooks/pagerduty  signature present (401) ─▶ body ─▶ signature (401) ─▶ JSON
-                              ─▶ incident on incidents, key = PagerDuty service id
-                                 (other events: 202 "ignored", nothing produced)
-    POST /api/deploys         bearer token (401) ─▶ JSON body ─▶ deploys, key = service
-    POST /api/incidents       bearer token (401) ─▶ JSON body ─▶ incidents, key = service
+    POST /v1/uploads          SuiteTokens.authenticate (401) ─▶ read_body: type, size, time,
+                              gzip ─▶ read_upload ─▶ every execution on tests.results,
+                              key = suite
+    POST /webhooks/pagerduty  offered_signatures (401) ─▶ read_body ─▶ read_webhook:
+                              signature (401), JSON ─▶ incident on incidents, key =
+                              PagerDuty service id (other events: 202 "ignored")
+    POST /api/deploys         check_bearer (401) ─▶ read_json ─▶ parse_deploy ─▶ deploys
+    POST /api/incidents       check_bearer (401) ─▶ read_json ─▶ parse_incident ─▶ incidents
 
+The two ``/api/*`` endpoints differ only in their topic and parser (``_BEARER``).
 Bodies are read with :mod:`~services.receiver.body` under the receiver's limits,
-refusals are :mod:`~services.receiver.errors` (answered by the endpoint wrapper), and
-messages go through ``ingest.delivery.accept`` all together, after every check: a
+refusals are :mod:`services.ingest.errors` (answered by the endpoint wrapper), and
+messages go through ``context.delivery.accept`` all together, after every check: a
 refused request writes nothing, and a 202 means every message of it is durable.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -31,19 +33,13 @@ from starlette.responses import Response
 from schemas.operations import DeployEvent, IncidentEvent
 from services.common.topics import Topic
 from services.ingest.api import API_MEDIA_TYPES, parse_deploy, parse_incident
-from services.ingest.auth import SuiteTokens, check_bearer, secret_set
-from services.ingest.pagerduty import (
-    match_signatures,
-    offered_signatures,
-    pagerduty_incident,
-    signing_keys,
-)
+from services.ingest.auth import SecretSet, SuiteTokens, check_bearer, secret_set
+from services.ingest.pagerduty import offered_signatures, read_webhook, signing_keys
 from services.ingest.results import Limits
 from services.ingest.testengine import UPLOAD_MEDIA_TYPES, read_upload
 from services.receiver import ingest_openapi as docs
-from services.receiver.auth import SecretSet
-from services.receiver.body import BodyLimits, json_limits, parse_json, read_body, read_json
-from services.receiver.endpoints import Endpoint, Handler, Ingest
+from services.receiver.body import BodyLimits, json_limits, read_body, read_json
+from services.receiver.endpoints import AppContext, Endpoint, Handler
 from services.receiver.responses import json_response
 from services.receiver.settings import ReceiverSettings
 
@@ -51,8 +47,11 @@ __all__ = ["ENDPOINTS"]
 
 log = logging.getLogger(__name__)
 
+# What a bearer endpoint makes of its JSON body (``None``: accepted, nothing to send).
+Parser = Callable[[object, datetime], DeployEvent | IncidentEvent | None]
 
-# -- per-app objects, made once from the settings by ``ingest.shared`` ---------------------
+
+# -- per-app objects, made once from the settings by ``context.shared`` --------------------
 # (credentials are optional settings: without them an endpoint refuses everything, and
 # says so once in the log when the first request arrives)
 
@@ -94,28 +93,27 @@ def _api_body(settings: ReceiverSettings) -> BodyLimits:
     return replace(json_limits(settings), media_types=API_MEDIA_TYPES, allow_gzip=True)
 
 
-def _received_at(ingest: Ingest) -> datetime:
-    return datetime.fromtimestamp(ingest.clock(), UTC)
+def _received_at(context: AppContext) -> datetime:
+    return datetime.fromtimestamp(context.clock(), UTC)
 
 
 # -- handlers -------------------------------------------------------------------------------
 
 
-async def receive_upload(request: Request, ingest: Ingest) -> Response:
-    suite = ingest.shared(_suites).authenticate(request.headers)
-    body = await read_body(request, ingest.shared(_upload_body))
+async def receive_upload(request: Request, context: AppContext) -> Response:
+    suite = context.shared(_suites).authenticate(request.headers)
+    body = await read_body(request, context.shared(_upload_body))  # gzip undone, capped
     upload = read_upload(
         suite,
         request.headers,
         body,
-        received_at=_received_at(ingest),
-        limits=ingest.shared(_upload_limits),
-        decoded=True,  # read_body inflated a gzip body, within the same cap
+        received_at=_received_at(context),
+        limits=context.shared(_upload_limits),
     )
-    topic = ingest.topics.name(Topic.TEST_RESULTS)
+    topic = context.topics.name(Topic.TEST_RESULTS)
     key = suite.encode()
-    path = await ingest.delivery.accept([(topic, key, r.to_json()) for r in upload.results])
-    ingest.metrics.child(ingest.metrics.events, "test_collector", "test_result").inc(
+    path = await context.delivery.accept([(topic, key, r.to_json()) for r in upload.results])
+    context.metrics.child(context.metrics.events, "test_collector", "test_result").inc(
         len(upload.results)
     )
     log.debug(
@@ -129,34 +127,34 @@ async def receive_upload(request: Request, ingest: Ingest) -> Response:
     return json_response(202, upload.response_body())
 
 
-async def receive_pagerduty(request: Request, ingest: Ingest) -> Response:
+async def receive_pagerduty(request: Request, context: AppContext) -> Response:
     offered = offered_signatures(request.headers)  # unsigned: refused before the body is read
-    limits = ingest.shared(json_limits)
+    limits = context.shared(json_limits)
     body = await read_body(request, limits)
-    match_signatures(offered, body, ingest.shared(_pagerduty_keys))
-    event = pagerduty_incident(parse_json(body, limits.max_depth), _received_at(ingest))
-    return await _deliver(ingest, Topic.INCIDENTS, event, source="pagerduty", family="incident")
+    event = read_webhook(
+        offered,
+        body,
+        context.shared(_pagerduty_keys),
+        received_at=_received_at(context),
+        max_depth=limits.max_depth,
+    )
+    return await _deliver(context, Topic.INCIDENTS, event, source="pagerduty", family="incident")
 
 
-async def receive_deploy(request: Request, ingest: Ingest) -> Response:
-    event = parse_deploy(await _api_document(request, ingest), _received_at(ingest))
-    return await _deliver(ingest, Topic.DEPLOYS, event, source="api", family="deploy")
+def _bearer(topic: Topic, parse: Parser, family: str) -> Handler:
+    """The handler of an ``/api/*`` endpoint: token, JSON body, ``parse``, ``topic``."""
 
+    async def receive(request: Request, context: AppContext) -> Response:
+        check_bearer(request.headers, context.shared(_api_tokens))  # before the body
+        _raw, document = await read_json(request, context.shared(_api_body))
+        event = parse(document, _received_at(context))
+        return await _deliver(context, topic, event, source="api", family=family)
 
-async def receive_incident(request: Request, ingest: Ingest) -> Response:
-    event = parse_incident(await _api_document(request, ingest), _received_at(ingest))
-    return await _deliver(ingest, Topic.INCIDENTS, event, source="api", family="incident")
-
-
-async def _api_document(request: Request, ingest: Ingest) -> Any:
-    """The JSON body of an ``/api/*`` request, read only once its bearer token checks out."""
-    check_bearer(request.headers, ingest.shared(_api_tokens))
-    _raw, document = await read_json(request, ingest.shared(_api_body))
-    return document
+    return receive
 
 
 async def _deliver(
-    ingest: Ingest,
+    context: AppContext,
     topic: Topic,
     event: DeployEvent | IncidentEvent | None,
     *,
@@ -165,11 +163,11 @@ async def _deliver(
 ) -> Response:
     """Make ``event`` durable, keyed by its service, and answer 202 (``None``: ignored)."""
     if event is None:
-        ingest.metrics.child(ingest.metrics.events, source, "ignored").inc()
+        context.metrics.child(context.metrics.events, source, "ignored").inc()
         return json_response(202, {"status": "ignored"})
-    name = ingest.topics.name(topic)
-    path = await ingest.delivery.accept([(name, event.service.encode(), event.to_json())])
-    ingest.metrics.child(ingest.metrics.events, source, family).inc()
+    name = context.topics.name(topic)
+    path = await context.delivery.accept([(name, event.service.encode(), event.to_json())])
+    context.metrics.child(context.metrics.events, source, family).inc()
     log.debug("accepted %s %s for %s via %s", family, event.event_id, name, path)
     return json_response(
         202,
@@ -191,6 +189,12 @@ def _post(
     )
 
 
+# The bearer endpoints: path, route name, topic, parser, metrics family, OpenAPI operation.
+_BEARER: Sequence[tuple[str, str, Topic, Parser, str, dict[str, Any]]] = [
+    ("/api/deploys", "deploys", Topic.DEPLOYS, parse_deploy, "deploy", docs.DEPLOYS),
+    ("/api/incidents", "incidents", Topic.INCIDENTS, parse_incident, "incident", docs.INCIDENTS),
+]
+
 ENDPOINTS: Sequence[Endpoint] = [
     _post("/v1/uploads", "test_uploads", receive_upload, docs.UPLOADS, docs.UPLOAD_SECURITY),
     _post(
@@ -200,6 +204,8 @@ ENDPOINTS: Sequence[Endpoint] = [
         docs.PAGERDUTY,
         docs.PAGERDUTY_SECURITY,
     ),
-    _post("/api/deploys", "deploys", receive_deploy, docs.DEPLOYS, docs.API_SECURITY),
-    _post("/api/incidents", "incidents", receive_incident, docs.INCIDENTS, docs.API_SECURITY),
+    *(
+        _post(path, name, _bearer(topic, parse, family), operation, docs.API_SECURITY)
+        for path, name, topic, parse, family, operation in _BEARER
+    ),
 ]

@@ -20,7 +20,7 @@ from services.receiver.errors import SettingsError
 __all__ = [
     "ReceiverSettings",
     "SecretList",
-    "SuiteTokens",
+    "TokenPairs",
     "load_settings",
     "parse_pairs",
     "split_secrets",
@@ -54,8 +54,9 @@ def split_secrets(value: object) -> list[str]:
 
 # Comma-separated secrets in one variable ("tok1,tok2"): several allow rotation.
 SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(split_secrets)]
-# Comma-separated ``name=token`` pairs in one variable.
-SuiteTokens = Annotated[dict[str, SecretStr], NoDecode, BeforeValidator(parse_pairs)]
+# Comma-separated ``name=token`` pairs in one variable (the suites' tokens are then
+# matched by :class:`services.ingest.auth.SuiteTokens`).
+TokenPairs = Annotated[dict[str, SecretStr], NoDecode, BeforeValidator(parse_pairs)]
 
 
 class ReceiverSettings(KafkaSettings):
@@ -73,7 +74,7 @@ class ReceiverSettings(KafkaSettings):
         default=300.0, gt=0, description="Accepted signature age, either direction."
     )
     # Read here so that the other ingest endpoints of this app share one settings object.
-    test_suites: SuiteTokens = Field(default_factory=dict)
+    test_suites: TokenPairs = Field(default_factory=dict)
     pagerduty_secrets: SecretList = Field(default_factory=list)
     api_tokens: SecretList = Field(default_factory=list)
 

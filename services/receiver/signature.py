@@ -8,7 +8,7 @@ are verified before anything parses them, and ``T`` must lie within the toleranc
 now, in either direction (a replay is old; a far-future stamp is forged or a broken
 clock). Several tokens may be configured at once so that a token can be rotated.
 
-Every failure raises :class:`~services.receiver.errors.Unauthorized` with a ``reason``
+Every failure raises :class:`~services.ingest.errors.Unauthorized` with a ``reason``
 label for metrics and logs and a detail that never repeats the credential.
 """
 
@@ -19,14 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.receiver.auth import SecretSet, secret_bytes
-from services.receiver.errors import Unauthorized
+from services.ingest.auth import SecretSet, hmac_sha256_hex, secret_bytes
+from services.ingest.errors import Unauthorized
 
 __all__ = [
     "AuthMode",
     "BuildkiteSignature",
     "BuildkiteVerifier",
-    "hmac_sha256_hex",
     "parse_pairs_header",
     "parse_signature",
     "sign",
@@ -36,11 +35,6 @@ __all__ = [
 class AuthMode(StrEnum):
     TOKEN = "token"  # noqa: S105 - the name of a mode, not a secret
     SIGNATURE = "signature"
-
-
-def hmac_sha256_hex(key: bytes, *parts: bytes) -> str:
-    """HMAC-SHA256 of the concatenated ``parts``, lowercase hex."""
-    return hmac.digest(key, b"".join(parts), "sha256").hex()
 
 
 def sign(token: str, timestamp: int, body: bytes) -> str:

@@ -26,8 +26,8 @@ from datetime import datetime
 from typing import Any
 
 from services.common.topics import Topic
+from services.ingest.errors import InvalidPayload
 from services.receiver.buildkite_payload import parse_timestamp
-from services.receiver.errors import InvalidPayload
 from services.receiver.events import normalise
 
 __all__ = ["Event", "build_events"]

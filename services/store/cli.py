@@ -175,7 +175,7 @@ async def _consume(
         max_batch=settings.max_batch,
     )
     port = DEFAULT_METRICS_PORT if settings.metrics_port is None else settings.metrics_port
-    serve_metrics(store.metrics.registry, port, "store")
+    serve_metrics(store.metrics.registry, port, "store", settings.metrics_host)
     log.info("store reading %s into %s", settings.bootstrap_servers, _shown(engine))
     await store.run(stop)
     log.info("store stopped")

@@ -1,25 +1,39 @@
 """``kitestream receiver`` as a subprocess on a free port, for the integration tests
 whose clients need a real HTTP server (the real test collector, schemathesis).
 
-A folder or module that uses ``receiver_url`` defines ``receiver_env``: the credentials
-(and any other settings) the receiver starts with.
+It starts with ``receiver_env``: by default every credential of
+``tests/unit/receiver/clients.py`` (Buildkite token, suites, PagerDuty secrets, API
+tokens); a module that needs more settings overrides ``receiver_env`` and extends it.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from services.common.topics import Topics
+from tests.integration.receiver_process import (
+    receiver_process_env,
+    start_receiver,
+    wait_until_up,
+)
 from tests.ports import free_port
+from tests.unit.receiver.clients import API_TOKENS, PAGERDUTY_SECRETS, SUITES, TOKEN
+
+
+@pytest.fixture
+def receiver_env() -> dict[str, str]:
+    """The settings ``receiver_url`` starts the receiver with: every ingest credential."""
+    return {
+        "KITESTREAM_BUILDKITE_TOKENS": TOKEN,
+        "KITESTREAM_TEST_SUITES": ",".join(f"{s}={t}" for s, t in SUITES.items()),
+        "KITESTREAM_PAGERDUTY_SECRETS": ",".join(PAGERDUTY_SECRETS),
+        "KITESTREAM_API_TOKENS": ",".join(API_TOKENS),
+    }
 
 
 @pytest.fixture
@@ -33,34 +47,12 @@ def receiver_url(
     """
     port = free_port()
     log = tmp_path / "receiver.log"
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "KITESTREAM_TOPIC_PREFIX": kafka_topics.prefix,
-        "KITESTREAM_SPOOL_DIR": str(tmp_path / "spool"),
-        "KITESTREAM_LOG_FORMAT": "json",
-        **receiver_env,
-    }
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services", "receiver", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    env = receiver_process_env(kafka_bootstrap, kafka_topics, tmp_path / "spool", receiver_env)
+    proc = start_receiver(env, port, log)
     url = f"http://127.0.0.1:{port}"
     stopped = False
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_until_up(url, proc, log)
         yield url
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -5,21 +5,13 @@ requests write nothing."""
 from __future__ import annotations
 
 import gzip
-from typing import Any
 
 import orjson
 
 from services.common.topics import Topic
-from services.ingest.pagerduty import sign
-from tests.integration.ingest.conftest import (
-    API_TOKENS,
-    INGEST_TOPICS,
-    PAGERDUTY_SECRETS,
-    IngestReceiver,
-    count_messages,
-    read_topic,
-)
+from tests.integration.ingest.conftest import INGEST_TOPICS, count_messages, read_topic
 from tests.unit.ingest.payloads import fixture
+from tests.unit.receiver.clients import API_TOKENS, PAGERDUTY_SECRETS, IngestReceiver
 
 PAGERDUTY_EVENTS = (
     "incident_triggered",
@@ -138,133 +130,3 @@ async def test_an_opsgenie_note_is_202_and_produces_nothing(ingest: IngestReceiv
     assert response.json() == {"status": "ignored"}
     counts = await count_messages(ingest.bootstrap, ingest.topics)
     assert set(counts.values()) == {0}, counts
-
-
-def _pagerduty_refusals() -> list[tuple[str, dict[str, Any], int, str]]:
-    body = fixture("pagerduty/incident_triggered.json")
-    other = fixture("pagerduty/incident_resolved.json")
-    return [
-        ("no signature", {"body": body, "signature": ""}, 401, "unauthorized"),
-        ("no v1 signature", {"body": body, "signature": "v0=abc"}, 401, "unauthorized"),
-        ("unknown secret", {"body": body, "secrets": ["whsec-unknown"]}, 401, "unauthorized"),
-        (
-            "signature of another body",
-            {"body": body, "signature": sign(other, PAGERDUTY_SECRETS[0])},
-            401,
-            "unauthorized",
-        ),
-        (
-            "signed, but not JSON",
-            {"body": b"{not json", "secrets": PAGERDUTY_SECRETS[:1]},
-            400,
-            "malformed_body",
-        ),
-        (
-            "signed, but another content type",
-            {"body": body, "content_type": "text/plain"},
-            415,
-            "unsupported_media_type",
-        ),
-        (
-            "signed, but not a v3 webhook",
-            {"body": b'{"messages": []}', "secrets": PAGERDUTY_SECRETS[:1]},
-            422,
-            "invalid_payload",
-        ),
-    ]
-
-
-def _api_refusals() -> list[tuple[str, str, dict[str, Any], int, str]]:
-    deploy = fixture("api/deploy_buildkite_curl.json")
-    incident = fixture("api/incident_generic.json")
-    return [
-        ("no token", "/api/deploys", {"raw": deploy, "token": None}, 401, "unauthorized"),
-        ("wrong token", "/api/deploys", {"raw": deploy, "token": "nope"}, 401, "unauthorized"),
-        (
-            "a suite token",
-            "/api/incidents",
-            {"raw": incident, "headers": {"authorization": 'Token token="suite-tok-py"'}},
-            401,
-            "unauthorized",
-        ),
-        ("not JSON", "/api/deploys", {"raw": deploy[:-5]}, 400, "malformed_body"),
-        (
-            "gzip that is not gzip",
-            "/api/deploys",
-            {"raw": deploy, "headers": {"content-encoding": "gzip"}},
-            400,
-            "malformed_body",
-        ),
-        (
-            "form encoded",
-            "/api/deploys",
-            {"raw": b"service=x", "headers": {"content-type": "application/x-www-form-urlencoded"}},
-            415,
-            "unsupported_media_type",
-        ),
-        (
-            "no service",
-            "/api/deploys",
-            {"document": {"state": "succeeded"}},
-            422,
-            "invalid_payload",
-        ),
-        (
-            "unknown state",
-            "/api/deploys",
-            {"document": {"service": "s", "state": "exploded"}},
-            422,
-            "invalid_payload",
-        ),
-        (
-            "a time out of range",
-            "/api/deploys",
-            {
-                "document": {
-                    "service": "s",
-                    "state": "started",
-                    "started_at": "9999-12-31T23:00:00-10:00",
-                }
-            },
-            422,
-            "invalid_payload",
-        ),
-        (
-            "an incident without title",
-            "/api/incidents",
-            {"document": {"id": "i-1", "service": "s"}},
-            422,
-            "invalid_payload",
-        ),
-        (
-            "an opsgenie alert without service",
-            "/api/incidents",
-            {"document": {"action": "Create", "alert": {"alertId": "a-1", "message": "m"}}},
-            422,
-            "invalid_payload",
-        ),
-    ]
-
-
-async def test_refused_webhooks_and_api_calls_answer_their_error_and_write_nothing(
-    ingest: IngestReceiver,
-) -> None:
-    for what, options, status, code in _pagerduty_refusals():
-        body = options.pop("body")
-        response = await ingest.pagerduty(body, **options)
-        assert response.status_code == status, (what, response.text)
-        assert response.json()["error"] == code, what
-    for what, path, options, status, code in _api_refusals():
-        response = await ingest.api(path, **options)
-        assert response.status_code == status, (what, response.text)
-        assert response.json()["error"] == code, what
-    counts = await count_messages(ingest.bootstrap, ingest.topics)
-    assert set(counts.values()) == {0}, counts
-    metrics = (await ingest.receiver.client.get("/metrics")).text
-    for route, reason in (
-        ("/webhooks/pagerduty", "missing_credentials"),
-        ("/webhooks/pagerduty", "bad_signature"),
-        ("/api/deploys", "bad_token"),
-        ("/api/incidents", "malformed_credentials"),
-    ):
-        assert f'reason="{reason}",route="{route}"' in metrics, (route, reason)

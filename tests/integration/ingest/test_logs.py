@@ -4,21 +4,18 @@ token, API token, signing secret or signature."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
 from services.common.logs import JsonFormatter
-from services.common.topics import Topics
 from services.ingest.pagerduty import sign
-from tests.integration.ingest.conftest import (
+from tests.unit.ingest.payloads import fixture
+from tests.unit.receiver.clients import (
     API_TOKENS,
     PAGERDUTY_SECRETS,
     SUITES,
     IngestReceiver,
 )
-from tests.integration.receiver.conftest import make_settings, running
-from tests.unit.ingest.payloads import fixture
 
 
 async def test_ingest_credentials_never_appear_in_logs(
@@ -51,22 +48,3 @@ async def test_ingest_credentials_never_appear_in_logs(
             assert secret not in line, f"a secret leaked into the log: {line}"
     metrics = (await ingest.receiver.client.get("/metrics")).text
     assert all(secret not in metrics for secret in secrets)
-
-
-async def test_an_endpoint_without_credentials_refuses_everything_and_says_so_once(
-    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings = make_settings(kafka_bootstrap, kafka_topics, tmp_path / "spool")
-    upload = fixture("testengine/python_collector.json")
-    headers = {"authorization": 'Token token="anything"', "content-type": "application/json"}
-    with caplog.at_level(logging.WARNING, logger="services.receiver"):
-        async with running(settings) as receiver:
-            for _ in range(3):
-                response = await receiver.client.post(
-                    "/v1/uploads", content=upload, headers=headers
-                )
-                assert response.status_code == 401
-    unconfigured = [r.getMessage() for r in caplog.records if "is empty" in r.getMessage()]
-    assert unconfigured == [
-        "KITESTREAM_TEST_SUITES is empty: every request to /v1/uploads is refused (401)"
-    ]

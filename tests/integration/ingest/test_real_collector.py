@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import orjson
 
 from services.common.topics import Topic, Topics
-from tests.integration.ingest.conftest import SUITES, read_topic
+from tests.integration.ingest.conftest import read_topic
+from tests.unit.receiver.clients import SUITES
 
 BUILD_ID = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 PARAMETRISED = 120
@@ -78,6 +81,12 @@ async def test_the_real_python_collector_reports_into_kafka_through_the_receiver
     done = await asyncio.to_thread(_run_suite, suite_dir, f"{receiver_url}/v1")
     assert done.returncode == 1, done.stdout + done.stderr  # one test fails on purpose
     assert "Failed to upload" not in done.stdout + done.stderr
+    # what the plugin posted, and where: two uploads to /v1/uploads, nothing else
+    metrics = (await asyncio.to_thread(httpx.get, f"{receiver_url}/metrics")).text
+    posted = re.findall(
+        r'requests_total\{method="POST",route="([^"]+)",status="(\d+)"\} (\S+)', metrics
+    )
+    assert posted == [("/v1/uploads", "202", "2.0")], posted
     total = PARAMETRISED + 3
     records = await read_topic(kafka_bootstrap, kafka_topics, Topic.TEST_RESULTS, total)
 

@@ -3,20 +3,14 @@ its suite, one message per execution; a refused upload writes nothing."""
 
 from __future__ import annotations
 
-import gzip
 from typing import Any
 
 import orjson
 
 from services.common.topics import Topic
-from tests.integration.ingest.conftest import (
-    INGEST_TOPICS,
-    SUITES,
-    IngestReceiver,
-    count_messages,
-    read_topic,
-)
+from tests.integration.ingest.conftest import INGEST_TOPICS, count_messages, read_topic
 from tests.unit.ingest.payloads import fixture, gzipped, multipart
+from tests.unit.receiver.clients import SUITES, IngestReceiver
 
 
 def _values(records: list[Any]) -> list[dict[str, Any]]:
@@ -120,88 +114,6 @@ async def test_the_same_upload_posted_twice_carries_the_same_event_ids(
     assert len(set(ids)) == 4
 
 
-def _refusals() -> list[tuple[str, dict[str, Any], int, str]]:
-    python = fixture("testengine/python_collector.json")
-    form, form_type = multipart(
-        {"format": "junit"}, {"data": ("junit.xml", fixture("junit/nested_suites.xml"))}
-    )
-    malformed, malformed_type = multipart(
-        {"format": "junit"}, {"data": ("junit.xml", fixture("junit/malformed.xml"))}
-    )
-    bomb, bomb_type = multipart(
-        {"format": "junit"}, {"data": ("junit.xml", fixture("junit/billion_laughs.xml"))}
-    )
-    huge = gzip.compress(b"[" + b" " * (11 * 1024 * 1024) + b"]")  # over the 10 MiB default
-    return [
-        ("wrong token", {"body": python, "token": "not-a-suite-token"}, 401, "unauthorized"),
-        (
-            "the suite name as token",
-            {"body": python, "token": "payments-pytest"},
-            401,
-            "unauthorized",
-        ),
-        (
-            "gzip that is not gzip",
-            {"body": python, "headers": {"content-encoding": "gzip"}},
-            400,
-            "malformed_body",
-        ),
-        (
-            "gzip cut short",
-            {"body": gzipped(python)[:-12], "headers": {"content-encoding": "gzip"}},
-            400,
-            "malformed_body",
-        ),
-        (
-            "truncated multipart",
-            {"body": form[: len(form) // 2], "content_type": form_type},
-            400,
-            "malformed_body",
-        ),
-        (
-            "malformed XML",
-            {"body": malformed, "content_type": malformed_type},
-            400,
-            "malformed_body",
-        ),
-        ("an XML bomb", {"body": bomb, "content_type": bomb_type}, 400, "malformed_body"),
-        ("not JSON", {"body": python[:-40]}, 400, "malformed_body"),
-        (
-            "a gzip body inflating past the limit",
-            {"body": huge, "headers": {"content-encoding": "gzip"}},
-            413,
-            "payload_too_large",
-        ),
-        (
-            "XML as the body",
-            {"body": b"<testsuite/>", "content_type": "text/xml"},
-            415,
-            "unsupported_media_type",
-        ),
-        (
-            "brotli",
-            {"body": python, "headers": {"content-encoding": "br"}},
-            415,
-            "unsupported_media_type",
-        ),
-        ("no data array", {"body": orjson.dumps({"format": "json"})}, 422, "invalid_payload"),
-    ]
-
-
-async def test_refused_uploads_answer_their_error_and_write_nothing(
-    ingest: IngestReceiver,
-) -> None:
-    refusals = _refusals()
-    for what, options, status, code in refusals:
-        body = options.pop("body")
-        response = await ingest.upload(body, **options)
-        assert response.status_code == status, (what, response.text)
-        assert response.json()["error"] == code, what
-        assert response.json()["detail"], what
-    counts = await count_messages(ingest.bootstrap, ingest.topics)
-    assert set(counts.values()) == {0}, counts
-
-
 async def test_uploads_count_in_the_metrics_by_source_and_refusals_by_reason(
     ingest: IngestReceiver,
 ) -> None:
@@ -221,19 +133,3 @@ async def test_uploads_count_in_the_metrics_by_source_and_refusals_by_reason(
         'kitestream_receiver_requests_total{method="POST",route="/v1/uploads",status="202"} 1.0'
         in metrics
     )
-
-
-async def test_credentials_are_checked_before_the_body_on_every_ingest_endpoint(
-    ingest: IngestReceiver,
-) -> None:
-    over_the_limit = b"x" * (ingest.receiver.settings.max_body_bytes + 1)
-    refused = [
-        await ingest.upload(over_the_limit, token="nope", content_type="text/csv"),
-        await ingest.pagerduty(over_the_limit, signature="", content_type="text/csv"),
-        await ingest.api("/api/deploys", raw=over_the_limit, token=None),
-        await ingest.api("/api/incidents", raw=over_the_limit, token="nope"),
-    ]
-    assert [r.status_code for r in refused] == [401, 401, 401, 401], [r.text for r in refused]
-    # with credentials, the same bodies are refused for what they are
-    assert (await ingest.upload(over_the_limit, content_type="text/csv")).status_code == 415
-    assert (await ingest.api("/api/deploys", raw=over_the_limit)).status_code == 413

@@ -16,13 +16,9 @@ import orjson
 from services.common.topics import Topics, create_topics, topic_specs
 from services.localkafka.broker import LocalBroker
 from services.localkafka.config import BrokerPaths
-from tests.integration.receiver.conftest import (
-    Receiver,
-    make_settings,
-    read_all,
-    running,
-)
+from tests.integration.receiver.conftest import read_all
 from tests.ports import free_port
+from tests.unit.receiver.clients import Receiver, make_settings, running
 from tests.unit.receiver.payloads import build_webhook
 
 SLUGS = ("payments-api", "ledger", "checkout")

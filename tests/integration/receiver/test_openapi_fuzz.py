@@ -16,11 +16,11 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
 from services.ingest.pagerduty import sign
-from tests.integration.receiver.conftest import TOKEN
+from tests.unit.receiver.clients import API_TOKENS, PAGERDUTY_SECRETS, SUITES, TOKEN
 
-SUITE_TOKEN = "fuzz-suite-token"
-PAGERDUTY_SECRET = "fuzz-pagerduty-secret"
-API_TOKEN = "fuzz-api-token"
+SUITE_TOKEN = SUITES["payments-pytest"]
+PAGERDUTY_SECRET = PAGERDUTY_SECRETS[0]
+API_TOKEN = API_TOKENS[0]
 CREDENTIALS = {
     "/webhooks/buildkite": {"X-Buildkite-Token": TOKEN},
     "/v1/uploads": {"Authorization": f'Token token="{SUITE_TOKEN}"'},
@@ -30,15 +30,10 @@ CREDENTIALS = {
 
 
 @pytest.fixture
-def receiver_env() -> dict[str, str]:
-    """The fuzzed receiver's credentials, for ``receiver_url`` (tests/integration/conftest.py)."""
-    return {
-        "KITESTREAM_BUILDKITE_TOKENS": TOKEN,
-        "KITESTREAM_TEST_SUITES": f"fuzz-suite={SUITE_TOKEN}",
-        "KITESTREAM_PAGERDUTY_SECRETS": PAGERDUTY_SECRET,
-        "KITESTREAM_API_TOKENS": API_TOKEN,
-        "KITESTREAM_MAX_BODY_BYTES": "200000",
-    }
+def receiver_env(receiver_env: dict[str, str]) -> dict[str, str]:
+    """Every credential (tests/integration/conftest.py), and a body cap that keeps the
+    generated bodies small."""
+    return {**receiver_env, "KITESTREAM_MAX_BODY_BYTES": "200000"}
 
 
 class PagerDutySignature(requests.auth.AuthBase):

@@ -18,7 +18,8 @@ from services.common.topics import Topic, Topics, TopicSpec, create_topics
 from services.receiver.errors import ProduceFailed
 from services.receiver.frames import Outgoing
 from services.receiver.producer import ProducerLink
-from tests.integration.receiver.conftest import Receiver, read_all
+from tests.integration.receiver.conftest import read_all
+from tests.unit.receiver.clients import Receiver
 from tests.unit.receiver.payloads import build_webhook
 
 
@@ -93,7 +94,7 @@ def _ready(link: ProducerLink) -> bool:
 
 
 def _link_of(receiver: Receiver) -> ProducerLink:
-    ingest = receiver.app.state.ingest()
-    link = ingest.delivery.link
+    context = receiver.app.state.context()
+    link = context.delivery.link
     assert isinstance(link, ProducerLink)
     return link

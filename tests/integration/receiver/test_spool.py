@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,14 +12,10 @@ import orjson
 
 from services.common.topics import Topics
 from services.receiver.signature import sign
-from tests.integration.receiver.conftest import (
-    TOKEN,
-    count_messages,
-    make_settings,
-    read_all,
-    running,
-)
+from tests.integration.receiver.conftest import count_messages, read_all
+from tests.integration.receiver_process import receiver_process_env, start_receiver, wait_until_up
 from tests.ports import free_port
+from tests.unit.receiver.clients import TOKEN, make_settings, running
 from tests.unit.receiver.payloads import build_webhook
 
 
@@ -87,53 +80,20 @@ async def test_a_full_spool_answers_503_and_keeps_what_it_acknowledged(
     assert [orjson.loads(r.value)["event_id"] for r in records] == accepted
 
 
-def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "services", "receiver", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def _wait_healthy(
-    client: httpx.AsyncClient, proc: subprocess.Popen[bytes], log: Path
-) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, _text(log)
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the receiver did not come up:\n{_text(log)}")
-
-
-def _text(log: Path) -> str:
-    return log.read_text()
-
-
 async def test_a_receiver_killed_with_sigkill_drains_its_spool_after_a_restart(
     kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
 ) -> None:
     port = free_port()
     log = tmp_path / "receiver.log"
-    env = {
-        **os.environ,
-        "KITESTREAM_BUILDKITE_TOKENS": TOKEN,
-        "KITESTREAM_TOPIC_PREFIX": kafka_topics.prefix,
-        "KITESTREAM_SPOOL_DIR": str(tmp_path / "spool"),
-        "KITESTREAM_LOG_FORMAT": "json",
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # Kafka away
-    }
+    away = f"127.0.0.1:{free_port()}"  # Kafka away
+    credentials = {"KITESTREAM_BUILDKITE_TOKENS": TOKEN}
+    env = receiver_process_env(away, kafka_topics, tmp_path / "spool", credentials)
+    url = f"http://127.0.0.1:{port}"
     accepted: list[str] = []
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-        proc = _start(env, port, log)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        proc = start_receiver(env, port, log)
         try:
-            await _wait_healthy(client, proc, log)
+            await asyncio.to_thread(wait_until_up, url, proc, log, "/healthz")
             for n in range(20):
                 body = orjson.dumps(numbered(n))
                 response = await client.post(
@@ -153,9 +113,9 @@ async def test_a_receiver_killed_with_sigkill_drains_its_spool_after_a_restart(
             proc.wait()
         assert proc.returncode == -signal.SIGKILL
 
-        proc = _start({**env, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}, port, log)
+        proc = start_receiver({**env, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}, port, log)
         try:
-            await _wait_healthy(client, proc, log)
+            await asyncio.to_thread(wait_until_up, url, proc, log, "/healthz")
             records = await read_all(kafka_bootstrap, kafka_topics, len(accepted))
             assert [orjson.loads(r.value)["event_id"] for r in records] == accepted
             assert (await client.get("/readyz")).json()["spool"]["records"] == 0

@@ -1,12 +1,19 @@
-"""Upload tokens name the suite; /api/* takes bearer tokens; both fail closed with 401."""
+"""Credentials: constant-time matching, Authorization forms, suite tokens and bearer
+tokens; every refusal is a 401."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
 
-from services.ingest.auth import SuiteTokens, check_bearer, upload_token
-from services.receiver.errors import Unauthorized
+from services.ingest.auth import (
+    SecretSet,
+    SuiteTokens,
+    authorization_token,
+    check_bearer,
+    upload_token,
+)
+from services.ingest.errors import Unauthorized
 
 SUITES = SuiteTokens.parse(["payments-pytest=tok-py", "web-jest=tok-js", "ledger-rspec=tok-rb"])
 
@@ -84,3 +91,41 @@ def test_secrets_straight_from_the_settings_work_unrevealed() -> None:
     suites = SuiteTokens.from_mapping({"payments-pytest": SecretStr("tok-py")})
     assert suites.authenticate({"authorization": 'Token token="tok-py"'}) == "payments-pytest"
     check_bearer({"authorization": "Bearer api-1"}, [SecretStr("api-1")])
+
+
+def test_a_secret_set_finds_the_matching_secret_among_several() -> None:
+    secrets = SecretSet([b"alpha", b"beta", b"gamma"])
+    assert secrets.match("beta") == 1
+    assert secrets.match(b"gamma") == 2
+    assert secrets.match("bet") is None
+    assert secrets.match("") is None
+
+
+def test_a_secret_set_survives_non_ascii_input() -> None:
+    assert SecretSet([b"beta"]).match("bêta\udcff") is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('Token token="abc123"', "abc123"),
+        ("Token token=abc123", "abc123"),
+        ("Token abc123", "abc123"),
+        ("token   abc123 ", "abc123"),
+        ("Bearer abc123", "abc123"),
+        ("Basic abc123", None),
+        ("Token", None),
+        ('Token token=""', None),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_authorization_token_reads_the_forms_clients_send(
+    header: str | None, expected: str | None
+) -> None:
+    assert authorization_token(header, schemes=("Token", "Bearer")) == expected
+
+
+def test_authorization_token_only_takes_the_allowed_schemes() -> None:
+    assert authorization_token("Token abc") is None
+    assert authorization_token("Bearer abc") == "abc"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from services.ingest.errors import MalformedBody, PayloadTooLarge
 from services.ingest.form import MAX_PARTS, parse_form
-from services.receiver.errors import MalformedBody, PayloadTooLarge
 from tests.unit.ingest.payloads import multipart
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from services.ingest.errors import MalformedBody
 from services.ingest.junit import parse_junit
 from services.ingest.results import Execution
-from services.receiver.errors import MalformedBody
 from tests.unit.ingest.payloads import fixture
 
 

@@ -1,4 +1,5 @@
-"""Headers, Content-Encoding and gzip: bounded, and refused cleanly when wrong."""
+"""Headers, media types, Content-Encoding, gzip and JSON: bounded, and refused cleanly
+when wrong."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ import zlib
 
 import pytest
 
-from services.ingest.request import decode_body, gunzip, header, load_json, media_type
-from services.receiver.errors import MalformedBody, PayloadTooLarge, UnsupportedMedia
+from services.ingest.errors import MalformedBody, PayloadTooLarge
+from services.ingest.request import (
+    check_media_type,
+    depth_exceeds,
+    gunzip,
+    header,
+    load_json,
+    media_type,
+)
 from tests.unit.ingest.payloads import gzipped
 
 
@@ -20,15 +28,20 @@ def test_headers_are_found_whatever_their_case() -> None:
 
 
 def test_media_type_splits_parameters_and_lowercases_the_type() -> None:
-    kind, params = media_type({"content-type": 'Multipart/Form-Data; boundary="abc"; x=1'})
+    kind, params = media_type('Multipart/Form-Data; boundary="abc"; x=1')
     assert kind == "multipart/form-data"
     assert params == {"boundary": "abc", "x": "1"}
-    assert media_type({}) == ("", {})
+    assert media_type(None) == ("", {})
+
+
+def test_media_type_ignores_parameters_and_case() -> None:
+    assert media_type("Application/JSON; charset=utf-8")[0] == "application/json"
+    assert check_media_type("application/vnd.api+json", {"application/json"})
 
 
 def test_gzip_body_is_inflated() -> None:
     body = b'{"format": "json"}' * 100
-    assert decode_body({"Content-Encoding": "gzip"}, gzipped(body)) == body
+    assert gunzip(gzipped(body)) == body
 
 
 def test_concatenated_gzip_members_are_all_inflated() -> None:
@@ -37,7 +50,7 @@ def test_concatenated_gzip_members_are_all_inflated() -> None:
 
 def test_gzip_header_on_a_plain_body_is_malformed() -> None:
     with pytest.raises(MalformedBody, match="not gzip"):
-        decode_body({"content-encoding": "gzip"}, b'{"format": "json"}')
+        gunzip(b'{"format": "json"}')
 
 
 def test_truncated_gzip_is_malformed() -> None:
@@ -72,19 +85,32 @@ def test_inflating_exactly_to_the_cap_is_allowed() -> None:
 
 def test_raw_deflate_is_not_taken_for_gzip() -> None:
     with pytest.raises(MalformedBody):
-        decode_body({"content-encoding": "gzip"}, zlib.compress(b"data"))
-
-
-def test_other_content_encodings_are_415() -> None:
-    with pytest.raises(UnsupportedMedia, match="br"):
-        decode_body({"content-encoding": "br"}, b"data")
-
-
-def test_plain_body_over_the_cap_is_413() -> None:
-    with pytest.raises(PayloadTooLarge):
-        decode_body({}, b"x" * 11, max_bytes=10)
+        gunzip(zlib.compress(b"data"))
 
 
 def test_invalid_json_is_malformed_and_says_where() -> None:
     with pytest.raises(MalformedBody, match="not valid JSON"):
         load_json(b'{"format": ')
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"{", b'{"a":}', b"\xff\xfe{}", b'"\\ud800"', b"1e400", b"{} {}", b"NaN"]
+)
+def test_malformed_json_is_400(raw: bytes) -> None:
+    with pytest.raises(MalformedBody):
+        load_json(raw, max_depth=32)
+
+
+def test_json_nested_deeper_than_the_cap_is_400() -> None:
+    assert load_json(b"[" * 32 + b"]" * 32, max_depth=32) is not None
+    with pytest.raises(MalformedBody, match="deeper"):
+        load_json(b"[" * 33 + b"]" * 33, max_depth=32)
+    with pytest.raises(MalformedBody):
+        load_json(b'{"a":' * 5000 + b"1" + b"}" * 5000, max_depth=32)
+
+
+def test_depth_counts_objects_and_arrays_not_scalars() -> None:
+    assert not depth_exceeds(1, 0)
+    assert not depth_exceeds({"a": [1, {"b": 2}]}, 3)
+    assert depth_exceeds({"a": [1, {"b": 2}]}, 2)
+    assert depth_exceeds({"a": {}, "b": [[[]]]}, 3)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
 from services.common.topics import Topic
-from services.receiver.errors import InvalidPayload
+from services.ingest.errors import InvalidPayload
 from services.receiver.events import KNOWN_EVENTS, event_name, normalise
 from tests.unit.receiver.payloads import agent_webhook, build_webhook, job_webhook
 

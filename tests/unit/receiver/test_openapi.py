@@ -6,14 +6,13 @@ from typing import Any
 
 import orjson
 
-from services.receiver.openapi import CHECKED_IN, document, render
-from services.receiver.routes import ENDPOINTS
+from services.receiver.routes import CHECKED_IN, ENDPOINTS, document, render
 
 
 def test_checked_in_openapi_matches_the_endpoints() -> None:
-    assert CHECKED_IN.is_file(), "run `python -m services.receiver.openapi`"
+    assert CHECKED_IN.is_file(), "run `python -m services.receiver.routes`"
     assert CHECKED_IN.read_bytes() == render(ENDPOINTS), (
-        "services/receiver/openapi.json drifted: run `python -m services.receiver.openapi`"
+        "services/receiver/openapi.json drifted: run `python -m services.receiver.routes`"
     )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from services.receiver.errors import Unauthorized
+from services.ingest.auth import hmac_sha256_hex
+from services.ingest.errors import Unauthorized
 from services.receiver.signature import (
     AuthMode,
     BuildkiteVerifier,
-    hmac_sha256_hex,
     parse_pairs_header,
     parse_signature,
     sign,

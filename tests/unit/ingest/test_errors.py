@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from services.ingest import errors
 from services.ingest.auth import check_bearer
+from services.ingest.errors import HttpError, InvalidPayload
 from services.ingest.junit import parse_junit
 from services.ingest.request import gunzip
-from services.receiver import errors
-from services.receiver.errors import HttpError, InvalidPayload
 
 
 def test_every_refusal_has_its_status_code_and_contract_body() -> None:
@@ -43,7 +43,7 @@ def test_every_refusal_has_its_status_code_and_contract_body() -> None:
         (lambda: gunzip(b"\x1f\x8b" + b"\x00" * 20), errors.MalformedBody),
     ],
 )
-def test_the_ingest_parsers_raise_the_receivers_own_classes(
+def test_the_ingest_parsers_raise_the_classes_of_the_one_tree(
     refuse: Callable[[], object], expected: type[HttpError]
 ) -> None:
     with pytest.raises(expected):
