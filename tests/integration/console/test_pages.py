@@ -188,3 +188,18 @@ def test_on_a_phone_the_flaky_table_scrolls_inside_the_page(
         screenshot(browser, "flaky-phone")
     finally:
         browser.set_window_size(1280, 1000)
+
+
+def test_a_dark_preference_gets_dark_pages(console_url: str, browser: WebDriver) -> None:
+    dark = {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", dark)
+    try:
+        _open(browser, f"{console_url}/")
+        background = browser.execute_script(
+            "return getComputedStyle(document.body).backgroundColor"
+        )
+        assert background == "rgb(18, 22, 28)"
+        screenshot(browser, "overview-dark")
+        assert console_errors(browser) == []
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
