@@ -16,6 +16,8 @@ store         service    ``kitestream store``: the contract topics into SQL (SQL
                          PostgreSQL) through SQLAlchemy; ``kitestream store migrate``
 api           service    ``kitestream api``: read-only JSON under ``/api/v1`` from the
                          store's database; ``kitestream alerts list`` reads it too
+console       library    the pages ``kitestream api`` serves at ``/``: flaky tests, tests,
+                         alerts and their timelines, services, pipelines (HTML, SVG)
 common        library    Kafka clients, topics, settings, logging, lifecycle, metrics and
                          the transactional stream runtime every processor runs on
 catalog       library    the service catalog (YAML, Cortex, pipelines.json);

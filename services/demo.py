@@ -101,6 +101,7 @@ def _print_banner(args: argparse.Namespace, env: dict[str, str]) -> None:
         f"  (Authorization: Bearer {_demo(env, 'KITESTREAM_API_TOKENS')})",
         f"  metrics:            GET  {base}/metrics",
         "  query API:          GET  http://127.0.0.1:8090/api/v1/tests/flaky  (docs/api.md)",
+        "  console:            http://127.0.0.1:8090/  (flaky tests, alerts; docs/console.md)",
         f"  demo configuration: {Path('deploy/demo').absolute()}",
         "Press Ctrl-C to stop everything.",
         "",

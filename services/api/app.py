@@ -34,6 +34,7 @@ from services.api.routes import ROUTES, Route
 from services.api.settings import ApiSettings
 from services.catalog.catalog import Catalog
 from services.common.settings import SettingsError
+from services.console.app import console_routes
 from services.store.tables import alerts
 
 __all__ = ["create_app", "json_response", "load_catalog"]
@@ -165,6 +166,7 @@ def create_app(
         StarletteRoute("/healthz", healthz, methods=["GET"]),
         StarletteRoute("/readyz", readyz, methods=["GET"]),
     ]
+    routes += console_routes(db, known, access)  # the console's pages at / (services/console)
     return Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
