@@ -14,7 +14,7 @@ from services.correlator.windows import Windows
 from tests.unit.correlator.timeline import T0, at, deploy, failure, incident, suite_run
 
 RETENTION = timedelta(hours=4)
-EVENTS = 100_000
+EVENTS = 30_000
 
 
 class ScanningState(ServiceState):
@@ -93,7 +93,7 @@ def held(state: ServiceState) -> int:
 
 
 def test_a_long_stream_of_one_service_keeps_a_bounded_state_and_forgets_as_a_scan() -> None:
-    """100,000 observations of one service, one a minute for 70 days (late ones and
+    """30,000 observations of one service, one a minute for 21 days (late ones and
     second sightings included), an hour kept: after every step the deletions are those
     of a scan of the whole state, and the state and its index stay at about an hour of
     observations."""
