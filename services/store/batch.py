@@ -114,15 +114,11 @@ class Batch:
         already here without making new ones when the test and day are known (the same
         counts as :func:`add_day` and ``Seen.fold``)."""
         test = result.test
-        known = self._identities.get((result.suite, test.scope, test.name, test.file_name))
+        who = (result.suite, test.scope, test.name, test.file_name)
+        known = self._identities.get(who)
         if known is None:
-            key, identity = result_identity(result)
-            self._identities[(result.suite, test.scope, test.name, test.file_name)] = (
-                key,
-                identity,
-            )
-        else:
-            key, identity = known
+            known = self._identities[who] = result_identity(result)
+        key, identity = known
         day = self.rows.get("test_days", {}).get((key, at.date()))
         seen = self.rows.get("tests_seen", {}).get((key,))
         if day is None or seen is None:
