@@ -183,7 +183,14 @@ def read_result(raw: bytes | None) -> fastresult.Read:
     """A ``tests.results`` value and its time; :class:`Poison` when it is not one (plain
     values are decoded without the model, see :mod:`.fastresult`)."""
     read = None if raw is None else fastresult.read(raw)
-    return fastresult.from_model(_parse(TestResult, raw)) if read is None else read
+    if read is None:
+        read = fastresult.from_model(_parse(TestResult, raw))
+    if not _INT64_MIN <= read[0].attempt <= _INT64_MAX:  # the model takes any int
+        raise Poison("schema", f"attempt {read[0].attempt} does not fit a 64-bit integer column")
+    return read
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def result_identity(result: Execution) -> tuple[str, dict[str, Any]]:
