@@ -19,6 +19,10 @@ database per pass is created and dropped):
 * bare: the same ``test_results`` rows, decoded beforehand, inserted with one
   ``executemany`` per ``--batch`` rows and a commit after each, nothing else.
 
+Each pass also counts this process's CPU time over its span (``time.process_time``, all
+threads): rows per CPU second, and the same ratios by CPU time, which other work on a
+shared machine moves less than wall time.
+
 The passes alternate ``--repeat`` times (bare, store, store without Kafka, bare, ...),
 each on a fresh database (the store in a new consumer group, from the start of the
 topic). The machine
@@ -39,6 +43,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -56,6 +61,14 @@ from services.store.tables import store_offsets, test_results
 from services.store.writer import write_batch
 from tests.integration.store.tables_io import produce
 from tests.store_stream import Message, raw, result
+
+
+class Pass(NamedTuple):
+    """One pass: rows per second of wall time, and per second of this process's CPU
+    time over the same span (less moved by other work on a shared machine)."""
+
+    rate: float
+    cpu_rate: float
 
 
 def _results(count: int) -> list[Message]:
@@ -105,7 +118,7 @@ def _stored(engine: Engine) -> int:
 
 async def _store_pass(
     engine: Engine, bootstrap: str, topics: Topics, total: int, *, batch: int, group: str
-) -> float:
+) -> Pass:
     store = Store(
         engine,
         bootstrap,
@@ -122,34 +135,37 @@ async def _store_pass(
         while first == 0:
             first = await asyncio.to_thread(_stored, engine)
             await asyncio.sleep(0.05)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         done = first
         while done < total:
             await asyncio.sleep(0.05)
             done = await asyncio.to_thread(_stored, engine)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
-    return (total - first) / elapsed
+    return Pass((total - first) / elapsed, (total - first) / max(cpu, 1e-9))
 
 
-def _core_pass(engine: Engine, messages: list[Message], batch: int) -> float:
+def _core_pass(engine: Engine, messages: list[Message], batch: int) -> Pass:
     """The store without Kafka: the same records, in memory, through decode, fold and
     the transaction with offsets."""
     records = [(topic, key, raw(value)) for topic, key, value in messages]
     policy = Policy(store_all_executions=True)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(records), batch):
         folded = Batch(policy=policy)
         for offset, (topic, key, value) in enumerate(records[start : start + batch], start):
             folded.add_record(topic, 0, offset, key=key, value=value, base_topic=topic)
         expected = {(topic, 0): (start or None) for topic, _, _ in records[:1]}
         write_batch(engine, folded, "core", expected)
-    return len(records) / (time.perf_counter() - started)
+    return Pass(
+        len(records) / (time.perf_counter() - started),
+        len(records) / (time.process_time() - cpu),
+    )
 
 
-def _bare_pass(engine: Engine, messages: list[Message], batch: int) -> float:
+def _bare_pass(engine: Engine, messages: list[Message], batch: int) -> Pass:
     policy = Policy(store_all_executions=True)
     rows = [
         row.values
@@ -157,11 +173,13 @@ def _bare_pass(engine: Engine, messages: list[Message], batch: int) -> float:
         for row in DECODERS[topic](raw(value), key, policy)
         if row.statement == "test_results"
     ]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(rows), batch):
         with engine.begin() as conn:
             conn.execute(sa.insert(test_results), rows[start : start + batch])
-    return len(rows) / (time.perf_counter() - started)
+    return Pass(
+        len(rows) / (time.perf_counter() - started), len(rows) / (time.process_time() - cpu)
+    )
 
 
 async def main(argv: list[str]) -> int:
@@ -177,22 +195,25 @@ async def main(argv: list[str]) -> int:
     try:
         await create_topics(bootstrap, topic_specs(topics), partitions=3)
         total = await produce(bootstrap, topics, messages)
-        stores, bares, cores = [], [], []
+        store_passes: list[Pass] = []
+        bare_passes: list[Pass] = []
+        core_passes: list[Pass] = []
         with tempfile.TemporaryDirectory() as tmp:
             for n in range(args.repeat):
                 with _database(args.database_url, Path(tmp), f"bare{n}") as engine:
-                    bares.append(_bare_pass(engine, messages, args.batch))
+                    bare_passes.append(_bare_pass(engine, messages, args.batch))
                 with _database(args.database_url, Path(tmp), f"store{n}") as engine:
                     group = f"{topics.prefix}bench{n}"
                     passed = await _store_pass(
                         engine, bootstrap, topics, total, batch=args.batch, group=group
                     )
-                    stores.append(passed)
+                    store_passes.append(passed)
                 with _database(args.database_url, Path(tmp), f"core{n}") as engine:
-                    cores.append(_core_pass(engine, messages, args.batch))
-        store, bare, core = max(stores), max(bares), max(cores)
+                    core_passes.append(_core_pass(engine, messages, args.batch))
     finally:
         await delete_topics(bootstrap, topics.prefix)
+    stores, bares, cores = ([p.rate for p in ps] for ps in (store_passes, bare_passes, core_passes))
+    store, bare, core = max(stores), max(bares), max(cores)
     kind = "postgresql" if args.database_url else "sqlite"
     print(
         f"{args.results} test results, {kind}, {args.batch} per transaction, best of {args.repeat}"
@@ -209,6 +230,19 @@ async def main(argv: list[str]) -> int:
     print(f"  median ratio store / bare: {statistics.median(rounds):.2f} (aim >= 0.5)")
     print(f"  ratio of the bests: {store / bare:.2f}")
     print(f"  ratio store without Kafka / bare: {core / bare:.2f}")
+    cpu = [s.cpu_rate / b.cpu_rate for s, b in zip(store_passes, bare_passes, strict=True)]
+    core_cpu = [c.cpu_rate / b.cpu_rate for c, b in zip(core_passes, bare_passes, strict=True)]
+    print(
+        "  by this process's CPU time (rows per CPU second): store"
+        f" {[round(p.cpu_rate) for p in store_passes]}, store without Kafka"
+        f" {[round(p.cpu_rate) for p in core_passes]},"
+        f" bare {[round(p.cpu_rate) for p in bare_passes]}"
+    )
+    print(
+        f"  CPU ratio store / bare per round: {', '.join(f'{r:.2f}' for r in cpu)};"
+        f" median {statistics.median(cpu):.2f}; store without Kafka / bare median"
+        f" {statistics.median(core_cpu):.2f}"
+    )
     return 0
 
 

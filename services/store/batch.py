@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from services.store import durations
+from services.store.fastresult import Execution
 from services.store.records import (
     DECODERS,
     Poison,
@@ -64,6 +66,10 @@ class Batch:
     poison: Counter[tuple[str, str]] = field(default_factory=Counter)
     first_poison: dict[tuple[str, str], str] = field(default_factory=dict)
     records: int = 0
+    # (suite, scope, name, file_name) -> the test's key and identity columns
+    _identities: dict[tuple[str, str, str, str | None], tuple[str, dict[str, Any]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def add_record(
         self,
@@ -80,7 +86,7 @@ class Batch:
         self.offsets[(topic, partition)] = offset + 1
         try:
             if base_topic == "tests.results":  # the bulk of every stream: folded in place
-                self._add_result(read_result(value))
+                self._add_result(*read_result(value))
                 return
             rows = DECODERS[base_topic](value, key, self.policy)
         except Poison as exc:
@@ -103,19 +109,23 @@ class Batch:
         else:
             rows[key] = statement.fold(seen, row.values)
 
-    def _add_result(self, result: dict[str, Any]) -> None:
+    def _add_result(self, result: Execution, at: datetime) -> None:
         """The rows of :func:`~services.store.records.result_rows`, folded into the rows
         already here without making new ones when the test and day are known (the same
         counts as :func:`add_day` and ``Seen.fold``)."""
-        key, identity = result_identity(result)
-        at = result["received_at"]
+        test = result.test
+        who = (result.suite, test.scope, test.name, test.file_name)
+        known = self._identities.get(who)
+        if known is None:
+            known = self._identities[who] = result_identity(result)
+        key, identity = known
         day = self.rows.get("test_days", {}).get((key, at.date()))
         seen = self.rows.get("tests_seen", {}).get((key,))
         if day is None or seen is None:
-            for row in result_rows(result, self.policy):
+            for row in result_rows(result, at, self.policy):
                 self.add(row)
             return
-        outcome, duration = result["result"], result["duration_s"]
+        outcome, duration = result.result, result.duration_s
         day["runs"] += 1
         if outcome in _OUTCOME_COUNTS:
             day[_OUTCOME_COUNTS[outcome]] += 1
@@ -129,9 +139,11 @@ class Batch:
             seen["last_failure_at"] is None or at > seen["last_failure_at"]
         ):
             seen["last_failure_at"] = at
-            seen["last_failure_reason"] = result["failure_reason"]
+            seen["last_failure_reason"] = result.failure_reason
         if result_kept(result, self.policy):
-            self.add(Row("test_results", execution_row(result, key, identity)))
+            executions = self.rows.setdefault("test_results", {})
+            if (result.event_id,) not in executions:  # Keep: the first one stays
+                executions[(result.event_id,)] = execution_row(result, at, key, identity)
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self.rows.values())

@@ -33,9 +33,13 @@ def bucket_of(duration_s: float) -> int:
     return bisect_left(DURATION_BUCKETS, max(duration_s, 0.0))
 
 
+# Bucket indexes as the strings histograms are keyed by, made once.
+_INDEX_NAMES = tuple(str(index) for index in range(len(DURATION_BUCKETS) + 1))
+
+
 def add(hist: Histogram, duration_s: float) -> None:
     """Count one duration into ``hist`` (in place)."""
-    index = str(bucket_of(duration_s))
+    index = _INDEX_NAMES[bisect_left(DURATION_BUCKETS, max(duration_s, 0.0))]
     hist[index] = hist.get(index, 0) + 1
 
 

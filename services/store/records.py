@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
+import msgspec
 import orjson
 from pydantic import BaseModel, ValidationError
 
@@ -26,6 +27,7 @@ from schemas.operations import DeployEvent, IncidentEvent
 from schemas.tests import TestResult
 from services.dispatcher.records import DeliveryRecord
 from services.store import durations, fastresult
+from services.store.fastresult import Execution
 
 __all__ = ["DECODERS", "Decoder", "Poison", "Policy", "Row", "test_key"]
 
@@ -177,64 +179,71 @@ def decode_job(raw: bytes | None, _key: bytes | None, _policy: Policy) -> list[R
     ]
 
 
-def read_result(raw: bytes | None) -> dict[str, Any]:
-    """A ``tests.results`` value as ``TestResult.model_dump()`` gives it; :class:`Poison`
-    when it is not one (plain values are read by hand, see :mod:`.fastresult`)."""
-    result = None if raw is None else fastresult.read(raw)
-    return _parse(TestResult, raw).model_dump() if result is None else result
+def read_result(raw: bytes | None) -> fastresult.Read:
+    """A ``tests.results`` value and its time; :class:`Poison` when it is not one (plain
+    values are decoded without the model, see :mod:`.fastresult`)."""
+    read = None if raw is None else fastresult.read(raw)
+    if read is None:
+        read = fastresult.from_model(_parse(TestResult, raw))
+    if not _INT64_MIN <= read[0].attempt <= _INT64_MAX:  # the model takes any int
+        raise Poison("schema", f"attempt {read[0].attempt} does not fit a 64-bit integer column")
+    return read
 
 
-def result_identity(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def result_identity(result: Execution) -> tuple[str, dict[str, Any]]:
     """The test key of an execution, and its suite, scope, name and file."""
-    test = result["test"]
-    file = test["file_name"] or None
-    key = test_key(result["suite"], test["scope"], test["name"], file)
-    return key, {
-        "suite": result["suite"],
-        "scope": test["scope"],
-        "name": test["name"],
-        "file": file,
-    }
+    test = result.test
+    file = test.file_name or None
+    key = test_key(result.suite, test.scope, test.name, file)
+    return key, {"suite": result.suite, "scope": test.scope, "name": test.name, "file": file}
 
 
-def result_kept(result: dict[str, Any], policy: Policy) -> bool:
+def result_kept(result: Execution, policy: Policy) -> bool:
     """Failed executions and passes on a retry are kept; every one when asked."""
-    outcome = result["result"]
+    outcome = result.result
     return (
         outcome == "failed"
-        or (outcome == "passed" and result["attempt"] > 1)
+        or (outcome == "passed" and result.attempt > 1)
         or policy.store_all_executions
     )
 
 
-def execution_row(result: dict[str, Any], key: str, identity: dict[str, Any]) -> dict[str, Any]:
-    env = result["run_env"]
+def execution_row(
+    result: Execution, at: datetime, key: str, identity: dict[str, Any]
+) -> dict[str, Any]:
+    env = result.run_env
     return {
-        "event_id": result["event_id"],
+        "event_id": result.event_id,
         "test_key": key,
         **identity,
-        "result": result["result"],
-        "attempt": result["attempt"],
-        "duration_s": result["duration_s"],
-        "failure_reason": result["failure_reason"],
-        "failure_expanded": result["failure_expanded"],
-        "upload_id": result["upload_id"],
-        "build_id": env["key"],
-        "build_number": env["number"],
-        "job_id": env["job_id"],
-        "commit": env["commit_sha"],
-        "branch": env["branch"],
-        "url": env["url"],
-        "at": result["received_at"],
+        "result": result.result,
+        "attempt": result.attempt,
+        "duration_s": result.duration_s,
+        "failure_reason": result.failure_reason,
+        "failure_expanded": (
+            [msgspec.to_builtins(d) for d in result.failure_expanded]
+            if result.failure_expanded
+            else []
+        ),
+        "upload_id": result.upload_id,
+        "build_id": env.key,
+        "build_number": env.number,
+        "job_id": env.job_id,
+        "commit": env.commit_sha,
+        "branch": env.branch,
+        "url": env.url,
+        "at": at,
     }
 
 
-def result_rows(result: dict[str, Any], policy: Policy) -> list[Row]:
+def result_rows(result: Execution, at: datetime, policy: Policy) -> list[Row]:
     """The rows of one execution: its day rollup, its test's sighting and, when kept,
     the execution itself."""
     key, identity = result_identity(result)
-    at: datetime = result["received_at"]
-    outcome, duration = result["result"], result["duration_s"]
+    outcome, duration = result.result, result.duration_s
     failed = outcome == "failed"
     day: dict[str, Any] = {
         "test_key": key,
@@ -257,22 +266,22 @@ def result_rows(result: dict[str, Any], policy: Policy) -> list[Row]:
         "test_key": key,
         "kind": "test",
         **identity,
-        "service": policy.service_of_suite(result["suite"]),
+        "service": policy.service_of_suite(result.suite),
         "episodes": 0,
         "last_evidence": [],
         "first_seen_at": at,
         "last_seen_at": at,
         "last_failure_at": at if failed else None,
-        "last_failure_reason": result["failure_reason"] if failed else None,
+        "last_failure_reason": result.failure_reason if failed else None,
     }
     rows = [Row("test_days", day), Row("tests_seen", seen)]
     if result_kept(result, policy):
-        rows.append(Row("test_results", execution_row(result, key, identity)))
+        rows.append(Row("test_results", execution_row(result, at, key, identity)))
     return rows
 
 
 def decode_result(raw: bytes | None, _key: bytes | None, policy: Policy) -> list[Row]:
-    return result_rows(read_result(raw), policy)
+    return result_rows(*read_result(raw), policy)
 
 
 def decode_state(raw: bytes | None, _key: bytes | None, policy: Policy) -> list[Row]:

@@ -4,20 +4,24 @@ Order inside the transaction: the offsets first (a batch whose partitions moved 
 another writer stops there, see :mod:`services.store.offsets`), then flaky evidence
 (which pieces are new decides the day rollups' ``flaky`` counts), then the day rollups
 merged with the rows already stored, then every statement in
-:data:`~services.store.statements.STATEMENTS` order.
+:data:`~services.store.statements.STATEMENTS` order, each compiled once and run on the
+driver's ``executemany`` (:mod:`services.store.prepared`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.sql.dml import Insert
 
 from services.store import durations
 from services.store.batch import Batch, TopicPartition, fold_day
 from services.store.offsets import save_offsets
+from services.store.prepared import Prepared, execute_many, prepare
 from services.store.records import Row
 from services.store.statements import STATEMENTS
 from services.store.tables import flaky_evidence, test_days
@@ -47,8 +51,22 @@ def write_rows(conn: Connection, batch: Batch) -> None:
         rows = list(batch.rows.get(name, {}).values())
         if not rows:
             continue
-        columns = list(rows[0])
-        conn.execute(statement.upsert(dialect, columns), rows)
+        columns = tuple(rows[0])
+        upserts = _UPSERTS.setdefault(conn.dialect, {})
+        upsert = upserts.get((name, columns))
+        if upsert is None:
+            statement_ = statement.upsert(dialect, list(columns))
+            upsert = upserts[(name, columns)] = (statement_, prepare(conn, statement_, columns))
+        execute_many(conn, upsert[1], upsert[0], rows)
+
+
+# Per dialect (an engine's: its JSON serialiser is in the bind processors), per
+# (statement name, columns): the upsert and, when it can be, the upsert prepared
+# (:mod:`services.store.prepared`). A handful of entries: each decoder always makes the
+# same columns.
+_UPSERTS: WeakKeyDictionary[
+    Dialect, dict[tuple[str, tuple[str, ...]], tuple[Insert, Prepared | None]]
+] = WeakKeyDictionary()
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:

@@ -106,3 +106,11 @@ def test_an_episode_keeps_the_first_recovery_it_was_given() -> None:
     batch.add(Row("flaky_episodes", {**flagged, "recovered_at": T + timedelta(1)}))
     batch.add(Row("flaky_episodes", {**flagged, "recovered_at": T + timedelta(2)}))
     assert batch.rows["flaky_episodes"][("k", T)]["recovered_at"] == T + timedelta(1)
+
+
+def test_an_attempt_too_big_for_the_database_is_poison_not_a_failed_batch() -> None:
+    value = raw(result(1, "t", "failed", 0)).replace(b'"attempt":1', b'"attempt":' + b"9" * 25)
+    batch = _batch([("tests.results", b"s", value)])
+    assert batch.poison == {("tests.results", "schema"): 1}
+    assert "test_results" not in batch.rows
+    assert batch.offsets == {("tests.results", 0): 1}
