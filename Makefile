@@ -6,9 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check fmt bench install clean kafka-up kafka-down
+.PHONY: run test test-compiled check fmt bench install clean kafka-up kafka-down
 
-$(STAMP): pyproject.toml
+# setup.py compiles the flakiness core with mypyc (where a C compiler is at hand): its
+# sources are inputs of the install, so that an edit is compiled again.
+$(STAMP): pyproject.toml setup.py $(wildcard services/flakiness/*.py)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
@@ -25,10 +27,17 @@ run: $(STAMP)
 # (TEST_WORKERS pytest-xdist workers; the tests mostly wait on Kafka). tests.session
 # starts one broker for all workers unless KAFKA_BOOTSTRAP_SERVERS is set or Docker
 # answers, and stops what it started, also when tests fail.
+# The whole suite runs the flakiness core as pure Python (KITESTREAM_PURE_PYTHON=1:
+# coverage sees its lines); test-compiled runs the flakiness tests again on the
+# mypyc-compiled modules, with the test that both give identical outputs.
 TEST_WORKERS ?= 4
 test: check
-	$(BIN)/python -m tests.session -n $(TEST_WORKERS) --dist load --durations=10 \
-		--cov --cov-report=term
+	KITESTREAM_PURE_PYTHON=1 $(BIN)/python -m tests.session -n $(TEST_WORKERS) --dist load \
+		--durations=10 --cov --cov-report=term
+	$(MAKE) --no-print-directory test-compiled
+
+test-compiled: $(STAMP)
+	$(BIN)/python -m tests.session -n 2 -q tests/unit/flakiness tests/integration/flakiness
 
 check: $(STAMP)
 	$(BIN)/ruff format --check .

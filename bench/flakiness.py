@@ -28,6 +28,10 @@
    bookkeeping and its per-batch writes) for a quarter of them, with 60 executions per
    test so that every window has pushed out its oldest. Each in a fresh interpreter.
 
+The flakiness core runs compiled where the install compiled it; set
+``KITESTREAM_PURE_PYTHON=1`` to measure the pure-Python modules instead (the first
+line of the output says which ran).
+
 Uses a broker that is already running; creates topics under a unique prefix and
 deletes them afterwards.
 """
@@ -61,6 +65,7 @@ from services.common.topics import (
     delete_topics,
     topic_specs,
 )
+from services.flakiness.compiled import compiled_modules
 from services.flakiness.execution import Context, Execution, TestSubject
 from services.flakiness.settings import FlakinessSettings, ServiceSettings
 from services.flakiness.task import FlakinessTask, FlakinessTopics
@@ -376,6 +381,8 @@ def main() -> int:
     if "core" in passes:
         rates["core"] = core_alone(values)
     out = sys.stdout.write
+    build = "compiled with mypyc" if compiled_modules() else "pure Python"
+    out(f"flakiness core: {build} (KITESTREAM_PURE_PYTHON=1 runs the sources)\n")
     out(f"throughput over {args.results} results ({args.tests} tests per build), one partition:\n")
     labels = {
         "bare": "bare consume + decode",

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
-
-import orjson
 
 from services.common.processor import Change, Output, Record
 from services.common.topics import Topic, Topics
 from services.flakiness import BadRecord
 from services.flakiness.changelog import Changelog
-from services.flakiness.inputs import LastContext, from_job_event, from_test_result
+from services.flakiness.inputs import LastContext, from_job_event, from_result_value, json_object
 from services.flakiness.messages import alert, state, test_run
 from services.flakiness.owners import Owners
 from services.flakiness.runs import RunKey
@@ -100,9 +97,9 @@ class FlakinessTask:
         if value is None:
             return []
         if record.topic == self.names.results:
-            execution = from_test_result(_decode(value), self._branches, self._last)
+            execution = from_result_value(value, self._branches, self._last)
         elif record.topic == self.names.jobs:
-            execution = from_job_event(_decode(value), self._branches)
+            execution = from_job_event(json_object(value), self._branches)
         else:
             raise BadRecord(f"unexpected topic {record.topic}")
         if execution is None:
@@ -154,13 +151,3 @@ class FlakinessTask:
         """The catalog service of ``entry``'s test or step (once per alert, not per result)."""
         newest_first = (c.pipeline for c in reversed(list(entry.contexts())) if c.pipeline)
         return self.owners.service_of(entry.subject, newest_first)
-
-
-def _decode(value: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise BadRecord(f"not JSON: {exc}") from exc
-    if type(data) is not dict:
-        raise BadRecord("not a JSON object")
-    return data

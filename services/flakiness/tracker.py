@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from services.flakiness.evidence import Summary, find, summarize
-from services.flakiness.execution import Execution, Subject, interned
+from services.flakiness.execution import Execution, Subject, event_hash, interned
 from services.flakiness.runs import Run, RunBook, RunKey
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.status import Change, Meta
@@ -134,7 +134,7 @@ class Tracker:
             entry = Entry(interned(execution.subject), self.contexts)
         runs_before, failures_before = len(entry.times), entry.failures
         if eid is None:
-            eid = execution.eid
+            eid = event_hash(execution.event_id)  # (not the property: a call fewer)
         evicted = entry.add(execution, self._size, self._max_age_s, eid)
         if evicted is None:
             return None

@@ -1,0 +1,131 @@
+"""Which flakiness modules mypyc compiles, and how to run them as pure Python anyway.
+
+The per-result path (``inputs`` → ``tracker`` → ``changelog``) is plain typed Python.
+Where a C compiler and mypy are at hand, ``pip install`` (``setup.py``) compiles the
+modules of :data:`COMPILED` with mypyc into extension modules that sit beside their
+sources (``window.py`` and ``window.cpython-311-….so``); Python imports the extension
+when there is one. Elsewhere the install is pure Python: the same modules, the same
+outputs, slower.
+
+``KITESTREAM_PURE_PYTHON=1`` (read once, when ``services.flakiness`` is imported) makes
+this process import the ``.py`` sources even where the extensions exist, which is how
+the tests run against both builds and how to rule the compiled build out when in
+doubt. This module is never compiled itself (``setup.py`` reads :data:`COMPILED` from
+it without importing the package).
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import logging
+import os
+import shutil
+import sys
+import sysconfig
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+__all__ = [
+    "COMPILED",
+    "PURE_PYTHON_ENV",
+    "can_compile",
+    "compiled_modules",
+    "extensions_usable",
+    "import_sources_only",
+    "pure_python_requested",
+]
+
+log = logging.getLogger(__name__)
+
+PURE_PYTHON_ENV = "KITESTREAM_PURE_PYTHON"
+
+PACKAGE = "services.flakiness"
+# The modules mypyc compiles, in one extension group (calls between them stay native).
+COMPILED = (
+    "execution",
+    "window",
+    "runs",
+    "evidence",
+    "status",
+    "tracker",
+    "inputs",
+    "segments",
+    "changelog",
+    "task",
+)
+_HERE = Path(__file__).parent
+
+
+class _SourceFinder:
+    """A meta path finder that answers for the :data:`COMPILED` modules with their
+    ``.py`` source, ahead of the extension modules beside them."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        package, _, name = fullname.rpartition(".")
+        if package != PACKAGE or name not in COMPILED:
+            return None
+        return importlib.util.spec_from_file_location(fullname, _HERE / f"{name}.py")
+
+
+def can_compile() -> bool:
+    """Whether an install here compiles (what ``setup.py`` asks): mypyc importable, a
+    C compiler on PATH and Python's headers."""
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
+    header = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    return (
+        importlib.util.find_spec("mypyc") is not None
+        and bool(cc)
+        and shutil.which(cc[0]) is not None
+        and header.exists()
+    )
+
+
+def pure_python_requested(environ: dict[str, str] | None = None) -> bool:
+    value = (os.environ if environ is None else environ).get(PURE_PYTHON_ENV, "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+def extensions_usable() -> bool:
+    """Whether the extension modules beside the sources can be used: their shared
+    library is there (a compiler that failed half-way leaves shims that cannot load),
+    and, in a source checkout (an editable install), no source is newer than its
+    extension (edited since the last ``make install``: the extension would run the old
+    code). Without extensions at all the answer does not matter, and is ``True``."""
+    extensions = [p for name in COMPILED for p in _HERE.glob(f"{name}.*.so")]
+    if not extensions:
+        return True
+    if importlib.util.find_spec(f"{PACKAGE}.core__mypyc") is None:
+        return False
+    if not (_HERE.parents[1] / "setup.py").exists():  # installed from a wheel
+        return True
+    built = min(p.stat().st_mtime for p in extensions)
+    stale = [n for n in COMPILED if (_HERE / f"{n}.py").stat().st_mtime > built]
+    if stale:
+        log.warning(
+            "%s changed since they were compiled: running the sources (make install "
+            "compiles them again)",
+            ", ".join(f"{n}.py" for n in stale),
+        )
+    return not stale
+
+
+def import_sources_only() -> None:
+    """From now on, import the :data:`COMPILED` modules from their sources (call before
+    any of them is imported)."""
+    if not any(isinstance(f, _SourceFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SourceFinder())
+
+
+def compiled_modules() -> list[str]:
+    """Those of :data:`COMPILED` this process runs as extension modules (imports them)."""
+    out = []
+    for name in COMPILED:
+        module = importlib.import_module(f"{PACKAGE}.{name}")
+        loader = getattr(module, "__loader__", None)
+        if isinstance(loader, importlib.machinery.ExtensionFileLoader):
+            out.append(name)
+    return out
