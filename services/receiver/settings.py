@@ -79,6 +79,12 @@ class ReceiverSettings(KafkaSettings):
     api_tokens: SecretList = Field(default_factory=list)
 
     spool_dir: Path = Field(default=Path(".kitestream/spool"))
+    receiver_workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Processes serving the port; above 1 each spools to spool_dir/<n>.",
+    )
     spool_max_bytes: int = Field(default=512 * MiB, gt=0)
     spool_segment_bytes: int = Field(default=8 * MiB, gt=0)
 
