@@ -141,9 +141,7 @@ def load_json(data: bytes, what: str = "body", max_depth: int = DEFAULT_MAX_JSON
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(f"the {what} is not valid JSON: {_first_line(exc)}") from None
-    # Each level of nesting opens a bracket: with no more brackets than the limit (those in
-    # strings counted too, so an over-count) the value cannot be too deep; skip the walk.
-    if data.count(b"{") + data.count(b"[") > max_depth and depth_exceeds(value, max_depth):
+    if depth_exceeds(value, max_depth):
         raise MalformedBody(f"the {what} nests deeper than {max_depth} levels")
     return value
 
