@@ -54,7 +54,7 @@ def parse_workers(value: str) -> int:
     """``"4"`` as 4, ``"auto"`` as the cores this process may run on; ValueError else."""
     if value.strip().lower() == "auto":
         return max(1, len(os.sched_getaffinity(0)))
-    workers = int(value)
+    workers = int(value.strip())
     if not 1 <= workers <= 256:
         raise ValueError("workers must be between 1 and 256, or auto")
     return workers

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from services.receiver.errors import SettingsError
 from services.receiver.frames import Outgoing, SpooledRecord
-from services.receiver.settings import ReceiverSettings
+from services.receiver.settings import ReceiverSettings, load_settings
 from services.receiver.spool import Spool, SpoolBusy
 from services.receiver.workers import (
     adopt_leftovers,
@@ -139,3 +140,13 @@ def test_the_command_refuses_a_worker_count_it_cannot_read() -> None:
 
     args = argparse.Namespace(host="127.0.0.1", port=0, workers="many")
     assert run(args) == 2
+
+
+def test_the_setting_takes_auto_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KITESTREAM_RECEIVER_WORKERS", "auto")
+    monkeypatch.setenv("KITESTREAM_BUILDKITE_TOKENS", "t")
+    monkeypatch.setenv("KITESTREAM_SPOOL_DIR", str(tmp_path))
+    assert load_settings().receiver_workers == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("KITESTREAM_RECEIVER_WORKERS", "0")
+    with pytest.raises(SettingsError, match="KITESTREAM_RECEIVER_WORKERS"):
+        load_settings()
