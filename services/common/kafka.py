@@ -8,6 +8,7 @@ gives up on a send by itself, so :func:`send_with_deadline` bounds each await.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -46,8 +47,11 @@ def make_producer(
     transactional_id: str | None = None,
     request_timeout_ms: int = 10_000,
     max_batch_size: int = 16384,
+    partitioner: Callable[[bytes | None, list[int], list[int]], int] | None = None,
 ) -> AIOKafkaProducer:
-    """A durable producer: ``acks=all``, idempotent, optionally transactional."""
+    """A durable producer: ``acks=all``, idempotent, optionally transactional.
+    ``partitioner`` replaces aiokafka's (murmur2 of the key); it must place keys alike."""
+    more: dict[str, Any] = {} if partitioner is None else {"partitioner": partitioner}
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
@@ -58,6 +62,7 @@ def make_producer(
         request_timeout_ms=request_timeout_ms,
         max_batch_size=max_batch_size,
         compression_type=None,
+        **more,
     )
 
 

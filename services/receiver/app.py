@@ -1,6 +1,8 @@
 """``create_app(settings)``: the receiver as an ASGI app.
 
-The lifespan opens the spool (:func:`open_spool` unless given), starts the one Kafka
+The lifespan opens the spool (:func:`open_spool` unless given: with several workers,
+each its own, see :mod:`~services.receiver.workers`), takes over the records of spools
+no worker owns any more (:func:`~services.receiver.workers.adopt_leftovers`), starts the one Kafka
 producer of the process (:func:`producer_link` unless given) and the spool drainer
 (:class:`~services.receiver.delivery.Delivery`), and on shutdown drains what Kafka
 takes in time, flushes and closes. Other makers run the same app without a broker
@@ -12,6 +14,7 @@ by :func:`services.receiver.routes.routes` from a list of
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -33,6 +36,7 @@ from services.receiver.producer import ProducerLink
 from services.receiver.responses import error_response
 from services.receiver.settings import ReceiverSettings
 from services.receiver.spool import Spool
+from services.receiver.workers import adopt_leftovers, leftover_dirs, open_worker_spool
 
 __all__ = ["create_app", "open_spool", "producer_link"]
 
@@ -42,12 +46,9 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 def open_spool(settings: ReceiverSettings) -> Spool:
-    """The spool in ``settings.spool_dir`` (locked for this process until closed)."""
-    return Spool.open(
-        settings.spool_dir,
-        max_bytes=settings.spool_max_bytes,
-        segment_bytes=settings.spool_segment_bytes,
-    )
+    """The spool in ``settings.spool_dir`` (locked for this process until closed), or
+    with ``receiver_workers`` above 1 the first free worker slot in it."""
+    return open_worker_spool(settings)
 
 
 def producer_link(settings: ReceiverSettings, metrics: Metrics) -> ProducerLink:
@@ -86,6 +87,7 @@ def create_app(
         except SpoolError as exc:
             log.error("cannot start: %s", exc)
             raise
+        await adopt_leftovers(opened, leftover_dirs(settings), settings)
         kafka = link(settings, metrics)
         delivery = Delivery(
             kafka,
@@ -97,10 +99,11 @@ def create_app(
         await delivery.start()
         live.append(AppContext(settings, topics, delivery, metrics, clock))
         log.info(
-            "receiver ready: Kafka %s (%s), spool %s, topics prefixed %r",
+            "receiver ready (pid %d): Kafka %s (%s), spool %s, topics prefixed %r",
+            os.getpid(),
             settings.bootstrap_servers,
             "up" if kafka.kafka_up else "not answering",
-            settings.spool_dir,
+            opened.directory,
             settings.topic_prefix,
         )
         try:

@@ -13,15 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 __all__ = [
     "AgentIn",
@@ -41,15 +34,22 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _none_on_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
+class _NoneOnError:
+    """Marks a type whose invalid value becomes ``None`` instead of an error.
+
+    pydantic-core's ``on_error="default"`` does this inside the validator, without a
+    Python call per field (a ``WrapValidator`` catching the error cost about 1 µs a field,
+    some 25 fields a webhook).
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.with_default_schema(handler(source), default=None, on_error="default")
 
 
 # A field that becomes None when its value does not fit, instead of rejecting the payload.
-Lenient = Annotated[T | None, WrapValidator(_none_on_error)]
+Lenient = Annotated[T | None, _NoneOnError()]
 
 
 def parse_timestamp(value: object) -> datetime | None:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas.base import stable_id
 from schemas.buildkite import (
@@ -128,7 +128,7 @@ def _build_event(name: str, payload: dict[str, Any], received_at: datetime) -> R
     pipeline = _pipeline(hook.pipeline or hook.build.pipeline)
     build = hook.build.model_dump(mode="json", exclude={"pipeline"})
     build["meta_data"] = build["meta_data"] or {}
-    event_id = _event_id(name, hook.build.id, hook.build.state, payload.get("build"))
+    event_id = _event_id(name, hook.build.id, hook.build.state, payload.get("build"), hook.build)
     value = _encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=payload)
     return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
@@ -140,7 +140,7 @@ def _job_event(name: str, payload: dict[str, Any], received_at: datetime) -> Rou
     if job["retry_source"] is not None and job["retry_source"]["retry_type"] not in _RETRIES:
         job["retry_source"]["retry_type"] = None  # the raw value stays in the payload
     build = hook.build.model_dump(mode="json", include=_BUILD_REF)
-    event_id = _event_id(name, hook.job.id, hook.job.state, payload.get("job"))
+    event_id = _event_id(name, hook.job.id, hook.job.state, payload.get("job"), hook.job)
     value = _encode(
         event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=payload
     )
@@ -171,18 +171,30 @@ def _encode(event_id: str, name: str, received_at: datetime, **fields: Any) -> b
     return orjson.dumps({"event_id": event_id, "event": name, "received_at": stamp, **fields})
 
 
-def _event_id(name: str, object_id: str, state: str | None, raw: object) -> str:
-    latest = _latest_timestamp(raw)
+def _event_id(
+    name: str, object_id: str, state: str | None, raw: object, read: BaseModel | None = None
+) -> str:
+    latest = _latest_timestamp(raw, vars(read) if read is not None else {})
     return stable_id(name, object_id, state, latest.isoformat() if latest else None)
 
 
-def _latest_timestamp(raw: object) -> datetime | None:
+def _latest_timestamp(raw: object, read: dict[str, Any]) -> datetime | None:
+    """The latest ``*_at`` of ``raw``; those the edge model read (``read``: its fields,
+    ``Timestamp``-s already made by :func:`parse_timestamp`) are not parsed again."""
     if not isinstance(raw, dict):
         return None
-    stamps = [
-        parse_timestamp(v) for k, v in raw.items() if isinstance(k, str) and k.endswith("_at")
-    ]
-    return max((s for s in stamps if s is not None), default=None)
+    latest: datetime | None = None
+    for key, value in raw.items():
+        if isinstance(key, str) and key.endswith("_at"):
+            stamp = read.get(key, _UNREAD)
+            if stamp is _UNREAD or not (stamp is None or isinstance(stamp, datetime)):
+                stamp = parse_timestamp(value)
+            if stamp is not None and (latest is None or stamp > latest):
+                latest = stamp
+    return latest
+
+
+_UNREAD = object()
 
 
 def _pipeline(pipeline: PipelineIn | None) -> dict[str, Any]:

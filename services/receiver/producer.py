@@ -37,12 +37,13 @@ from aiokafka.errors import (
     RecordTooLargeError,
     UnknownProducerId,
 )
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from services.common.kafka import make_producer
 from services.receiver.errors import ProduceFailed
 from services.receiver.frames import Outgoing
 
-__all__ = ["ProducerLink"]
+__all__ = ["KeyHashPartitioner", "ProducerLink"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,26 @@ _FATAL = (
     ProducerFenced,
     ProducerClosed,
 )
+
+
+class KeyHashPartitioner:
+    """aiokafka's default partitioner, remembering each key's murmur2 hash: the keys are a
+    few pipeline slugs and agent ids, and the pure-Python hash cost a few µs a message."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._hashes: dict[bytes, int] = {}
+        self._max_keys = max_keys
+        self._default = DefaultPartitioner()
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return int(self._default(key, all_partitions, available))
+        hashed = self._hashes.get(key)
+        if hashed is None:
+            if len(self._hashes) >= self._max_keys:
+                self._hashes.clear()
+            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return all_partitions[hashed % len(all_partitions)]
 
 
 class ProducerLink:
@@ -75,6 +96,7 @@ class ProducerLink:
         self.client_id = client_id
         self._on_replace = on_replace or (lambda _reason: None)
         self._producer: AIOKafkaProducer | None = None
+        self._partitioner = KeyHashPartitioner()
         self._fatal = False
         self.failures = 0  # consecutive failed batches
         self.kafka_up = False  # as last seen by a send, a start or a probe
@@ -111,6 +133,7 @@ class ProducerLink:
             client_id=self.client_id,
             linger_ms=self.linger_ms,
             max_batch_size=self.batch_bytes,
+            partitioner=self._partitioner,
         )
 
     async def send(self, messages: Sequence[Outgoing], deadline_s: float) -> None:

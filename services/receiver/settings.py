@@ -8,6 +8,7 @@ refuses to start.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -52,6 +53,13 @@ def split_secrets(value: object) -> list[str]:
     return split_csv(value)
 
 
+def _auto_workers(value: object) -> object:
+    """``auto`` is one worker per core this process may run on."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return max(1, len(os.sched_getaffinity(0)))
+    return value
+
+
 # Comma-separated secrets in one variable ("tok1,tok2"): several allow rotation.
 SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(split_secrets)]
 # Comma-separated ``name=token`` pairs in one variable (the suites' tokens are then
@@ -79,6 +87,13 @@ class ReceiverSettings(KafkaSettings):
     api_tokens: SecretList = Field(default_factory=list)
 
     spool_dir: Path = Field(default=Path(".kitestream/spool"))
+    receiver_workers: Annotated[int, BeforeValidator(_auto_workers)] = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Processes serving the port (or auto: one per core); above 1 each "
+        "spools to spool_dir/<n>.",
+    )
     spool_max_bytes: int = Field(default=512 * MiB, gt=0)
     spool_segment_bytes: int = Field(default=8 * MiB, gt=0)
 

@@ -2,7 +2,7 @@
 
 Layout of ``KITESTREAM_SPOOL_DIR``::
 
-    LOCK                         flock'd by the one receiver that owns the directory
+    LOCK                         flock'd by the one receiver that owns the directory (its pid)
     00000000000000000001.seg     append-only segments, rolled at ``segment_bytes``
     00000000000000000002.seg
     cursor                       "<segment> <offset>": everything before it reached Kafka
@@ -35,13 +35,17 @@ from pathlib import Path
 from services.receiver.errors import SpoolError
 from services.receiver.frames import Outgoing, Position, SpooledRecord, decode, encode
 
-__all__ = ["Spool", "SpoolFull"]
+__all__ = ["Spool", "SpoolBusy", "SpoolFull"]
 
 log = logging.getLogger(__name__)
 
 
 class SpoolFull(SpoolError):
     """The spool holds ``max_bytes`` not yet drained; nothing was written."""
+
+
+class SpoolBusy(SpoolError):
+    """Another receiver (process) holds the directory's lock."""
 
 
 class Spool:
@@ -82,10 +86,13 @@ class Spool:
             fcntl.flock(spool._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(spool._lock_fd)
-            raise SpoolError(
+            raise SpoolBusy(
                 f"spool directory {directory} is in use by another receiver; "
                 "give each receiver its own KITESTREAM_SPOOL_DIR"
             ) from None
+        with contextlib.suppress(OSError):  # who holds it, for operators (and tests)
+            os.ftruncate(spool._lock_fd, 0)
+            os.pwrite(spool._lock_fd, f"{os.getpid()}\n".encode(), 0)
         spool._recover()
         return spool
 

@@ -30,12 +30,14 @@ def receiver_process_env(
     }
 
 
-def start_receiver(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """``python -m services receiver --port PORT`` with ``env``, its output appended to
-    ``log``."""
+def start_receiver(
+    env: dict[str, str], port: int, log: Path, *args: str
+) -> subprocess.Popen[bytes]:
+    """``python -m services receiver --port PORT ARGS…`` with ``env``, its output appended
+    to ``log``."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "services", "receiver", "--port", str(port)],
+            [sys.executable, "-m", "services", "receiver", "--port", str(port), *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from services.ingest.auth import hmac_sha256_hex
@@ -156,3 +158,30 @@ def test_verifier_repr_hides_the_tokens() -> None:
 def test_a_verifier_needs_a_token() -> None:
     with pytest.raises(ValueError, match="token"):
         BuildkiteVerifier([])
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda hexsig: hexsig[:10] + " " + hexsig[10:-1],  # spaces, which fromhex skips
+        lambda hexsig: hexsig + "00",
+        lambda hexsig: hexsig[:-2],
+        lambda hexsig: "zz" + hexsig[2:],
+        lambda hexsig: "é" + hexsig[1:],
+    ],
+)
+def test_a_signature_that_is_not_exactly_the_hex_digest_is_rejected(
+    mangle: Callable[[str], str],
+) -> None:
+    body = b'{"event":"ping"}'
+    header = sign("secret-token", 1_700_000_000, body)
+    stamp, _, hexsig = header.partition(",signature=")
+    verifier = BuildkiteVerifier(["secret-token"])
+    assert verifier.verify(token=None, signature=header, body=body, now=1_700_000_000)
+    with pytest.raises(Unauthorized):
+        verifier.verify(
+            token=None,
+            signature=f"{stamp},signature={mangle(hexsig)}",
+            body=body,
+            now=1_700_000_000,
+        )

@@ -1,0 +1,127 @@
+"""``kitestream receiver --workers N``: one port, a spool per worker, and nothing a killed
+worker acknowledged is lost, on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import orjson
+
+from services.common.topics import Topics
+from services.receiver.signature import sign
+from tests.integration.receiver.conftest import count_messages, read_all
+from tests.integration.receiver_process import receiver_process_env, start_receiver, wait_until_up
+from tests.ports import free_port
+from tests.unit.receiver.clients import TOKEN
+from tests.unit.receiver.payloads import build_webhook
+
+
+def _owner(slot: Path) -> int:
+    """The pid written into the slot's LOCK by the worker that holds it (0 while the
+    worker that just took it has not written it yet)."""
+    written = (slot / "LOCK").read_text().split()
+    return int(written[0]) if written else 0
+
+
+def _spooled_bytes(slot: Path) -> int:
+    return sum(p.stat().st_size for p in slot.glob("*.seg"))
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+async def _post_many(url: str, first: int, count: int) -> list[str]:
+    """``count`` signed webhooks, each on a new connection (so that both workers get
+    some); the event ids of the 202s, all of which must say ``spool``."""
+    accepted = []
+    for n in range(first, first + count):
+        body = orjson.dumps(build_webhook(build_id=f"build-{n:04d}", number=n))
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            response = await client.post(
+                "/webhooks/buildkite",
+                content=body,
+                headers={
+                    "content-type": "application/json",
+                    "x-buildkite-event": "build.finished",
+                    "x-buildkite-signature": sign(TOKEN, int(time.time()), body),
+                },
+            )
+        assert response.status_code == 202, response.text
+        assert response.json()["delivery"] == "spool"
+        accepted.append(response.json()["event_id"])
+    return accepted
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.1)
+
+
+async def test_a_killed_worker_loses_nothing_it_acknowledged(
+    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "receiver.log"
+    spool = tmp_path / "spool"
+    slots = [spool / "0", spool / "1"]
+    away = f"127.0.0.1:{free_port()}"  # Kafka away: every 202 is a record in a spool
+    env = receiver_process_env(away, kafka_topics, spool, {"KITESTREAM_BUILDKITE_TOKENS": TOKEN})
+
+    proc = start_receiver(env, port, log, "--workers", "2")
+    try:
+        await asyncio.to_thread(wait_until_up, url, proc, log, "/healthz")
+        await asyncio.to_thread(
+            _wait_for, lambda: all((s / "LOCK").exists() for s in slots), "both workers start"
+        )
+        owners = {_owner(s) for s in slots}
+        assert len(owners) == 2, "one slot per worker"
+        assert owners <= _children(proc.pid), "held by the supervisor's workers"
+        accepted = await _post_many(url, 0, 30)
+        with_records = [s for s in slots if _spooled_bytes(s) > 0]
+        assert with_records, "the 202s said spool, so some slot holds records"
+        victim = with_records[0]
+        killed = _owner(victim)
+        os.kill(killed, signal.SIGKILL)
+
+        # The supervisor starts a worker in its place, which takes the same slot back.
+        def replaced() -> bool:
+            return (victim / "LOCK").exists() and _owner(victim) not in (killed, 0)
+
+        await asyncio.to_thread(_wait_for, replaced, "a new worker holds the killed one's slot")
+        await asyncio.to_thread(wait_until_up, url, proc, log, "/healthz")
+        accepted += await _post_many(url, 30, 10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    assert await count_messages(kafka_bootstrap, kafka_topics) == 0
+
+    # One worker now, on the real broker: its own spool is the directory itself, and it
+    # takes over both slots' records and sends them.
+    env = {**env, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    proc = start_receiver(env, port, log, "--workers", "1")
+    try:
+        await asyncio.to_thread(wait_until_up, url, proc, log, "/readyz")
+        records = await read_all(kafka_bootstrap, kafka_topics, len(accepted))
+        assert sorted(orjson.loads(r.value)["event_id"] for r in records) == sorted(accepted)
+
+        def drained() -> bool:
+            spooled = httpx.get(f"{url}/readyz").json()["spool"]["records"]
+            return spooled == 0 and all(_spooled_bytes(s) == 0 for s in slots)
+
+        await asyncio.to_thread(_wait_for, drained, "every spool is drained")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
