@@ -1,0 +1,489 @@
+"""System benchmark: the receiver, flakiness, correlator and dispatcher (each its own
+process, as ``make run`` starts them) under a steady mixed load, against the same load
+produced straight onto Kafka by a bare aiokafka loop, in the same run.
+
+The load (``bench/mixedload.py``): per ten requests, four signed Buildkite webhooks,
+four test uploads, a deploy and a PagerDuty incident, making one
+``failure_deploy_incident`` and one ``flaky_test`` alert. It is sent open loop: request
+*i* goes at ``start + i / rate`` whatever became of the ones before, and every latency
+counts from that scheduled time, so queueing shows. Each alert is tied back to the
+request that completed its story (the incident, the second upload) by its ids, and timed
+to when it could be read from the alerts topic (committed) and when the dispatcher's
+webhook delivered it to a recording HTTP sink in this process.
+
+Then the rate is stepped up until the system cannot hold it: a step is *held* when the
+total consumer lag of the services' groups (plus the receiver's unanswered requests)
+does not grow over the second half of the step by more than a tenth of what arrives,
+and every alert of the step arrived. The bare loop is stepped the same way (its backlog:
+sends not yet acknowledged).
+
+    python -m bench system                      # provides a broker (see python -m bench)
+    KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 python -m bench.system --rate 200
+    python -m bench.system --quick              # a few seconds, for a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.mixedload import (
+    ALERTS_PER_CYCLE,
+    CYCLE,
+    Credentials,
+    MixedLoad,
+    Request,
+    catalog_yaml,
+    routes_yaml,
+)
+from bench.rig import (
+    AlertWatcher,
+    LagProbe,
+    RecordingSink,
+    Sent,
+    bare_open_loop,
+    free_port,
+    http_open_loop,
+    services_running,
+)
+from services.common.topics import Topic, Topics, create_topics, delete_topics, topic_specs
+
+__all__ = ["Latency", "Step", "held", "main", "quantile", "slope"]
+
+HOOK_SECRET_ENV = "BENCH_HOOK_SECRET"  # noqa: S105 - the name of a variable
+GROWTH_ALLOWED = 0.1  # a held step's backlog grows by less than this share of its input
+
+
+# -- pure: figures from samples ---------------------------------------------------------
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0 < q < 1), nearest-rank on the sorted values; NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def slope(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of ``(t, y)`` points, per unit of t; 0 with fewer than two."""
+    if len(points) < 2:
+        return 0.0
+    mean_t = statistics.fmean(t for t, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    if spread == 0:
+        return 0.0
+    return sum((t - mean_t) * (y - mean_y) for t, y in points) / spread
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Seconds from each completing request's scheduled time to where it was seen."""
+
+    values: tuple[float, ...]
+
+    @classmethod
+    def between(cls, sent: dict[int, float], seen: dict[int, float]) -> Latency:
+        return cls(tuple(seen[i] - sent[i] for i in seen if i in sent))
+
+    def row(self, label: str) -> str:
+        ms = [quantile(self.values, q) * 1000 for q in (0.5, 0.99)]
+        top = max(self.values, default=math.nan) * 1000
+        return f"  {label:<36}{ms[0]:>9.1f}{ms[1]:>9.1f}{top:>9.1f}{len(self.values):>7}"
+
+
+@dataclass
+class Step:
+    """One open-loop run at ``rate`` and what it showed."""
+
+    rate: float
+    seconds: float
+    answered: Latency
+    on_topic: Latency
+    at_sink: Latency = Latency(())
+    expected: int = 0
+    backlog: list[tuple[float, float]] = field(default_factory=list)  # (t, backlog)
+    arrived: list[tuple[float, float]] = field(default_factory=list)  # (t, input so far)
+    slip: float = 0.0
+    failed: int = 0
+    duplicates: int = 0
+    to_sink: bool = True  # the last stage: the sink (system) or the topic (bare loop)
+
+    @property
+    def growth(self) -> float:
+        """Backlog growth per second over the second half of the sending time."""
+        return slope(_second_half(self.backlog))
+
+    @property
+    def input_rate(self) -> float:
+        return slope(_second_half(self.arrived)) or self.rate
+
+    @property
+    def complete(self) -> bool:
+        last = self.at_sink if self.to_sink else self.on_topic
+        return len(last.values) >= self.expected and self.failed == 0
+
+    @property
+    def held(self) -> bool:
+        return held(self.growth, self.input_rate, self.slip, self.complete)
+
+
+def _second_half(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if not points:
+        return []
+    middle = (points[0][0] + points[-1][0]) / 2
+    return [p for p in points if p[0] >= middle]
+
+
+def held(growth: float, input_rate: float, slip: float, complete: bool) -> bool:
+    """A rate is held when the backlog grows by less than a tenth of what arrives, the
+    generator kept its schedule (within a second) and everything expected arrived."""
+    return complete and slip < 1.0 and growth <= GROWTH_ALLOWED * max(input_rate, 1.0)
+
+
+# -- IO: one step of each kind ----------------------------------------------------------
+
+
+async def _sampled(
+    run: Awaitable[None], sample: Callable[[], Awaitable[tuple[float, float]]], every: float
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Run ``run`` while sampling ``(backlog, input)`` every ``every`` seconds."""
+    backlog: list[tuple[float, float]] = []
+    arrived: list[tuple[float, float]] = []
+    task = asyncio.ensure_future(run)
+    while not task.done():
+        now = time.perf_counter()
+        lag, total = await sample()
+        backlog.append((now, lag))
+        arrived.append((now, total))
+        await asyncio.wait({task}, timeout=every)
+    await task
+    return backlog, arrived
+
+
+@dataclass
+class System:
+    """The running system and what watches it."""
+
+    port: int
+    sink: RecordingSink
+    watcher: AlertWatcher
+    probe: LagProbe
+    load: MixedLoad
+    next_cycle: int = 0
+
+    def take(self, rate: float, seconds: float) -> list[Request]:
+        cycles = max(1, math.ceil(rate * seconds / CYCLE))
+        first, self.next_cycle = self.next_cycle, self.next_cycle + cycles
+        return self.load.requests(first, cycles, int(time.time()))
+
+
+async def system_step(system: System, rate: float, seconds: float, drain: float) -> Step:
+    requests = system.take(rate, seconds)
+    expected = {r.completes: r.index for r in requests if r.completes}
+    sent = Sent()
+
+    async def sample() -> tuple[float, float]:
+        lag, ends = await system.probe.total()
+        return lag + sent.in_flight, ends + len(sent.scheduled)
+
+    backlog, arrived = await _sampled(
+        http_open_loop(system.port, requests, rate, sent), sample, 0.5
+    )
+    deadline = time.perf_counter() + drain
+    while time.perf_counter() < deadline and not expected.keys() <= system.sink.seen.at.keys():  # noqa: ASYNC110 - the sink's connections note arrivals
+        await asyncio.sleep(0.1)
+
+    def timed(seen: dict[str, float]) -> Latency:
+        at = {index: seen[key] for key, index in expected.items() if key in seen}
+        return Latency.between(sent.scheduled, at)
+
+    return Step(
+        rate,
+        seconds,
+        Latency.between(sent.scheduled, sent.answered),
+        timed(system.watcher.seen.at),
+        timed(system.sink.seen.at),
+        expected=len(expected),
+        backlog=backlog,
+        arrived=arrived,
+        slip=sent.slip,
+        failed=sent.failed,
+        duplicates=system.sink.seen.duplicates,
+    )
+
+
+async def bare_step(
+    bootstrap: str, topics: Topics, load: MixedLoad, *, rate: float, seconds: float
+) -> Step:
+    cycles = max(1, math.ceil(rate * seconds / CYCLE))
+    requests = load.requests(0, cycles, int(time.time()))
+    topic_of = {str(t): topics.name(t) for t in (r.topic for r in requests)}
+    sent, on_topic = Sent(), dict[int, float]()
+
+    async def sample() -> tuple[float, float]:
+        return float(sent.in_flight), float(len(sent.scheduled))
+
+    backlog, arrived = await _sampled(
+        bare_open_loop(
+            bootstrap, topic_of=topic_of, requests=requests, rate=rate, sent=sent, on_topic=on_topic
+        ),
+        sample,
+        0.5,
+    )
+    return Step(
+        rate,
+        seconds,
+        Latency.between(sent.scheduled, sent.answered),
+        Latency.between(sent.scheduled, on_topic),
+        expected=len(requests),
+        backlog=backlog,
+        arrived=arrived,
+        slip=sent.slip,
+        failed=sent.failed,
+        to_sink=False,
+    )
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+def _system_env(
+    args: argparse.Namespace, bootstrap: str, prefix: str, tmp: Path, sink: int
+) -> dict[str, str]:
+    (tmp / "catalog.yaml").write_text(catalog_yaml(args.services))
+    (tmp / "routes.yaml").write_text(
+        routes_yaml(f"http://127.0.0.1:{sink}/alerts", HOOK_SECRET_ENV)
+    )
+    return {
+        **os.environ,
+        **Credentials().environment(),
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KITESTREAM_TOPIC_PREFIX": prefix,
+        "KITESTREAM_CATALOG": str(tmp / "catalog.yaml"),
+        "KITESTREAM_ROUTES": str(tmp / "routes.yaml"),
+        "KITESTREAM_SPOOL_DIR": str(tmp / "spool"),
+        "KITESTREAM_METRICS_PORT": "0",
+        "KITESTREAM_INSTANCE_ID": "bench",
+        "KITESTREAM_LOG_FORMAT": "json",
+        HOOK_SECRET_ENV: "bench-hook-secret",
+    }
+
+
+def _groups(prefix: str) -> list[str]:
+    return [
+        f"{prefix}kitestream-flakiness",
+        f"{prefix}kitestream-correlator-repartition",
+        f"{prefix}kitestream-correlator",
+        f"{prefix}kitestream-dispatcher",
+    ]
+
+
+@dataclass
+class Outcome:
+    bare: Step
+    system: Step
+    bare_sweep: list[Step]
+    system_sweep: list[Step]
+
+
+async def run(args: argparse.Namespace, bootstrap: str) -> Outcome:
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    topics = Topics(prefix)
+    load = MixedLoad(prefix.rstrip("."), services=args.services)
+    say = _progress
+    # The bare loop writes to topics of its own, which the services never read.
+    bare_topics = Topics(f"{prefix}bare.")
+    await create_topics(bootstrap, topic_specs(topics) + topic_specs(bare_topics))
+    try:
+        # The bare loop first, on a machine where the services do not run yet; a second
+        # of it to warm up (new topics elect their leaders), not counted.
+        await bare_step(bootstrap, bare_topics, load, rate=10, seconds=1)
+        say(f"bare produce loop at {args.rate:g}/s for {args.duration:g} s")
+        bare = await bare_step(bootstrap, bare_topics, load, rate=args.rate, seconds=args.duration)
+        bare_sweep: list[Step] = []
+        for rate in args.sweep:
+            say(f"bare produce loop, step at {rate:g}/s")
+            step = await bare_step(bootstrap, bare_topics, load, rate=rate, seconds=args.step)
+            bare_sweep.append(step)
+            if not step.held:
+                break
+        system, system_sweep = await _system_run(args, bootstrap, prefix, load)
+        return Outcome(bare, system, bare_sweep, system_sweep)
+    finally:
+        await delete_topics(bootstrap, prefix)
+
+
+async def _system_run(
+    args: argparse.Namespace, bootstrap: str, prefix: str, load: MixedLoad
+) -> tuple[Step, list[Step]]:
+    say = _progress
+    sink = RecordingSink()
+    sink_port = await sink.start()
+    watcher = AlertWatcher(bootstrap, Topics(prefix).name(Topic.ALERTS))
+    probe = LagProbe(bootstrap, _groups(prefix))
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-system-") as tmp:
+        env = _system_env(args, bootstrap, prefix, Path(tmp), sink_port)
+        say("starting receiver, flakiness, correlator, dispatcher")
+        with services_running(env, port, Path(tmp)):
+            await watcher.start()
+            await probe.start()
+            try:
+                system = System(port, sink, watcher, probe, load)
+                say("warm-up: one story, until both its alerts reach the sink")
+                warm = await system_step(system, 10, 1, drain=args.warmup)
+                if not warm.complete:
+                    raise RuntimeError(
+                        f"warm-up: {len(warm.at_sink.values)} of {warm.expected} alerts "
+                        f"reached the sink within {args.warmup:g} s; logs in {tmp}"
+                    )
+                say(f"system at {args.rate:g}/s for {args.duration:g} s")
+                main_step = await system_step(system, args.rate, args.duration, args.drain)
+                sweep = []
+                for rate in args.sweep:
+                    say(f"system, step at {rate:g}/s")
+                    step = await system_step(system, rate, args.step, args.drain)
+                    sweep.append(step)
+                    if not step.held:
+                        break
+                return main_step, sweep
+            finally:
+                await probe.stop()
+                await watcher.stop()
+                await sink.stop()
+
+
+def _progress(message: str) -> None:
+    sys.stderr.write(f"[bench.system] {message}\n")
+    sys.stderr.flush()
+
+
+# -- the report -------------------------------------------------------------------------
+
+
+def report(outcome: Outcome, args: argparse.Namespace, load_before: float) -> str:
+    bare, system = outcome.bare, outcome.system
+    header = f"  {'':<36}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'n':>7}"
+    lines = [
+        f"mixed load per {CYCLE} requests: 4 Buildkite webhooks, 4 test uploads, 1 deploy, "
+        f"1 PagerDuty incident -> {ALERTS_PER_CYCLE} alerts; {args.services} services; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after",
+        f"open loop at {args.rate:g} requests/s for {args.duration:g} s:",
+        header,
+        bare.answered.row("bare produce -> ack"),
+        bare.on_topic.row("bare produce -> on topic"),
+        system.answered.row("system: request -> 202"),
+        system.on_topic.row("system: request -> alert on topic"),
+        system.at_sink.row("system: request -> alert at sink"),
+        f"  alerts: {system.expected} expected, {len(system.on_topic.values)} on topic, "
+        f"{len(system.at_sink.values)} at the sink, {system.duplicates} duplicates at the sink; "
+        f"{system.failed} requests failed",
+    ]
+    p99_sink = quantile(system.at_sink.values, 0.99)
+    p99_bare = quantile(bare.on_topic.values, 0.99)
+    aim = "met" if p99_sink < 1.0 else "NOT met"
+    if args.rate < 200:
+        aim = f"not measured here (the run was at {args.rate:g}/s)"
+    lines.append(
+        f"  ratio p99 alert at sink / bare on topic: {p99_sink / p99_bare:.1f}x; "
+        f"aim p99 < 1 s at 200/s mixed: {aim}"
+    )
+    lines.append(
+        f"stepping the rate ({args.step:g} s a step; held = backlog growth under "
+        f"{GROWTH_ALLOWED:.0%} of the input, every alert arrived):"
+    )
+    lines.append(
+        f"  {'rate/s':>7}{'bare':>7}{'system':>8}{'p99 202':>10}{'p99 topic':>11}"
+        f"{'p99 sink':>10}{'backlog/s':>11}{'slip s':>8}"
+    )
+    bare_by_rate = {s.rate: s for s in outcome.bare_sweep}
+    for step in outcome.system_sweep:
+        b = bare_by_rate.get(step.rate)
+        lines.append(
+            f"  {step.rate:>7g}{_yes(b.held) if b else '-':>7}{_yes(step.held):>8}"
+            f"{quantile(step.answered.values, 0.99) * 1000:>10.0f}"
+            f"{quantile(step.on_topic.values, 0.99) * 1000:>11.0f}"
+            f"{quantile(step.at_sink.values, 0.99) * 1000:>10.0f}"
+            f"{step.growth:>11.1f}{step.slip:>8.2f}"
+        )
+    best_bare = _best(outcome.bare_sweep)
+    best_system = _best(outcome.system_sweep)
+    bare_text = f"{'>= ' if _all_held(outcome.bare_sweep) else ''}{best_bare:g}/s"
+    system_text = f"{'>= ' if _all_held(outcome.system_sweep) else ''}{best_system:g}/s"
+    ratio = f"{best_system / best_bare:.2f}" if best_bare else "-"
+    lines.append(f"highest rate held: bare {bare_text}, system {system_text} (ratio {ratio})")
+    return "\n".join(lines)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _best(steps: list[Step]) -> float:
+    return max((s.rate for s in steps if s.held), default=0.0)
+
+
+def _all_held(steps: list[Step]) -> bool:
+    return bool(steps) and all(s.held for s in steps)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
+        epilog="Kafka: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092); "
+        "`python -m bench system` provides a broker when it is not set.",
+    )
+    parser.add_argument("--rate", type=float, default=200.0, help="requests/s (200)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds at --rate (30)")
+    parser.add_argument(
+        "--sweep",
+        default="100,200,400,800,1600",
+        help="rates to step through, until one is not held (100,200,400,800,1600; '' for none)",
+    )
+    parser.add_argument("--step", type=float, default=15.0, help="seconds per step (15)")
+    parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for alerts")
+    parser.add_argument("--warmup", type=float, default=120.0, help="seconds for the warm-up")
+    parser.add_argument("--services", type=int, default=40, help="services in the catalog (40)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few seconds at 20/s and one short step (a smoke test, no figures to keep)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rate, args.duration, args.sweep, args.step = 20.0, 3.0, "40", 3.0
+    args.sweep = [float(r) for r in args.sweep.split(",") if r.strip()]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # leader elections on new topics
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    load_before = os.getloadavg()[0]
+    try:
+        import uvloop
+
+        outcome = uvloop.run(run(args, bootstrap))
+    except ImportError:
+        outcome = asyncio.run(run(args, bootstrap))
+    sys.stdout.write(report(outcome, args, load_before) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
