@@ -1,0 +1,49 @@
+"""The pure arithmetic of ``bench/system.py``: quantiles, backlog slopes, held or not."""
+
+from __future__ import annotations
+
+import math
+
+from bench.system import Latency, Step, held, quantile, slope
+
+
+def test_quantile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert quantile(values, 0.5) == 50.0
+    assert quantile(values, 0.99) == 99.0
+    assert quantile([3.0], 0.99) == 3.0
+    assert math.isnan(quantile([], 0.5))
+
+
+def test_slope_of_a_line_and_of_too_few_points() -> None:
+    assert slope([(0.0, 1.0), (1.0, 3.0), (2.0, 5.0)]) == 2.0
+    assert slope([(0.0, 7.0)]) == 0.0
+    assert slope([(1.0, 1.0), (1.0, 5.0)]) == 0.0
+
+
+def test_a_rate_is_held_only_when_the_backlog_stays_flat_and_everything_arrived() -> None:
+    assert held(growth=5.0, input_rate=200.0, slip=0.0, complete=True)
+    assert not held(growth=50.0, input_rate=200.0, slip=0.0, complete=True)
+    assert not held(growth=0.0, input_rate=200.0, slip=2.0, complete=True)
+    assert not held(growth=0.0, input_rate=200.0, slip=0.0, complete=False)
+
+
+def test_a_step_judges_growth_on_the_second_half_of_its_samples() -> None:
+    flat_then_growing = [(t / 2, 10.0 if t < 10 else 10.0 + 100 * (t - 10)) for t in range(20)]
+    arriving = [(t / 2, 100.0 * t) for t in range(20)]  # 200 records/s
+    one = Latency((0.1,))
+    growing = Step(100, 10, one, one, one, expected=1, backlog=flat_then_growing, arrived=arriving)
+    assert growing.growth == 200.0
+    assert growing.input_rate == 200.0
+    assert not growing.held
+    steady = [(t / 2, 10.0 if t < 10 else 12.0) for t in range(20)]
+    flat = Step(100, 10, one, one, one, expected=1, backlog=steady, arrived=arriving)
+    assert flat.held
+
+
+def test_a_system_step_is_complete_when_every_alert_reached_the_sink() -> None:
+    two = Latency((0.1, 0.2))
+    one = Latency((0.1,))
+    assert Step(100, 10, two, two, two, expected=2).complete
+    assert not Step(100, 10, two, two, one, expected=2).complete
+    assert Step(100, 10, two, two, Latency(()), expected=2, to_sink=False).complete
