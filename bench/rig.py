@@ -124,6 +124,7 @@ class RecordingSink:
         self.seen = Seen()
         self.requests = 0
         self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -132,10 +133,13 @@ class RecordingSink:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            for writer in list(self._open):
+                writer.close()  # its handler ends on the closed stream
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -154,6 +158,7 @@ class RecordingSink:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
+            self._open.discard(writer)
             writer.close()
 
 
@@ -267,33 +272,40 @@ async def _open_loop(
     """Send request i at ``start + i / rate`` whatever happened to the ones before
     (latency counts from the scheduled time, so queueing is measured)."""
     tasks = []
-    for i, request in enumerate(requests):
-        scheduled = start + i / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        else:
-            sent.slip = max(sent.slip, -delay)
-        sent.scheduled[request.index] = scheduled
-        tasks.append(asyncio.create_task(send(request)))
-    await asyncio.gather(*tasks)
+    try:
+        for i, request in enumerate(requests):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                sent.slip = max(sent.slip, -delay)
+            sent.scheduled[request.index] = scheduled
+            tasks.append(asyncio.create_task(send(request)))
+        await asyncio.gather(*tasks)
+    finally:  # interrupted: no request is left running
+        for task in tasks:
+            task.cancel()
 
 
 async def http_open_loop(
     port: int, requests: Sequence[Request], rate: float, sent: Sent, pool: int = 64
 ) -> None:
     """The requests into the receiver over ``pool`` keep-alive connections."""
-    idle: asyncio.Queue[_Connection] = asyncio.Queue()
+    idle: asyncio.Queue[_Connection | None] = asyncio.Queue()  # None: open a new one
     for _ in range(pool):
         idle.put_nowait(await _Connection.open(port))
 
     async def send(request: Request) -> None:
         conn = await idle.get()  # waiting for a connection counts as latency
         try:
+            conn = conn or await _Connection.open(port)
             status = await conn.request(request.raw)
         except (OSError, asyncio.IncompleteReadError):
             sent.failed += 1
-            conn = await _Connection.open(port)
+            if conn is not None:
+                conn.writer.close()
+            conn = None
         else:
             sent.statuses[status] = sent.statuses.get(status, 0) + 1
             if 200 <= status < 300:
@@ -306,7 +318,8 @@ async def http_open_loop(
         await _open_loop(requests, rate, sent, send, time.perf_counter() + 0.05)
     finally:
         while not idle.empty():
-            idle.get_nowait().writer.close()
+            if (conn := idle.get_nowait()) is not None:
+                conn.writer.close()
 
 
 async def bare_open_loop(

@@ -154,17 +154,20 @@ def _kafka(needed: bool) -> Iterator[str | None]:
 
 
 def _run_one(argv: list[str], env: dict[str, str]) -> int:
-    """Run a child to its end; on Ctrl-C pass SIGINT on, then stop it if it lingers."""
+    """Run a child to its end. Ctrl-C in a terminal reaches the child too (one process
+    group): give it time to clean up (its services, its topics), then stop it."""
     child = subprocess.Popen(argv, env=env, cwd=ROOT)
     try:
         return child.wait()
     except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)
-        try:
-            child.wait(20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        for sig, wait_s in ((None, 30.0), (signal.SIGTERM, 15.0), (signal.SIGKILL, None)):
+            if sig is not None:
+                child.send_signal(sig)
+            try:
+                child.wait(wait_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         raise
 
 
@@ -173,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from services.localkafka.broker import BrokerError
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # SIGTERM stops a run as Ctrl-C does: what it started is stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.list:
         sys.stdout.write("".join(f"{b.name:<10} {b.summary}\n" for b in BENCHMARKS.values()))
         return 0

@@ -29,14 +29,16 @@ import asyncio
 import logging
 import math
 import os
+import signal
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.mixedload import (
     ALERTS_PER_CYCLE,
@@ -442,6 +444,7 @@ def _all_held(steps: list[Step]) -> bool:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
+        prog="python -m bench.system",
         description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
         epilog="Kafka: KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092); "
         "`python -m bench system` provides a broker when it is not set.",
@@ -471,18 +474,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds as Ctrl-C does, so that the services and topics are cleaned up.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # leader elections on new topics
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     load_before = os.getloadavg()[0]
     try:
-        import uvloop
-
-        outcome = uvloop.run(run(args, bootstrap))
-    except ImportError:
-        outcome = asyncio.run(run(args, bootstrap))
+        outcome = _run_async(run(args, bootstrap))
+    except KeyboardInterrupt:
+        _progress("interrupted: the services are stopped and the topics deleted")
+        return 130
     sys.stdout.write(report(outcome, args, load_before) + "\n")
     return 0
+
+
+def _run_async(coro: Coroutine[Any, Any, Outcome]) -> Outcome:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 if __name__ == "__main__":
