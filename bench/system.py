@@ -61,7 +61,7 @@ from bench.rig import (
 )
 from services.common.topics import Topic, Topics, create_topics, delete_topics, topic_specs
 
-__all__ = ["Latency", "Step", "held", "main", "quantile", "slope"]
+__all__ = ["Latency", "Step", "held", "main", "quantile", "slope", "sweep"]
 
 HOOK_SECRET_ENV = "BENCH_HOOK_SECRET"  # noqa: S105 - the name of a variable
 GROWTH_ALLOWED = 0.1  # a held step's backlog grows by less than this share of its input
@@ -122,15 +122,38 @@ class Step:
     failed: int = 0
     duplicates: int = 0
     to_sink: bool = True  # the last stage: the sink (system) or the topic (bare loop)
+    sending_until: float = 0.0  # when the last request was due (0: the last sample)
 
     @property
     def growth(self) -> float:
         """Backlog growth per second over the second half of the sending time."""
-        return slope(_second_half(self.backlog))
+        return slope(self._second_half(self.backlog))
 
     @property
     def input_rate(self) -> float:
-        return slope(_second_half(self.arrived)) or self.rate
+        return slope(self._second_half(self.arrived)) or self.rate
+
+    def _second_half(self, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """The points of the second half of the sending time (not of the drain after)."""
+        if not points:
+            return []
+        start = points[0][0]
+        end = self.sending_until or points[-1][0]
+        return [p for p in points if (start + end) / 2 <= p[0] <= end]
+
+    @property
+    def why_not(self) -> str:
+        """Why the step was not held ("" when it was)."""
+        reasons = []
+        if self.failed:
+            reasons.append(f"{self.failed} failed")
+        if not self.complete and not self.failed:
+            reasons.append("alerts late" if self.to_sink else "not all on topic")
+        if self.slip >= 1.0:
+            reasons.append("generator behind")
+        if self.growth > GROWTH_ALLOWED * max(self.input_rate, 1.0):
+            reasons.append("backlog grows")
+        return ", ".join(reasons)
 
     @property
     def complete(self) -> bool:
@@ -196,6 +219,7 @@ async def system_step(system: System, rate: float, seconds: float, drain: float)
     requests = system.take(rate, seconds)
     expected = {r.completes: r.index for r in requests if r.completes}
     sent = Sent()
+    duplicates = system.sink.seen.duplicates
 
     async def sample() -> tuple[float, float]:
         lag, ends = await system.probe.total()
@@ -221,9 +245,10 @@ async def system_step(system: System, rate: float, seconds: float, drain: float)
         expected=len(expected),
         backlog=backlog,
         arrived=arrived,
+        sending_until=max(sent.scheduled.values(), default=0.0),
         slip=sent.slip,
         failed=sent.failed,
-        duplicates=system.sink.seen.duplicates,
+        duplicates=system.sink.seen.duplicates - duplicates,
     )
 
 
@@ -253,6 +278,7 @@ async def bare_step(
         expected=len(requests),
         backlog=backlog,
         arrived=arrived,
+        sending_until=max(sent.scheduled.values(), default=0.0),
         slip=sent.slip,
         failed=sent.failed,
         to_sink=False,
@@ -260,6 +286,20 @@ async def bare_step(
 
 
 # -- the run ----------------------------------------------------------------------------
+
+
+async def sweep(rates: Sequence[float], measure: Callable[[float], Awaitable[Step]]) -> list[Step]:
+    """A step at each rate until one is not held, then one more halfway between it and
+    the highest held before it."""
+    steps: list[Step] = []
+    for rate in rates:
+        steps.append(await measure(rate))
+        if not steps[-1].held:
+            below = [s.rate for s in steps if s.held and s.rate < rate]
+            if below and rate - max(below) > 1:
+                steps.append(await measure(round((max(below) + rate) / 2)))
+            break
+    return steps
 
 
 def _system_env(
@@ -315,13 +355,12 @@ async def run(args: argparse.Namespace, bootstrap: str) -> Outcome:
         await bare_step(bootstrap, bare_topics, load, rate=10, seconds=1)
         say(f"bare produce loop at {args.rate:g}/s for {args.duration:g} s")
         bare = await bare_step(bootstrap, bare_topics, load, rate=args.rate, seconds=args.duration)
-        bare_sweep: list[Step] = []
-        for rate in args.sweep:
+
+        async def bare_at(rate: float) -> Step:
             say(f"bare produce loop, step at {rate:g}/s")
-            step = await bare_step(bootstrap, bare_topics, load, rate=rate, seconds=args.step)
-            bare_sweep.append(step)
-            if not step.held:
-                break
+            return await bare_step(bootstrap, bare_topics, load, rate=rate, seconds=args.step)
+
+        bare_sweep = await sweep(args.sweep, bare_at)
         system, system_sweep = await _system_run(args, bootstrap, prefix, load)
         return Outcome(bare, system, bare_sweep, system_sweep)
     finally:
@@ -354,14 +393,13 @@ async def _system_run(
                     )
                 say(f"system at {args.rate:g}/s for {args.duration:g} s")
                 main_step = await system_step(system, args.rate, args.duration, args.drain)
-                sweep = []
-                for rate in args.sweep:
+
+                async def system_at(rate: float) -> Step:
                     say(f"system, step at {rate:g}/s")
-                    step = await system_step(system, rate, args.step, args.drain)
-                    sweep.append(step)
-                    if not step.held:
-                        break
-                return main_step, sweep
+                    return await system_step(system, rate, args.step, args.drain)
+
+                steps = await sweep(args.sweep, system_at)
+                return main_step, steps
             finally:
                 await probe.stop()
                 await watcher.stop()
@@ -408,30 +446,37 @@ def report(outcome: Outcome, args: argparse.Namespace, load_before: float) -> st
         f"{GROWTH_ALLOWED:.0%} of the input, every alert arrived):"
     )
     lines.append(
-        f"  {'rate/s':>7}{'bare':>7}{'system':>8}{'p99 202':>10}{'p99 topic':>11}"
-        f"{'p99 sink':>10}{'backlog/s':>11}{'slip s':>8}"
+        f"  {'rate/s':>7}{'p99 ack':>9}{'p99 topic':>11}{'p99 sink':>10}"
+        f"{'growth/s':>10}{'input/s':>9}{'slip s':>8}  held"
     )
-    bare_by_rate = {s.rate: s for s in outcome.bare_sweep}
-    for step in outcome.system_sweep:
-        b = bare_by_rate.get(step.rate)
-        lines.append(
-            f"  {step.rate:>7g}{_yes(b.held) if b else '-':>7}{_yes(step.held):>8}"
-            f"{quantile(step.answered.values, 0.99) * 1000:>10.0f}"
-            f"{quantile(step.on_topic.values, 0.99) * 1000:>11.0f}"
-            f"{quantile(step.at_sink.values, 0.99) * 1000:>10.0f}"
-            f"{step.growth:>11.1f}{step.slip:>8.2f}"
-        )
-    best_bare = _best(outcome.bare_sweep)
-    best_system = _best(outcome.system_sweep)
-    bare_text = f"{'>= ' if _all_held(outcome.bare_sweep) else ''}{best_bare:g}/s"
-    system_text = f"{'>= ' if _all_held(outcome.system_sweep) else ''}{best_system:g}/s"
+    lines.append(
+        "  (ms; ack: the broker's for the bare loop, the receiver's 202 for the system; "
+        "growth and input: of the backlog and of what arrived, in records and requests "
+        "in flight per second, over the second half of the step)"
+    )
+    for name, steps in (
+        ("bare produce loop", outcome.bare_sweep),
+        ("system", outcome.system_sweep),
+    ):
+        lines.append(f"  {name}:")
+        for step in steps:
+            sink = f"{quantile(step.at_sink.values, 0.99) * 1000:.0f}" if step.to_sink else "-"
+            lines.append(
+                f"  {step.rate:>7g}{quantile(step.answered.values, 0.99) * 1000:>9.0f}"
+                f"{quantile(step.on_topic.values, 0.99) * 1000:>11.0f}{sink:>10}"
+                f"{step.growth:>10.1f}{step.input_rate:>9.0f}{step.slip:>8.2f}  "
+                + ("yes" if step.held else f"no ({step.why_not})")
+            )
+    best_bare, best_system = _best(outcome.bare_sweep), _best(outcome.system_sweep)
+    capped_bare, capped_system = _all_held(outcome.bare_sweep), _all_held(outcome.system_sweep)
     ratio = f"{best_system / best_bare:.2f}" if best_bare else "-"
-    lines.append(f"highest rate held: bare {bare_text}, system {system_text} (ratio {ratio})")
+    if capped_bare and not capped_system and best_bare:
+        ratio = f"<= {ratio}: the bare loop held every rate tried"
+    lines.append(
+        f"highest rate held: bare {'>= ' if capped_bare else ''}{best_bare:g}/s, "
+        f"system {'>= ' if capped_system else ''}{best_system:g}/s (ratio {ratio})"
+    )
     return "\n".join(lines)
-
-
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
 
 
 def _best(steps: list[Step]) -> float:

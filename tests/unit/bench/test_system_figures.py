@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bench.system import Latency, Step, held, quantile, slope
+from bench.system import Latency, Step, held, quantile, slope, sweep
 
 
 def test_quantile_is_nearest_rank() -> None:
@@ -47,3 +47,51 @@ def test_a_system_step_is_complete_when_every_alert_reached_the_sink() -> None:
     assert Step(100, 10, two, two, two, expected=2).complete
     assert not Step(100, 10, two, two, one, expected=2).complete
     assert Step(100, 10, two, two, Latency(()), expected=2, to_sink=False).complete
+
+
+def test_the_drain_after_the_last_request_does_not_count_as_shrinking_backlog() -> None:
+    growing = [(float(t), 10.0 * t) for t in range(11)]  # sending until t = 10
+    draining = [(float(t), 100.0 - 50 * (t - 10)) for t in range(11, 13)]
+    arriving = [(float(t), 100.0 * min(t, 10)) for t in range(13)]
+    one = Latency((0.1,))
+    step = Step(
+        100,
+        10,
+        one,
+        one,
+        one,
+        expected=1,
+        backlog=growing + draining,
+        arrived=arriving,
+        sending_until=10.0,
+    )
+    assert step.growth == 10.0
+    assert step.input_rate == 100.0
+    assert step.why_not == ""
+    flat = [(float(t), 5.0) for t in range(11)]
+    late = Step(100, 10, one, one, Latency(()), expected=1, backlog=flat, arrived=arriving)
+    assert late.why_not == "alerts late"
+
+
+def _step(rate: float, ok: bool) -> Step:
+    one = Latency((0.1,))
+    return Step(rate, 1, one, one, one if ok else Latency(()), expected=1)
+
+
+async def test_a_sweep_stops_at_the_first_rate_not_held_and_tries_halfway_back() -> None:
+    tried: list[float] = []
+
+    async def measure(rate: float) -> Step:
+        tried.append(rate)
+        return _step(rate, ok=rate <= 500)
+
+    steps = await sweep([100, 200, 400, 800, 1600], measure)
+    assert tried == [100, 200, 400, 800, 600]
+    assert [s.held for s in steps] == [True, True, True, False, False]
+
+
+async def test_a_sweep_that_holds_every_rate_tries_each_once() -> None:
+    async def measure(rate: float) -> Step:
+        return _step(rate, ok=True)
+
+    assert [s.rate for s in await sweep([10, 20], measure)] == [10, 20]
