@@ -115,6 +115,7 @@ class Step:
     answered: Latency
     on_topic: Latency
     at_sink: Latency = Latency(())
+    dispatch: Latency = Latency(())  # alert on topic -> at the sink
     expected: int = 0
     backlog: list[tuple[float, float]] = field(default_factory=list)  # (t, backlog)
     arrived: list[tuple[float, float]] = field(default_factory=list)  # (t, input so far)
@@ -242,6 +243,13 @@ async def system_step(system: System, rate: float, seconds: float, drain: float)
         Latency.between(sent.scheduled, sent.answered),
         timed(system.watcher.seen.at),
         timed(system.sink.seen.at),
+        dispatch=Latency(
+            tuple(
+                system.sink.seen.at[key] - system.watcher.seen.at[key]
+                for key in expected
+                if key in system.sink.seen.at and key in system.watcher.seen.at
+            )
+        ),
         expected=len(expected),
         backlog=backlog,
         arrived=arrived,
@@ -378,8 +386,10 @@ async def _system_run(
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-system-") as tmp:
         env = _system_env(args, bootstrap, prefix, Path(tmp), sink_port)
-        say("starting receiver, flakiness, correlator, dispatcher")
-        with services_running(env, port, Path(tmp)):
+        logs = args.logs or Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        say(f"starting receiver, flakiness, correlator, dispatcher (logs: {logs})")
+        with services_running(env, port, logs):
             await watcher.start()
             await probe.start()
             try:
@@ -389,7 +399,7 @@ async def _system_run(
                 if not warm.complete:
                     raise RuntimeError(
                         f"warm-up: {len(warm.at_sink.values)} of {warm.expected} alerts "
-                        f"reached the sink within {args.warmup:g} s; logs in {tmp}"
+                        f"reached the sink within {args.warmup:g} s; see --logs"
                     )
                 say(f"system at {args.rate:g}/s for {args.duration:g} s")
                 main_step = await system_step(system, args.rate, args.duration, args.drain)
@@ -428,6 +438,7 @@ def report(outcome: Outcome, args: argparse.Namespace, load_before: float) -> st
         system.answered.row("system: request -> 202"),
         system.on_topic.row("system: request -> alert on topic"),
         system.at_sink.row("system: request -> alert at sink"),
+        system.dispatch.row("  of which alert on topic -> sink"),
         f"  alerts: {system.expected} expected, {len(system.on_topic.values)} on topic, "
         f"{len(system.at_sink.values)} at the sink, {system.duplicates} duplicates at the sink; "
         f"{system.failed} requests failed",
@@ -472,6 +483,10 @@ def report(outcome: Outcome, args: argparse.Namespace, load_before: float) -> st
     ratio = f"{best_system / best_bare:.2f}" if best_bare else "-"
     if capped_bare and not capped_system and best_bare:
         ratio = f"<= {ratio}: the bare loop held every rate tried"
+    under = [s.rate for s in outcome.system_sweep if quantile(s.at_sink.values, 0.99) < 1.0]
+    lines.append(
+        f"highest rate stepped to with p99 at the sink under 1 s: {max(under, default=0.0):g}/s"
+    )
     lines.append(
         f"highest rate held: bare {'>= ' if capped_bare else ''}{best_bare:g}/s, "
         f"system {'>= ' if capped_system else ''}{best_system:g}/s (ratio {ratio})"
@@ -505,6 +520,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for alerts")
     parser.add_argument("--warmup", type=float, default=120.0, help="seconds for the warm-up")
     parser.add_argument("--services", type=int, default=40, help="services in the catalog (40)")
+    parser.add_argument(
+        "--logs", type=Path, help="keep the services' logs in this folder (default: dropped)"
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
