@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, KeysView, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,20 @@ class Latency:
 
     @classmethod
     def between(cls, sent: dict[int, float], seen: dict[int, float]) -> Latency:
-        return cls(tuple(seen[i] - sent[i] for i in seen if i in sent))
+        """In the order the requests were scheduled."""
+        both = sorted((sent[i], seen[i]) for i in seen if i in sent)
+        return cls(tuple(at - scheduled for scheduled, at in both))
+
+    @property
+    def steady(self) -> bool:
+        """Whether the later half of the requests waited about as long as the earlier
+        half (medians within 2x + 250 ms): a queue that keeps growing fails this."""
+        half = len(self.values) // 2
+        if half == 0:
+            return True
+        early = statistics.median(self.values[:half])
+        late = statistics.median(self.values[half:])
+        return late <= 2 * early + 0.25
 
     def row(self, label: str) -> str:
         ms = [quantile(self.values, q) * 1000 for q in (0.5, 0.99)]
@@ -154,29 +167,35 @@ class Step:
             reasons.append("generator behind")
         if self.growth > GROWTH_ALLOWED * max(self.input_rate, 1.0):
             reasons.append("backlog grows")
+        if not self.last.steady:
+            reasons.append("latency grows")
         return ", ".join(reasons)
 
     @property
     def complete(self) -> bool:
-        last = self.at_sink if self.to_sink else self.on_topic
-        return len(last.values) >= self.expected and self.failed == 0
+        return len(self.last.values) >= self.expected and self.failed == 0
+
+    @property
+    def last(self) -> Latency:
+        """The latency to the last stage: the sink (system) or the topic (bare loop)."""
+        return self.at_sink if self.to_sink else self.on_topic
 
     @property
     def held(self) -> bool:
-        return held(self.growth, self.input_rate, self.slip, self.complete)
+        return held(
+            growth=self.growth,
+            input_rate=self.input_rate,
+            slip=self.slip,
+            complete=self.complete,
+            steady=self.last.steady,
+        )
 
 
-def _second_half(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    if not points:
-        return []
-    middle = (points[0][0] + points[-1][0]) / 2
-    return [p for p in points if p[0] >= middle]
-
-
-def held(growth: float, input_rate: float, slip: float, complete: bool) -> bool:
+def held(*, growth: float, input_rate: float, slip: float, complete: bool, steady: bool) -> bool:
     """A rate is held when the backlog grows by less than a tenth of what arrives, the
-    generator kept its schedule (within a second) and everything expected arrived."""
-    return complete and slip < 1.0 and growth <= GROWTH_ALLOWED * max(input_rate, 1.0)
+    latency does not keep growing, the generator kept its schedule (within a second) and
+    everything expected arrived."""
+    return complete and steady and slip < 1.0 and growth <= GROWTH_ALLOWED * max(input_rate, 1.0)
 
 
 # -- IO: one step of each kind ----------------------------------------------------------
@@ -210,6 +229,10 @@ class System:
     load: MixedLoad
     next_cycle: int = 0
 
+    def saw_all(self, keys: KeysView[str]) -> bool:
+        """Whether every alert in ``keys`` was read from the topic and reached the sink."""
+        return keys <= self.sink.seen.at.keys() and keys <= self.watcher.seen.at.keys()
+
     def take(self, rate: float, seconds: float) -> list[Request]:
         cycles = max(1, math.ceil(rate * seconds / CYCLE))
         first, self.next_cycle = self.next_cycle, self.next_cycle + cycles
@@ -230,7 +253,7 @@ async def system_step(system: System, rate: float, seconds: float, drain: float)
         http_open_loop(system.port, requests, rate, sent), sample, 0.5
     )
     deadline = time.perf_counter() + drain
-    while time.perf_counter() < deadline and not expected.keys() <= system.sink.seen.at.keys():  # noqa: ASYNC110 - the sink's connections note arrivals
+    while time.perf_counter() < deadline and not system.saw_all(expected.keys()):  # noqa: ASYNC110 - noted by the sink's connections and the watcher's task
         await asyncio.sleep(0.1)
 
     def timed(seen: dict[str, float]) -> Latency:
@@ -454,7 +477,7 @@ def report(outcome: Outcome, args: argparse.Namespace, load_before: float) -> st
     )
     lines.append(
         f"stepping the rate ({args.step:g} s a step; held = backlog growth under "
-        f"{GROWTH_ALLOWED:.0%} of the input, every alert arrived):"
+        f"{GROWTH_ALLOWED:.0%} of the input, latency steady, every alert arrived):"
     )
     lines.append(
         f"  {'rate/s':>7}{'p99 ack':>9}{'p99 topic':>11}{'p99 sink':>10}"

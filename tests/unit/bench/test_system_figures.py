@@ -22,10 +22,27 @@ def test_slope_of_a_line_and_of_too_few_points() -> None:
 
 
 def test_a_rate_is_held_only_when_the_backlog_stays_flat_and_everything_arrived() -> None:
-    assert held(growth=5.0, input_rate=200.0, slip=0.0, complete=True)
-    assert not held(growth=50.0, input_rate=200.0, slip=0.0, complete=True)
-    assert not held(growth=0.0, input_rate=200.0, slip=2.0, complete=True)
-    assert not held(growth=0.0, input_rate=200.0, slip=0.0, complete=False)
+    def judged(
+        growth: float = 5.0, slip: float = 0.0, complete: bool = True, steady: bool = True
+    ) -> bool:
+        return held(growth=growth, input_rate=200.0, slip=slip, complete=complete, steady=steady)
+
+    assert judged()
+    assert not judged(growth=50.0)
+    assert not judged(slip=2.0)
+    assert not judged(complete=False)
+    assert not judged(steady=False)
+
+
+def test_latencies_come_in_the_order_requests_were_scheduled() -> None:
+    latency = Latency.between({1: 10.0, 2: 11.0, 3: 12.0}, {3: 12.5, 1: 10.1, 2: 11.2, 4: 9.0})
+    assert [round(v, 3) for v in latency.values] == [0.1, 0.2, 0.5]
+
+
+def test_latency_that_keeps_climbing_is_not_steady() -> None:
+    assert Latency((0.1, 0.2, 0.15, 0.3)).steady
+    assert Latency(()).steady
+    assert not Latency((0.1, 0.2, 0.9, 1.5)).steady
 
 
 def test_a_step_judges_growth_on_the_second_half_of_its_samples() -> None:
