@@ -475,6 +475,13 @@ def report(outcome: Outcome, args: argparse.Namespace, load_before: float) -> st
         f"  ratio p99 alert at sink / bare on topic: {p99_sink / p99_bare:.1f}x; "
         f"aim p99 < 1 s at 200/s mixed: {aim}"
     )
+    if outcome.system_sweep or outcome.bare_sweep:
+        lines += _sweep_report(outcome, args)
+    return "\n".join(lines)
+
+
+def _sweep_report(outcome: Outcome, args: argparse.Namespace) -> list[str]:
+    lines = []
     lines.append(
         f"stepping the rate ({args.step:g} s a step; held = backlog growth under "
         f"{GROWTH_ALLOWED:.0%} of the input, latency steady, every alert arrived):"
@@ -514,7 +521,7 @@ def report(outcome: Outcome, args: argparse.Namespace, load_before: float) -> st
         f"highest rate held: bare {'>= ' if capped_bare else ''}{best_bare:g}/s, "
         f"system {'>= ' if capped_system else ''}{best_system:g}/s (ratio {ratio})"
     )
-    return "\n".join(lines)
+    return lines
 
 
 def _best(steps: list[Step]) -> float:
@@ -540,8 +547,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="rates to step through, until one is not held (100,200,400,800,1600; '' for none)",
     )
     parser.add_argument("--step", type=float, default=15.0, help="seconds per step (15)")
-    parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for alerts")
-    parser.add_argument("--warmup", type=float, default=120.0, help="seconds for the warm-up")
+    parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for alerts (30)")
+    parser.add_argument("--warmup", type=float, default=120.0, help="seconds for the warm-up (120)")
     parser.add_argument("--services", type=int, default=40, help="services in the catalog (40)")
     parser.add_argument(
         "--logs", type=Path, help="keep the services' logs in this folder (default: dropped)"
