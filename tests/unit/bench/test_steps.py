@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bench.system import Latency, Step, held, quantile, slope, sweep
+from bench.steps import Latency, Step, held, quantile, slope, sweep
 
 
 def test_quantile_is_nearest_rank() -> None:
