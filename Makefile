@@ -48,8 +48,12 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark listed in bench/runner.py, on a broker of its own like `make test`
+# (unless KAFKA_BOOTSTRAP_SERVERS is set), stopped afterwards. BENCH passes arguments:
+# make bench BENCH=--quick, make bench BENCH="system -- --rate 300".
+BENCH ?=
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python -m bench $(BENCH)
 
 kafka-up: $(STAMP)
 	$(BIN)/kitestream kafka up

@@ -1,0 +1,52 @@
+"""``python -m bench --quick system`` runs the whole system end to end on a real broker and
+reports every figure; the alerts of its stories reach both the topic and the sink.
+
+Nothing here looks at how fast: only that the run completes and its report has its shape.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+ALERTS = re.compile(r"alerts: (\d+) expected, (\d+) on topic, (\d+) at the sink, (\d+) dup")
+LATENCY_ROWS = (
+    "bare produce -> ack",
+    "bare produce -> on topic",
+    "system: request -> 202",
+    "system: request -> alert on topic",
+    "system: request -> alert at sink",
+    "of which alert on topic -> sink",
+)
+
+
+def test_the_quick_system_benchmark_gets_every_alert_to_the_topic_and_the_sink(
+    kafka_bootstrap: str,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "system"],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "== bench.system: -m bench.system --quick" in out
+    counts = ALERTS.search(out)
+    assert counts is not None, out
+    expected, on_topic, at_sink, duplicates = map(int, counts.groups())
+    assert expected > 0
+    assert on_topic == at_sink == expected
+    assert duplicates == 0
+    for label in LATENCY_ROWS:
+        row = re.search(rf"{re.escape(label)}\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(\d+)", out)
+        assert row is not None, (label, out)
+        assert int(row.group(4)) > 0
+    assert re.search(r"highest rate held: bare .*/s, system .*/s", out), out
