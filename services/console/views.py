@@ -22,7 +22,7 @@ from services.api.pages import Json, plain
 from services.api.params import Param, Query
 from services.catalog.catalog import Catalog
 from services.console import charts
-from services.delivery.table import duration
+from services.delivery.table import count, duration
 from services.store.tables import flaky_episodes, jobs, store_offsets
 
 __all__ = [
@@ -360,15 +360,22 @@ def delivery_view(answer: Json) -> dict[str, Any]:
     f, lead = answer["deployment_frequency"], answer["lead_time"]
     cfr, restore = answer["change_failure_rate"], answer["time_to_restore"]
     rate = "–" if cfr["rate"] is None else f"{100 * cfr['rate']:.0f}%"
+    measured, resolved = lead["measured"], restore["incidents"] - restore["unresolved"]
+    lead_detail = (
+        f"median of {count(measured, 'deploy')}, from the commit's first build"
+        if measured
+        else "no deploy whose commit was built before it"
+    )
+    restore_detail = f"median of {count(resolved, 'resolved incident')}" + (
+        f", {restore['unresolved']} still open" if restore["unresolved"] else ""
+    )
     tiles = [
         _tile("deployment frequency", f"{f['per_week']:.1f}/week",
-              f"{f['deploys']} deploys on {f['deploy_days']} days", f["tier"]),
-        _tile("lead time for changes", duration(lead["median_s"]),
-              f"median of {lead['measured']} deploys (commit first built)", lead["tier"]),
-        _tile("change failure rate", rate, f"{cfr['failed']} of {cfr['deploys']} deploys",
+              f"{count(f['deploys'], 'deploy')} on {count(f['deploy_days'], 'day')}", f["tier"]),
+        _tile("lead time for changes", duration(lead["median_s"]), lead_detail, lead["tier"]),
+        _tile("change failure rate", rate, f"{cfr['failed']} of {count(cfr['deploys'], 'deploy')}",
               cfr["tier"]),
-        _tile("time to restore", duration(restore["median_s"]),
-              f"median of {restore['incidents']} incidents", restore["tier"]),
+        _tile("time to restore", duration(restore["median_s"]), restore_detail, restore["tier"]),
     ]  # fmt: skip
     weeks = answer["weekly"]
     mondays = [date.fromisoformat(w["week"]) for w in weeks]
@@ -400,7 +407,9 @@ def delivery_view(answer: Json) -> dict[str, Any]:
         "bars": bars,
         "hours": charts.lines(
             mondays, hours, "Median lead time and time to restore per week", unit="h"
-        ),
+        )
+        if any(v is not None for _, values in hours for v in values)
+        else None,
         "weeks": len(weeks),
     }
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["duration", "render"]
+__all__ = ["count", "duration", "render"]
 
 Json = Mapping[str, Any]
 
@@ -29,6 +29,11 @@ def duration(seconds: float | None) -> str:
     if minutes < 24 * 60:
         return f"{minutes // 60}h{minutes % 60:02d}m"
     return f"{seconds / 86400:.1f}d"
+
+
+def count(n: int, word: str) -> str:
+    """``1 deploy``, ``3 deploys``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _pct(rate: float | None) -> str:
@@ -50,25 +55,27 @@ def _keys_rows(body: Json) -> list[list[str]]:
         ["KEY", "VALUE", "TIER", "HOW"],
         [
             "deployment frequency",
-            f"{f['per_week']:.1f} a week ({f['deploys']} deploys on {f['deploy_days']} days)",
+            f"{f['per_week']:.1f} a week ({count(f['deploys'], 'deploy')} on "
+            f"{count(f['deploy_days'], 'day')})",
             f["tier"] or "-",
             f"Four Keys: {f['four_keys_bucket'] or '-'}",
         ],
         [
             "lead time for changes",
-            f"{duration(lead['median_s'])} (median of {lead['measured']} deploys)",
+            f"{duration(lead['median_s'])} (median of {count(lead['measured'], 'deploy')})",
             lead["tier"] or "-",
             f"commit time: {sources}" if sources else "",
         ],
         [
             "change failure rate",
-            f"{_pct(cfr['rate'])} ({cfr['failed']} of {cfr['deploys']} deploys)",
+            f"{_pct(cfr['rate'])} ({cfr['failed']} of {count(cfr['deploys'], 'deploy')})",
             cfr["tier"] or "-",
             "",
         ],
         [
             "time to restore",
-            f"{duration(restore['median_s'])} (median of {restore['incidents']} incidents"
+            f"{duration(restore['median_s'])} (median of "
+            f"{count(restore['incidents'] - restore['unresolved'], 'resolved incident')}"
             + (f", {restore['unresolved']} open)" if restore["unresolved"] else ")"),
             restore["tier"] or "-",
             "",

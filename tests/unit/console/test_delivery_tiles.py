@@ -65,7 +65,7 @@ def test_delivery_view_turns_the_answer_into_tiles_and_twelve_week_charts() -> N
             "tier": "low",
             "failed_deploys": [],
         },
-        "time_to_restore": {"median_s": 8100.0, "incidents": 3, "tier": "high"},
+        "time_to_restore": {"median_s": 8100.0, "incidents": 3, "unresolved": 1, "tier": "high"},
         "notes": [],
         "weekly": [{**week, "week": f"2026-09-{7 + 7 * i:02d}"} for i in range(4)],
     }
@@ -76,3 +76,27 @@ def test_delivery_view_turns_the_answer_into_tiles_and_twelve_week_charts() -> N
     assert view["bars"].count('<rect class="fail"') == 4
     assert "2026-09-07: 1 failed deploys" in view["bars"]
     assert view["weeks"] == 4
+    assert view["tiles"][3]["detail"] == "median of 2 resolved incidents, 1 still open"
+    assert view["hours"] is not None
+
+
+def test_weeks_with_nothing_measured_get_no_empty_lines_chart() -> None:
+    week = {"deploys": 0, "failed": 0, "change_failure_rate": None, "lead_time_s": None,
+            "incidents": 0, "time_to_restore_s": None, "week": "2026-09-07"}  # fmt: skip
+    answer = {
+        "deployment_frequency": {"per_week": 0.0, "deploys": 0, "deploy_days": 0, "tier": None},
+        "lead_time": {"median_s": None, "measured": 0, "tier": None},
+        "change_failure_rate": {
+            "rate": None,
+            "failed": 0,
+            "deploys": 0,
+            "tier": None,
+            "failed_deploys": [],
+        },
+        "time_to_restore": {"median_s": None, "incidents": 0, "unresolved": 0, "tier": None},
+        "notes": ["no deploys in this range"],
+        "weekly": [week],
+    }
+    view = delivery_view(answer)
+    assert view["hours"] is None
+    assert [t["value"] for t in view["tiles"]] == ["0.0/week", "-", "–", "-"]

@@ -55,7 +55,7 @@ def test_the_table_shows_each_key_its_tier_the_failed_deploys_and_the_weeks(
     ]  # fmt: skip
     assert "2h00m (median of 3 deploys)" in row["lead time for changes"]
     assert "50% (2 of 4 deploys)" in row["change failure rate"]
-    assert "2h15m (median of 2 incidents)" in row["time to restore"]
+    assert "2h15m (median of 2 resolved incidents)" in row["time to restore"]
     assert any(line.startswith("job:j1") and line.endswith("a1") for line in lines)
     assert any(line.startswith("deploy:dep2") and "latest deploy before" in line for line in lines)
     assert any(line.startswith("2026-11-02  3") for line in lines)
