@@ -366,9 +366,14 @@ def delivery_view(answer: Json) -> dict[str, Any]:
         if measured
         else "no deploy whose commit was built before it"
     )
-    restore_detail = f"median of {count(resolved, 'resolved incident')}" + (
-        f", {restore['unresolved']} still open" if restore["unresolved"] else ""
-    )
+    if not restore["incidents"]:
+        restore_detail = "no incidents"
+    elif not resolved:
+        restore_detail = f"{count(restore['incidents'], 'incident')}, none resolved yet"
+    else:
+        restore_detail = f"median of {count(resolved, 'resolved incident')}" + (
+            f", {restore['unresolved']} still open" if restore["unresolved"] else ""
+        )
     tiles = [
         _tile("deployment frequency", f"{f['per_week']:.1f}/week",
               f"{count(f['deploys'], 'deploy')} on {count(f['deploy_days'], 'day')}", f["tier"]),
