@@ -15,9 +15,10 @@ A commit's time is the ``created_at`` of the first build of that commit in the s
 timestamp (Buildkite's build webhooks and ``POST /api/deploys`` have none), so every
 lead time says ``first_build``. Incidents are those filed under the service's name or
 its PagerDuty ids; links are the ``failure_deploy_incident`` alerts naming a deploy of
-the service. Nothing here writes, and no table needs a new index: every filter runs on
-an indexed column (``deploys.service``, ``builds.pipeline``, ``builds.commit``,
-``incidents.service``, ``alerts.kind``).
+the service (or raised for a service depending on it). Nothing here writes, and no
+table needs a new index: every query starts from an indexed column
+(``deploys.service``, ``builds.pipeline``, ``jobs.pipeline`` + ``step_key``,
+``builds.commit``, ``incidents.service``, ``alerts.service``).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _build_deploys(
     at = _when(builds.c.finished_at, builds.c.started_at, builds.c.created_at, builds.c.event_at)
     rows = conn.execute(
         sa.select(builds, at.label("at")).where(
-            sa.func.lower(builds.c.pipeline).in_(sorted(owners)),
+            builds.c.pipeline.in_(sorted(owners)),  # slugs are lower case, as the catalog's
             builds.c.state == "passed",
             at >= start,
             at < until,
@@ -95,8 +96,27 @@ def _build_deploys(
     return [
         Deploy(f"build:{r.id}", name, r.at, r.commit, url=r.url, source="buildkite build")
         for r in rows
-        for name in owners.get(r.pipeline.lower(), [])
+        for name in owners.get(r.pipeline, [])
     ]
+
+
+def _pipelines_of(
+    conn: sa.Connection, catalog: Catalog, names: Sequence[str]
+) -> dict[str, set[str]]:
+    """Slug -> which of ``names`` it belongs to: the catalog's slugs, and every pipeline
+    the store has seen that maps to them by tag or repository."""
+    wanted = set(names)
+    found: dict[str, set[str]] = {}
+    for name in names:
+        known = catalog.services.get(name)
+        for slug in (known.pipelines | known.deploy_pipelines) if known else ():
+            found.setdefault(slug, set()).add(name)
+    for p in conn.execute(sa.select(pipelines.c.slug, pipelines.c.tags, pipelines.c.repository)):
+        tags = p.tags if isinstance(p.tags, list) else ()
+        mine = catalog.services_for_pipeline(p.slug, tags, p.repository) & wanted
+        if mine:
+            found.setdefault(p.slug, set()).update(mine)
+    return found
 
 
 def _job_deploys(
@@ -105,30 +125,25 @@ def _job_deploys(
     steps = sorted({s for n in names if (k := catalog.services.get(n)) for s in k.deploy_steps})
     if not steps:
         return []
+    owners = _pipelines_of(conn, catalog, names)
     at = _when(jobs.c.finished_at, jobs.c.started_at, jobs.c.event_at)
     rows = conn.execute(
         sa.select(jobs, builds.c.commit, at.label("at"))
         .select_from(jobs.outerjoin(builds, builds.c.id == jobs.c.build_id))
-        .where(jobs.c.step_key.in_(steps), _PASSED_JOB, at >= start, at < until)
-    ).all()
-    slugs = sorted({r.pipeline for r in rows})
-    seen = {
-        p.slug: p
-        for p in conn.execute(sa.select(pipelines).where(pipelines.c.slug.in_(slugs))).all()
-    }
-    found = []
-    for r in rows:
-        known = seen.get(r.pipeline)
-        tags = known.tags if known is not None and isinstance(known.tags, list) else ()
-        owners = catalog.services_for_pipeline(
-            r.pipeline, tags, known.repository if known is not None else None
+        .where(
+            jobs.c.pipeline.in_(sorted(owners)),
+            jobs.c.step_key.in_(steps),
+            _PASSED_JOB,
+            at >= start,
+            at < until,
         )
-        for name in sorted(owners & set(names)):
-            if catalog.is_deploy(name, pipeline=r.pipeline, step_key=r.step_key):
-                found.append(
-                    Deploy(f"job:{r.id}", name, r.at, r.commit, url=r.url, source="buildkite job")
-                )
-    return found
+    ).all()
+    return [
+        Deploy(f"job:{r.id}", name, r.at, r.commit, url=r.url, source="buildkite job")
+        for r in rows
+        for name in sorted(owners.get(r.pipeline, set()))
+        if catalog.is_deploy(name, pipeline=r.pipeline, step_key=r.step_key)
+    ]
 
 
 def _first_builds(conn: sa.Connection, commits: Iterable[str]) -> dict[str, datetime]:
@@ -222,9 +237,15 @@ def _link(body: object, names: set[str]) -> Link | None:
     )
 
 
-def _links(conn: sa.Connection, names: Sequence[str], start: datetime) -> list[Link]:
+def _links(
+    conn: sa.Connection, catalog: Catalog, names: Sequence[str], start: datetime
+) -> list[Link]:
+    """The alerts naming a deploy of ``names``: raised for the service itself or for one
+    that depends on it (the correlator alerts the dependent for a dependency's deploy)."""
+    alerted = set(names).union(*(catalog.dependents(n) for n in names))
     rows = conn.execute(
         sa.select(alerts.c.body).where(
+            alerts.c.service.in_(sorted(alerted)),
             alerts.c.kind == "failure_deploy_incident",
             alerts.c.created_at >= start - _ALERT_SLACK,
         )
@@ -255,6 +276,6 @@ def read_rows(
     return Rows(
         deploys=_with_commit_times(conn, found),
         incidents=_incidents(conn, catalog, names, start, until),
-        links=_links(conn, names, start),
+        links=_links(conn, catalog, names, start),
         data_start=_data_start(conn),
     )

@@ -52,6 +52,7 @@ def delivery_catalog() -> Catalog:
                 deploy_steps=frozenset({"deploy-production"}),
                 pagerduty_services=frozenset({"PABC123"}),
                 environments=frozenset({"production"}),
+                depends_on=frozenset({"ledger"}),
                 team="payments",
             ),
             "ledger": Service(name="ledger", team="payments"),
@@ -114,6 +115,19 @@ def _history(conn: sa.Connection) -> None:
             alert_id="a1", kind="failure_deploy_incident", severity="critical",
             service="payments-api", subject="payments-api", created_at=at("2026-11-03", 16),
             summary=body["summary"], body=body,
+        )
+    )  # fmt: skip
+    # i1 also lined up with ledger's deploy (payments-api depends on ledger): candidate 2
+    dependency = {
+        **body,
+        "alert_id": "a2",
+        "deploy": {"deploy_id": "deploy:led1", "service": "ledger", "rank": 2, "candidates": 2},
+    }
+    conn.execute(
+        t.alerts.insert().values(
+            alert_id="a2", kind="failure_deploy_incident", severity="critical",
+            service="payments-api", subject="payments-api", created_at=at("2026-11-03", 16),
+            summary=body["summary"], body=dependency,
         )
     )  # fmt: skip
 
@@ -179,6 +193,17 @@ async def test_the_weekly_trend_has_one_row_per_monday(api: httpx.AsyncClient) -
     assert [w["change_failure_rate"] for w in weeks] == [1 / 3, 1.0, None, None]
 
 
+async def test_a_dependencys_deploy_fails_by_the_alert_raised_for_its_dependent(
+    api: httpx.AsyncClient,
+) -> None:
+    body = (await api.get("/api/v1/services/ledger/delivery", params=RANGE)).json()
+    cfr = body["change_failure_rate"]
+    assert (cfr["rate"], cfr["tier"]) == (1.0, "low")
+    (failed,) = cfr["failed_deploys"]
+    assert (failed["deploy_id"], failed["failed_by"]) == ("deploy:led1", "alert")
+    assert (failed["alerts"][0]["alert_id"], failed["alerts"][0]["rank"]) == ("a2", 2)
+
+
 async def test_a_service_with_no_deploys_says_so(api: httpx.AsyncClient) -> None:
     body = (await api.get("/api/v1/services/search/delivery", params=RANGE)).json()
     assert body["deployment_frequency"]["deploys"] == 0
@@ -193,7 +218,7 @@ async def test_a_team_rolls_up_its_services_and_lists_each(api: httpx.AsyncClien
     body = answer.json()
     assert body["team"] == "payments"
     assert body["deployment_frequency"]["deploys"] == 5  # payments-api's 4 and ledger's led1
-    assert body["change_failure_rate"]["failed"] == 2
+    assert body["change_failure_rate"]["failed"] == 3  # and ledger's led1, by alert a2
     assert [s["service"] for s in body["services"]] == ["ledger", "payments-api"]
     assert body["services"][0]["deployment_frequency"]["deploys"] == 1
     assert "failed_deploys" not in body["services"][0]["change_failure_rate"]

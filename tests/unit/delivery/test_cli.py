@@ -20,6 +20,7 @@ services:
     deploy_steps: [deploy-production]
     pagerduty_services: [PABC123]
     environments: [production]
+    depends_on: [ledger]
     team: payments
   ledger: {team: payments}
   search: {team: search}
