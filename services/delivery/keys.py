@@ -21,6 +21,7 @@ Nothing here reads a clock: ``since`` and ``until`` are given.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -166,17 +167,18 @@ def _failed(
             found[d.key] = FailedDeploy(d, "alert", ids, ordered)
     linked = {link.incident_id for link in links}
     counted_keys = {d.key for d in counted}
+    by_service: dict[str, list[Deploy]] = {}
+    for d in sorted(deploys, key=lambda d: (d.finished_at, d.deploy_id)):
+        by_service.setdefault(d.service, []).append(d)
+    finished = {name: [d.finished_at for d in mine] for name, mine in by_service.items()}
     for incident in incidents:
         if incident.incident_id in linked or not _in(incident.opened_at, since, until):
             continue
-        before = [
-            d
-            for d in deploys
-            if d.service == incident.service and d.finished_at <= incident.opened_at
-        ]
+        theirs = by_service.get(incident.service, [])
+        before = bisect_right(finished.get(incident.service, []), incident.opened_at)
         if not before:
             continue
-        latest = max(before, key=lambda d: (d.finished_at, d.deploy_id))
+        latest = theirs[before - 1]  # the latest that finished at or before it opened
         if latest.key not in counted_keys:
             continue
         known = found.get(latest.key)
