@@ -11,8 +11,8 @@ Which deploys count: those that finished inside the range. For each key:
   automated pushes); each value says where its commit time came from.
 - **Change failure rate**: failed deploys / deploys. A deploy failed when the
   correlator linked it to an incident (a ``failure_deploy_incident`` alert naming it);
-  an incident of the range the correlator linked to no deploy falls back to DevLake's
-  rule, the latest deploy of its service before it opened.
+  an incident (opened before ``until``) the correlator linked to no deploy falls back
+  to DevLake's rule, the latest deploy of its service before it opened.
 - **Time to restore**: the median of ``resolved_at - opened_at`` over the incidents
   opened in the range and resolved (Four Keys); still open ones are counted apart.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -46,7 +46,15 @@ from services.delivery.tiers import (
     restore_tier,
 )
 
-__all__ = ["Bucket", "FailedDeploy", "Keys", "four_keys", "frequency_bucket", "last_day"]
+__all__ = [
+    "Bucket",
+    "FailedDeploy",
+    "Keys",
+    "failures",
+    "four_keys",
+    "frequency_bucket",
+    "last_day",
+]
 
 Bucket = Literal["daily", "weekly", "monthly", "yearly"]
 FailedBy = Literal["alert", "latest_deploy_before_incident"]
@@ -146,41 +154,40 @@ def frequency_bucket(
     return "yearly"
 
 
-def _failed(
+def failures(
     deploys: Sequence[Deploy],
-    counted: Sequence[Deploy],
     incidents: Sequence[Incident],
     links: Sequence[Link],
-    *,
-    since: datetime,
     until: datetime,
-) -> list[FailedDeploy]:
+) -> dict[tuple[str, str], FailedDeploy]:
+    """Which deploys failed, by deploy key: those an alert links to an incident, then
+    the latest deploy of its service before each incident (opened before ``until``)
+    that no alert links to anything. A property of the deploy, whatever range asks."""
     by_deploy: dict[tuple[str, str], list[Link]] = {}
     for link in links:
         by_deploy.setdefault((link.deployed_service, link.deploy_id), []).append(link)
+    ordered = sorted(
+        {d.key: d for d in deploys}.values(), key=lambda d: (d.finished_at, d.deploy_id)
+    )
     found: dict[tuple[str, str], FailedDeploy] = {}
-    for d in counted:
+    for d in ordered:
         mine = by_deploy.get(d.key)
         if mine:
-            ordered = tuple(sorted(mine, key=lambda k: k.alert_id))
-            ids = tuple(sorted({k.incident_id for k in ordered}))
-            found[d.key] = FailedDeploy(d, "alert", ids, ordered)
+            alerts = tuple(sorted(mine, key=lambda k: k.alert_id))
+            ids = tuple(sorted({k.incident_id for k in alerts}))
+            found[d.key] = FailedDeploy(d, "alert", ids, alerts)
     linked = {link.incident_id for link in links}
-    counted_keys = {d.key for d in counted}
     by_service: dict[str, list[Deploy]] = {}
-    for d in sorted(deploys, key=lambda d: (d.finished_at, d.deploy_id)):
+    for d in ordered:
         by_service.setdefault(d.service, []).append(d)
-    finished = {name: [d.finished_at for d in mine] for name, mine in by_service.items()}
+    finished = {name: [d.finished_at for d in theirs] for name, theirs in by_service.items()}
     for incident in incidents:
-        if incident.incident_id in linked or not _in(incident.opened_at, since, until):
+        if incident.incident_id in linked or incident.opened_at >= until:
             continue
-        theirs = by_service.get(incident.service, [])
         before = bisect_right(finished.get(incident.service, []), incident.opened_at)
         if not before:
             continue
-        latest = theirs[before - 1]  # the latest that finished at or before it opened
-        if latest.key not in counted_keys:
-            continue
+        latest = by_service[incident.service][before - 1]  # finished at or before it opened
         known = found.get(latest.key)
         if known is None:
             found[latest.key] = FailedDeploy(
@@ -189,7 +196,7 @@ def _failed(
         elif known.by == "latest_deploy_before_incident":
             ids = tuple(sorted({*known.incident_ids, incident.incident_id}))
             found[latest.key] = FailedDeploy(latest, known.by, ids)
-    return sorted(found.values(), key=lambda f: (f.deploy.finished_at, f.deploy.deploy_id))
+    return found
 
 
 def four_keys(
@@ -200,9 +207,13 @@ def four_keys(
     until: datetime,
     *,
     data_start: datetime | None = None,
+    failed: Mapping[tuple[str, str], FailedDeploy] | None = None,
+    bucket: bool = True,
 ) -> Keys:
     """The four keys of ``[since, until)``. ``deploys`` may reach back before ``since``
-    (the fallback rule looks for the latest deploy before an incident)."""
+    (the fallback rule looks for the latest deploy before an incident); ``failed``, when
+    given, is :func:`failures` already worked out (the trend's weeks share it);
+    ``bucket=False`` leaves out Four Keys' three-month bucket."""
     unique = {d.key: d for d in deploys}
     everything = sorted(unique.values(), key=lambda d: (d.finished_at, d.deploy_id))
     counted = [d for d in everything if _in(d.finished_at, since, until)]
@@ -221,7 +232,8 @@ def four_keys(
             sources[d.commit_time_source] += 1
     lead_s = median(lead)
 
-    failed = _failed(everything, counted, incidents, links, since=since, until=until)
+    known = failures(everything, incidents, links, until) if failed is None else failed
+    failed_here = [known[d.key] for d in counted if d.key in known]
     opened = [i for i in incidents if _in(i.opened_at, since, until)]
     unique_opened = list({i.incident_id: i for i in opened}.values())
     restore = [
@@ -245,15 +257,17 @@ def four_keys(
         days_per_week=per_week if counted else None,
         days_per_month=per_month if counted else None,
         frequency_tier=frequency_tier(per_week, per_month) if counted else None,
-        frequency_bucket=frequency_bucket((d.finished_at for d in everything), until, data_start),
+        frequency_bucket=frequency_bucket((d.finished_at for d in everything), until, data_start)
+        if bucket
+        else None,
         lead_time_s=lead_s,
         lead_times=len(lead),
         lead_time_sources=dict(sorted(sources.items())),
         without_lead_time=len(counted) - len(lead),
         lead_time_tier=lead_time_tier(lead_s),
-        failed=tuple(failed),
-        change_failure_rate=len(failed) / len(counted) if counted else None,
-        change_failure_tier=change_failure_tier(len(failed), len(counted)),
+        failed=tuple(failed_here),
+        change_failure_rate=len(failed_here) / len(counted) if counted else None,
+        change_failure_tier=change_failure_tier(len(failed_here), len(counted)),
         incidents=len(unique_opened),
         unresolved=sum(1 for i in unique_opened if i.resolved_at is None),
         time_to_restore_s=restore_s,

@@ -60,7 +60,15 @@ def _api_deploys(
 ) -> list[Deploy]:
     at = _when(deploys.c.finished_at, deploys.c.started_at, deploys.c.event_at)
     rows = conn.execute(
-        sa.select(deploys, at.label("at")).where(
+        sa.select(
+            deploys.c.deploy_id,
+            deploys.c.service,
+            deploys.c.environment,
+            deploys.c.commit,
+            deploys.c.url,
+            deploys.c.source,
+            at.label("at"),
+        ).where(
             deploys.c.service.in_(names),
             deploys.c.state == "succeeded",
             at >= start,
@@ -86,7 +94,9 @@ def _build_deploys(
         return []
     at = _when(builds.c.finished_at, builds.c.started_at, builds.c.created_at, builds.c.event_at)
     rows = conn.execute(
-        sa.select(builds, at.label("at")).where(
+        sa.select(
+            builds.c.id, builds.c.pipeline, builds.c.commit, builds.c.url, at.label("at")
+        ).where(
             builds.c.pipeline.in_(sorted(owners)),  # slugs are lower case, as the catalog's
             builds.c.state == "passed",
             at >= start,
@@ -128,7 +138,9 @@ def _job_deploys(
     owners = _pipelines_of(conn, catalog, names)
     at = _when(jobs.c.finished_at, jobs.c.started_at, jobs.c.event_at)
     rows = conn.execute(
-        sa.select(jobs, builds.c.commit, at.label("at"))
+        sa.select(
+            jobs.c.id, jobs.c.pipeline, jobs.c.step_key, jobs.c.url, builds.c.commit, at.label("at")
+        )
         .select_from(jobs.outerjoin(builds, builds.c.id == jobs.c.build_id))
         .where(
             jobs.c.pipeline.in_(sorted(owners)),

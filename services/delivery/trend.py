@@ -11,11 +11,12 @@ so a week's numbers mean exactly what the range's numbers mean.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services.delivery.keys import four_keys, last_day
+from services.delivery.keys import failures, four_keys, last_day
 from services.delivery.records import Deploy, Incident, Link
 from services.delivery.stats import midnight, week_start
 
@@ -46,12 +47,18 @@ def weekly(
     weeks: int = 12,
 ) -> list[Week]:
     start = first_week(until, weeks)
+    failed = failures(deploys, incidents, links, until)
+    ordered = sorted(deploys, key=lambda d: d.finished_at)
+    finished = [d.finished_at for d in ordered]
+    opened = sorted(incidents, key=lambda i: i.opened_at)
+    opened_at = [i.opened_at for i in opened]
     found = []
     for i in range(weeks):
         monday = start + timedelta(weeks=i)
-        keys = four_keys(
-            deploys, incidents, links, midnight(monday), midnight(monday + timedelta(weeks=1))
-        )
+        since, end = midnight(monday), midnight(monday + timedelta(weeks=1))
+        mine = ordered[bisect_left(finished, since) : bisect_left(finished, end)]
+        theirs = opened[bisect_left(opened_at, since) : bisect_left(opened_at, end)]
+        keys = four_keys(mine, theirs, links, since, end, failed=failed, bucket=False)
         found.append(
             Week(
                 start=monday,

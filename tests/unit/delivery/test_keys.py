@@ -195,3 +195,15 @@ def test_the_weekly_trend_is_each_weeks_four_keys() -> None:
 def test_twelve_weeks_end_with_the_week_of_the_ranges_last_day() -> None:
     assert str(first_week(at("2026-11-30"), 12)) == "2026-09-07"
     assert str(first_week(at("2026-11-30", 1), 12)) == "2026-09-14"
+
+
+def test_a_deploy_failed_by_an_incident_next_week_is_failed_in_its_own_week() -> None:
+    sunday = deploy("sun", at("2026-11-08", 23), 1)
+    monday = incident("mon", at("2026-11-09", 1), 1)
+    weeks = weekly([sunday], [monday], [], UNTIL, weeks=4)
+    assert [(w.deploys, w.failed, w.incidents) for w in weeks[:2]] == [(1, 1, 0), (0, 0, 1)]
+    whole = four_keys([sunday], [monday], [], SINCE, UNTIL)
+    assert whole.change_failure_rate == 1.0
+    # asked as of before the incident, the deploy has not failed (yet)
+    before = four_keys([sunday], [monday], [], SINCE, at("2026-11-09"))
+    assert before.change_failure_rate == 0.0
