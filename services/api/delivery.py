@@ -11,7 +11,7 @@ under ``services``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from services.api.ask import Ask
 from services.api.errors import InvalidQuery, NotFound
 from services.api.pages import Json
 from services.api.params import Param
-from services.delivery.keys import FailedDeploy, Keys, four_keys, last_day
+from services.delivery.keys import FailedDeploy, Keys, failures, four_keys, last_day
 from services.delivery.query import Rows, read_rows
 from services.delivery.records import Link
 from services.delivery.stats import add_months, midnight
@@ -38,6 +38,7 @@ __all__ = [
 
 DEFAULT_WEEKS = 12
 MAX_WEEKS = 104
+Failed = Mapping[tuple[str, str], FailedDeploy]
 _EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)  # room to look back from, and forward to
 _LATEST = datetime(9998, 1, 1, tzinfo=UTC)
 DELIVERY_PARAMS = (
@@ -144,11 +145,12 @@ def keys_json(keys: Keys, *, details: bool = True) -> Json:
     }
 
 
-def _answer(rows: Rows, since: datetime, until: datetime, weeks: int) -> Json:
+def _answer(rows: Rows, since: datetime, until: datetime, weeks: int, failed: Failed) -> Json:
     keys = four_keys(
-        rows.deploys, rows.incidents, rows.links, since, until, data_start=rows.data_start
-    )
-    trend = weekly(rows.deploys, rows.incidents, rows.links, until, weeks)
+        rows.deploys, rows.incidents, rows.links, since, until,
+        data_start=rows.data_start, failed=failed,
+    )  # fmt: skip
+    trend = weekly(rows.deploys, rows.incidents, rows.links, until, weeks, failed=failed)
     return {
         "since": since,
         "until": until,
@@ -183,11 +185,15 @@ def service_delivery(ask: Ask) -> Json:
     return {
         "service": name,
         "team": known.team if known else None,
-        **_answer(rows, since, until, weeks),
+        **_answer(
+            rows, since, until, weeks, failures(rows.deploys, rows.incidents, rows.links, until)
+        ),
     }
 
 
-def _per_service(rows: Rows, names: Sequence[str], since: datetime, until: datetime) -> list[Json]:
+def _per_service(
+    rows: Rows, names: Sequence[str], since: datetime, until: datetime, failed: Failed
+) -> list[Json]:
     found = []
     for name in names:
         keys = four_keys(
@@ -197,6 +203,7 @@ def _per_service(rows: Rows, names: Sequence[str], since: datetime, until: datet
             since,
             until,
             data_start=rows.data_start,
+            failed=failed,  # a deploy's failure is its own, whoever asks
         )
         found.append({"service": name, **keys_json(keys, details=False)})
     return found
@@ -209,5 +216,9 @@ def team_delivery(ask: Ask) -> Json:
     if not names:
         raise NotFound(f"no service of team {team!r} in the catalog")
     rows = read_rows(ask.conn, ask.catalog, names, _start(since, until, weeks), until)
-    answer: dict[str, Any] = {"team": team, "services": _per_service(rows, names, since, until)}
-    return {**answer, **_answer(rows, since, until, weeks)}
+    failed = failures(rows.deploys, rows.incidents, rows.links, until)
+    answer: dict[str, Any] = {
+        "team": team,
+        "services": _per_service(rows, names, since, until, failed),
+    }
+    return {**answer, **_answer(rows, since, until, weeks, failed)}

@@ -12,11 +12,11 @@ so a week's numbers mean exactly what the range's numbers mean.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services.delivery.keys import failures, four_keys, last_day
+from services.delivery.keys import FailedDeploy, failures, four_keys, last_day
 from services.delivery.records import Deploy, Incident, Link
 from services.delivery.stats import midnight, week_start
 
@@ -45,9 +45,13 @@ def weekly(
     links: Sequence[Link],
     until: datetime,
     weeks: int = 12,
+    *,
+    failed: Mapping[tuple[str, str], FailedDeploy] | None = None,
 ) -> list[Week]:
+    """``failed``: :func:`~services.delivery.keys.failures` when already worked out."""
     start = first_week(until, weeks)
-    failed = failures(deploys, incidents, links, until)
+    if failed is None:
+        failed = failures(deploys, incidents, links, until)
     ordered = sorted(deploys, key=lambda d: d.finished_at)
     finished = [d.finished_at for d in ordered]
     opened = sorted(incidents, key=lambda i: i.opened_at)
