@@ -227,3 +227,16 @@ def test_the_service_page_shows_delivery_tiles_and_the_correlated_failed_deploy(
 
     _go(browser, failed.find_element(By.CSS_SELECTOR, "a[href^='/alerts/']"))
     assert "failure_deploy_incident" in browser.find_element(By.TAG_NAME, "main").text
+
+
+def test_kitestream_delivery_reads_the_running_api(
+    console_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+
+    assert main(["delivery", "--service", "payments-api", "--api", console_url]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("payments-api (team payments), ")
+    assert "100% (1 of 1 deploy)" in out
+    failed = next(line for line in out.splitlines() if line.startswith("deploy:deploy-"))
+    assert " alert " in failed
