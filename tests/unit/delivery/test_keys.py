@@ -207,3 +207,26 @@ def test_a_deploy_failed_by_an_incident_next_week_is_failed_in_its_own_week() ->
     # asked as of before the incident, the deploy has not failed (yet)
     before = four_keys([sunday], [monday], [], SINCE, at("2026-11-09"))
     assert before.change_failure_rate == 0.0
+
+
+def test_one_deploy_day_a_month_is_medium_and_less_is_low() -> None:
+    one = [deploy("d1", at("2026-11-18", 10), 1)]
+    november = four_keys(one, [], [], SINCE, UNTIL)
+    assert (november.days_per_week, november.days_per_month) == (0, 1)  # weeks 0 0 1 0
+    assert november.frequency_tier == "medium"
+    # October and November: months 0 and 1, lower median 0
+    two_months = four_keys(one, [], [], at("2026-10-01"), UNTIL)
+    assert two_months.days_per_month == 0
+    assert two_months.frequency_tier == "low"
+
+
+def test_lead_time_and_restore_tiers_at_their_boundaries_from_histories() -> None:
+    day = [deploy("a", at("2026-11-03", 12), 23), deploy("b", at("2026-11-04", 12), 25)]
+    assert four_keys(day, [], [], SINCE, UNTIL).lead_time_s == 24 * 3600  # (23 + 25) / 2
+    assert four_keys(day, [], [], SINCE, UNTIL).lead_time_tier == "high"  # not < 1 day
+    under = [deploy("a", at("2026-11-03", 12), 23)]
+    assert four_keys(under, [], [], SINCE, UNTIL).lead_time_tier == "elite"
+    hour = [incident("i", at("2026-11-03"), 1)]
+    assert four_keys([], hour, [], SINCE, UNTIL).restore_tier == "high"  # not < 1 hour
+    minutes = [incident("i", at("2026-11-03"), 59 / 60)]
+    assert four_keys([], minutes, [], SINCE, UNTIL).restore_tier == "elite"
