@@ -246,3 +246,33 @@ async def test_bad_questions_get_a_clear_4xx(
     answer = await api.get(path, params=params)
     assert answer.status_code == status
     assert set(answer.json()) == {"error", "detail"}
+
+
+@pytest.mark.parametrize(
+    ("path", "schema"),
+    [
+        ("/api/v1/services/payments-api/delivery", "Delivery"),
+        ("/api/v1/services/search/delivery", "Delivery"),
+        ("/api/v1/teams/payments/delivery", "TeamDelivery"),
+    ],
+)
+async def test_answers_match_the_openapi_document(
+    api: httpx.AsyncClient, path: str, schema: str
+) -> None:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    spec = (await api.get("/openapi.json")).json()
+    registry = Registry().with_resource(
+        "urn:api", Resource.from_contents({"components": spec["components"]}, DRAFT202012)
+    )
+    validator = Draft202012Validator(
+        {"$ref": f"urn:api#/components/schemas/{schema}"},
+        registry=registry,
+        format_checker=FormatChecker(),
+    )
+    body = (await api.get(path, params=RANGE)).json()
+    assert list(validator.iter_errors(body)) == []
+    body["deployment_frequency"]["tier"] = "legendary"
+    assert list(validator.iter_errors(body))  # the document does say what a tier is
