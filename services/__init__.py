@@ -20,6 +20,8 @@ console       library    the pages ``kitestream api`` serves at ``/``: flaky tes
                          alerts and their timelines, services, pipelines (HTML, SVG)
 common        library    Kafka clients, topics, settings, logging, lifecycle, metrics and
                          the transactional stream runtime every processor runs on
+delivery      library    delivery metrics (DORA four keys, tiers, weekly trend) from the
+                         store; ``kitestream delivery --service NAME | --team TEAM``
 catalog       library    the service catalog (YAML, Cortex, pipelines.json);
                          ``kitestream catalog check`` shows what maps where
 ingest        library    pure parsing of uploads, deploys and incidents for the receiver

@@ -188,5 +188,7 @@ def run(args: argparse.Namespace) -> int:
             "\nWithin seconds the dispatcher's log shows a critical failure_deploy_incident "
             "alert for payments-api and a flaky_test alert for test_checkout_total.\n"
             "Watch them with: kitestream alerts tail\n"
+            "Its delivery metrics (DORA four keys): kitestream delivery --service payments-api "
+            "--api http://127.0.0.1:8090, or http://127.0.0.1:8090/services/payments-api\n"
         )
     return 1 if failures else 0

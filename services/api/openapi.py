@@ -80,6 +80,112 @@ def _array(name: str) -> dict[str, Any]:
     return {"type": "array", "items": _ref(name)}
 
 
+def _delivery() -> dict[str, Any]:
+    """The delivery answers' schemas (:mod:`services.api.delivery`)."""
+    tier = {"type": ["string", "null"], "enum": ["elite", "high", "medium", "low", None]}
+    number = {"type": ["number", "null"]}
+    count = {"type": "integer"}
+
+    def obj(**props: Any) -> dict[str, Any]:
+        return {"type": "object", "required": list(props), "properties": props}
+
+    link = obj(
+        alert_id={"type": "string"},
+        incident_id={"type": "string"},
+        summary={"type": "string"},
+        reasons={"type": "array", "items": {"type": "string"}},
+        links={"type": "object", "additionalProperties": {"type": "string"}},
+        rank={"type": ["integer", "null"]},
+        candidates={"type": ["integer", "null"]},
+        console={"type": "string", "description": "The alert's console page."},
+    )
+    failed = obj(
+        deploy_id={"type": "string", "description": "deploy:<id>, build:<id> or job:<id>"},
+        service={"type": "string"},
+        finished_at={"type": "string", "format": "date-time"},
+        commit={"type": ["string", "null"]},
+        url={"type": ["string", "null"]},
+        source={"type": "string"},
+        failed_by={"type": "string", "enum": ["alert", "latest_deploy_before_incident"]},
+        incident_ids={"type": "array", "items": {"type": "string"}},
+        alerts={"type": "array", "items": link},
+    )
+    cfr = obj(rate=number, failed=count, deploys=count, tier=tier)
+    keys = obj(
+        deployment_frequency=obj(
+            deploys=count,
+            deploy_days=count,
+            per_week={"type": "number"},
+            median_deploy_days_per_week=number,
+            median_deploy_days_per_month=number,
+            tier=tier,
+            four_keys_bucket={
+                "type": ["string", "null"],
+                "enum": ["daily", "weekly", "monthly", "yearly", None],
+            },
+        ),
+        lead_time=obj(
+            median_s=number,
+            measured=count,
+            not_measured=count,
+            commit_time_from={"type": "object", "additionalProperties": {"type": "integer"}},
+            tier=tier,
+        ),
+        change_failure_rate=cfr,
+        time_to_restore=obj(median_s=number, incidents=count, unresolved=count, tier=tier),
+        notes={"type": "array", "items": {"type": "string"}},
+    )
+    week = obj(
+        week={"type": "string", "format": "date", "description": "Its Monday (UTC)."},
+        deploys=count,
+        failed=count,
+        change_failure_rate=number,
+        lead_time_s=number,
+        incidents=count,
+        time_to_restore_s=number,
+    )
+    ranged = {
+        "since": {"type": "string", "format": "date-time"},
+        "until": {"type": "string", "format": "date-time"},
+        "weekly": {"type": "array", "items": week},
+    }
+    detailed = {
+        "allOf": [
+            keys,
+            {
+                "properties": {
+                    "change_failure_rate": {
+                        "properties": {"failed_deploys": {"type": "array", "items": failed}},
+                        "required": ["failed_deploys"],
+                    }
+                }
+            },
+        ]
+    }
+    return {
+        "DeliveryKeys": keys,
+        "Delivery": {
+            "allOf": [
+                detailed,
+                obj(service={"type": "string"}, team={"type": ["string", "null"]}, **ranged),
+            ]
+        },
+        "TeamDelivery": {
+            "allOf": [
+                detailed,
+                obj(
+                    team={"type": "string"},
+                    services={
+                        "type": "array",
+                        "items": {"allOf": [_ref("DeliveryKeys"), obj(service={"type": "string"})]},
+                    },
+                    **ranged,
+                ),
+            ]
+        },
+    }
+
+
 def _components() -> dict[str, Any]:
     t = tables
     alert = Alert.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -138,6 +244,7 @@ def _components() -> dict[str, Any]:
         },
         "Deploy": _object(t.deploys.c),
         "Incident": _object(t.incidents.c),
+        **_delivery(),
     }  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.api import alerts, events, pipelines, services, tests
+from services.api import alerts, delivery, events, pipelines, services, tests
 from services.api.ask import Ask
 from services.api.pages import Json
 from services.api.params import Param
@@ -44,6 +44,12 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{V1}/services/{{name}}", services.service, "getService",
           "One service: its pipelines, recent builds, deploys, incidents, alerts, flaky tests",
           services.SERVICE_PARAMS, schema="ServiceDetail", tag="services"),
+    Route(f"{V1}/services/{{name}}/delivery", delivery.service_delivery, "getServiceDelivery",
+          "A service's DORA four keys over a range, tiers, failed deploys, weekly trend",
+          delivery.DELIVERY_PARAMS, schema="Delivery", tag="delivery"),
+    Route(f"{V1}/teams/{{team}}/delivery", delivery.team_delivery, "getTeamDelivery",
+          "The four keys of a team's services taken together, and of each of them",
+          delivery.DELIVERY_PARAMS, schema="TeamDelivery", tag="delivery"),
     Route(f"{V1}/pipelines", pipelines.list_pipelines, "listPipelines",
           "Pipelines seen on buildkite.builds and buildkite.jobs", pipelines.PIPELINE_PARAMS,
           item="Pipeline", tag="builds"),

@@ -99,8 +99,14 @@ def _day_ticks(days: Sequence[date], x_of: list[float], height: int) -> list[str
     ]
 
 
-def day_bars(counts: Sequence[DayCounts], title: str, height: int = 180) -> Markup:
-    """Stacked bars, one per day: passed, failed, skipped."""
+def day_bars(
+    counts: Sequence[DayCounts],
+    title: str,
+    height: int = 180,
+    names: tuple[str, str, str] = ("pass", "fail", "skip"),
+) -> Markup:
+    """Stacked bars, one per day: passed, failed, skipped (``names`` says what each is
+    called in the bars' tooltips, e.g. deploys and failed deploys per week)."""
     top = _nice_max(max((c.passed + c.failed + c.skipped for c in counts), default=0))
     span = WIDTH - PAD_LEFT - PAD_RIGHT
     slot = span / max(len(counts), 1)
@@ -112,14 +118,16 @@ def day_bars(counts: Sequence[DayCounts], title: str, height: int = 180) -> Mark
         x = PAD_LEFT + i * slot + (slot - bar) / 2
         centres.append(x + bar / 2)
         y = float(height - PAD_BOTTOM)
-        for kind, n in (("pass", c.passed), ("fail", c.failed), ("skip", c.skipped)):
+        for kind, name, n in zip(
+            ("pass", "fail", "skip"), names, (c.passed, c.failed, c.skipped), strict=True
+        ):
             if n <= 0:
                 continue
             h = n * scale
             y -= h
             body.append(
                 f'<rect class="{kind}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" '
-                f'height="{h:.1f}"><title>{c.day:%Y-%m-%d}: {n} {kind}</title></rect>'
+                f'height="{h:.1f}"><title>{c.day:%Y-%m-%d}: {n} {escape(name)}</title></rect>'
             )
     body += _day_ticks([c.day for c in counts], centres, height)
     return _svg(height, title, body)

@@ -16,12 +16,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.api import alerts, pipelines, services, tests
+from services.api import alerts, delivery, pipelines, services, tests
 from services.api.ask import Ask
 from services.api.pages import Json, plain
 from services.api.params import Param, Query
 from services.catalog.catalog import Catalog
 from services.console import charts
+from services.delivery.table import count, duration
 from services.store.tables import flaky_episodes, jobs, store_offsets
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Sources",
     "alert_page",
     "alerts_page",
+    "delivery_view",
     "flaky_page",
     "moment",
     "one_test_page",
@@ -349,8 +351,78 @@ def overview_page(src: Sources, now: datetime) -> dict[str, Any]:
 # -- service and pipeline ----------------------------------------------------------------
 
 
+def _tile(key: str, value: str, detail: str, tier: str | None) -> dict[str, Any]:
+    return {"key": key, "value": value, "detail": detail, "tier": tier}
+
+
+def delivery_view(answer: Json) -> dict[str, Any]:
+    """The service page's delivery tiles and 12-week charts, from the API's answer."""
+    f, lead = answer["deployment_frequency"], answer["lead_time"]
+    cfr, restore = answer["change_failure_rate"], answer["time_to_restore"]
+    rate = "–" if cfr["rate"] is None else f"{100 * cfr['rate']:.0f}%"
+    measured, resolved = lead["measured"], restore["incidents"] - restore["unresolved"]
+    lead_detail = (
+        f"median of {count(measured, 'deploy')}, from the commit's first build"
+        if measured
+        else "no deploy whose commit was built before it"
+    )
+    if not restore["incidents"]:
+        restore_detail = "no incidents"
+    elif not resolved:
+        restore_detail = f"{count(restore['incidents'], 'incident')}, none resolved yet"
+    else:
+        restore_detail = f"median of {count(resolved, 'resolved incident')}" + (
+            f", {restore['unresolved']} still open" if restore["unresolved"] else ""
+        )
+    tiles = [
+        _tile("deployment frequency", f"{f['per_week']:.1f}/week",
+              f"{count(f['deploys'], 'deploy')} on {count(f['deploy_days'], 'day')}", f["tier"]),
+        _tile("lead time for changes", duration(lead["median_s"]), lead_detail, lead["tier"]),
+        _tile("change failure rate", rate, f"{cfr['failed']} of {count(cfr['deploys'], 'deploy')}",
+              cfr["tier"]),
+        _tile("time to restore", duration(restore["median_s"]), restore_detail, restore["tier"]),
+    ]  # fmt: skip
+    weeks = answer["weekly"]
+    mondays = [date.fromisoformat(w["week"]) for w in weeks]
+    bars = charts.day_bars(
+        [
+            charts.DayCounts(d, w["deploys"] - w["failed"], w["failed"])
+            for d, w in zip(mondays, weeks, strict=True)
+        ],
+        "Deploys per week, failed ones in red",
+        names=("deploys", "failed deploys", ""),
+    )
+    hours = [
+        (
+            "lead time",
+            [None if w["lead_time_s"] is None else w["lead_time_s"] / 3600 for w in weeks],
+        ),
+        (
+            "time to restore",
+            [
+                None if w["time_to_restore_s"] is None else w["time_to_restore_s"] / 3600
+                for w in weeks
+            ],
+        ),
+    ]
+    return {
+        "tiles": tiles,
+        "notes": answer["notes"],
+        "failed": cfr["failed_deploys"],
+        "bars": bars,
+        "hours": charts.lines(
+            mondays, hours, "Median lead time and time to restore per week", unit="h"
+        )
+        if any(v is not None for _, values in hours for v in values)
+        else None,
+        "weeks": len(weeks),
+    }
+
+
 def service_page(src: Sources, name: str) -> dict[str, Any]:
-    return src.ask(services.service, services.SERVICE_PARAMS, {"recent": "20"}, {"name": name})
+    found = src.ask(services.service, services.SERVICE_PARAMS, {"recent": "20"}, {"name": name})
+    answer = src.ask(delivery.service_delivery, delivery.DELIVERY_PARAMS, {}, {"name": name})
+    return {**found, "delivery": delivery_view(answer)}
 
 
 def _seconds(build: Json) -> float | None:

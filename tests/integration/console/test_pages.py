@@ -203,3 +203,40 @@ def test_a_dark_preference_gets_dark_pages(console_url: str, browser: WebDriver)
         assert console_errors(browser) == []
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def test_the_service_page_shows_delivery_tiles_and_the_correlated_failed_deploy(
+    console_url: str, browser: WebDriver
+) -> None:
+    _open(browser, f"{console_url}/services/payments-api")
+    tiles = browser.find_elements(By.CSS_SELECTOR, "#delivery-tiles .tile")
+    assert [t.find_element(By.CSS_SELECTOR, ".tier").text for t in tiles] == [
+        "LOW",  # one deploy day in 12 weeks
+        "NO DATA",  # the demo build of the deployed commit started after the deploy
+        "LOW",  # the correlator linked the demo deploy to the demo incident: 1 of 1
+        "NO DATA",  # the incident is still open
+    ]
+    rate = next(t for t in tiles if "change failure rate" in t.text)
+    assert "100%" in rate.text
+    assert "1 of 1 deploy" in rate.text
+    _drew(browser, "#delivery-trend", "rect.fail")
+    failed = browser.find_element(By.CSS_SELECTOR, "#failed-deploys tbody tr")
+    assert "linked by the correlator" in failed.text
+    screenshot(browser, "service-delivery")
+    assert console_errors(browser) == []
+
+    _go(browser, failed.find_element(By.CSS_SELECTOR, "a[href^='/alerts/']"))
+    assert "failure_deploy_incident" in browser.find_element(By.TAG_NAME, "main").text
+
+
+def test_kitestream_delivery_reads_the_running_api(
+    console_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+
+    assert main(["delivery", "--service", "payments-api", "--api", console_url]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("payments-api (team payments), ")
+    assert "100% (1 of 1 deploy)" in out
+    failed = next(line for line in out.splitlines() if line.startswith("deploy:deploy-"))
+    assert " alert " in failed
