@@ -3,8 +3,8 @@
 ``kitestream store`` migrates the database to the newest schema (unless
 ``--no-migrate``), then consumes ``buildkite.builds``, ``buildkite.jobs``,
 ``tests.results``, ``tests.runs``, ``flakiness.state``, ``deploys``, ``incidents``,
-``alerts``, ``tests.quarantine`` and the dispatcher's delivery records until SIGINT or SIGTERM, serving
-Prometheus metrics on ``KITESTREAM_METRICS_PORT`` (default 9105, 0 disables).
+``alerts``, ``tests.quarantine`` and the dispatcher's delivery records until SIGINT or
+SIGTERM, serving Prometheus metrics on ``KITESTREAM_METRICS_PORT`` (default 9105, 0 disables).
 ``kitestream store migrate`` only migrates. See docs/store.md.
 """
 
