@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backfill": ("services.reconcile.backfill_cli", "load past builds and jobs from the REST API"),
     "store": ("services.store.cli", "contract topics into SQL (SQLite, PostgreSQL); `migrate`"),
     "api": ("services.api.cli", "read-only query API on the store (127.0.0.1:8090)"),
+    "tests": ("services.quarantine.cli", "quarantine: `mute`, `skip`, `unmute` a test; `list`"),
 }
 
 
