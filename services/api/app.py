@@ -33,6 +33,7 @@ from services.api.pages import Json
 from services.api.params import Query
 from services.api.routes import ROUTES, Route
 from services.api.settings import ApiSettings
+from services.api.testplan import testplan_routes
 from services.catalog.catalog import Catalog
 from services.common.settings import SettingsError
 from services.common.topics import Topics
@@ -184,6 +185,7 @@ def create_app(
         StarletteRoute("/healthz", healthz, methods=["GET"]),
         StarletteRoute("/readyz", readyz, methods=["GET"]),
     ]
+    routes += testplan_routes(db, access, json_response)  # bktec (services/api/testplan.py)
     routes += console_routes(db, known, access)  # the console's pages at / (services/console)
     return Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
