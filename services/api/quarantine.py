@@ -20,7 +20,7 @@ from services.api.ask import Ask
 from services.api.cursor import Key, Order
 from services.api.pages import Json, page, plain
 from services.api.params import CURSOR, LIMIT, Param
-from services.quarantine.state import TestIdentity, effective
+from services.quarantine.state import TestIdentity, change_from_row, effective
 from services.store.tables import quarantine, quarantine_changes, tests
 
 __all__ = [
@@ -96,21 +96,7 @@ def current_change(conn: sa.Connection, key: str) -> QuarantineChange | None:
     row = conn.execute(sa.select(quarantine).where(quarantine.c.test_key == key)).first()
     if row is None:
         return None
-    values = row._mapping
-    return QuarantineChange(
-        change_id=values["change_id"],
-        key=values["test_key"],
-        suite=values["suite"],
-        scope=values["scope"],
-        name=values["name"],
-        file_name=values["file"],
-        state=values["state"],
-        reason=values["reason"],
-        set_by=values["set_by"],
-        source=values["source"],
-        at=values["at"],
-        until=values["until"],
-    )
+    return change_from_row(row._mapping)
 
 
 def identity_of(conn: sa.Connection, key: str) -> TestIdentity | None:

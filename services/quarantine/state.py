@@ -15,8 +15,10 @@ nothing (unmuting a test that is active), so no message is written for it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from schemas.base import stable_id
 from schemas.quarantine import QuarantineChange, QuarantineSource, QuarantineState
@@ -25,6 +27,7 @@ __all__ = [
     "ChangeRequest",
     "QuarantineError",
     "TestIdentity",
+    "change_from_row",
     "effective",
     "is_quarantined",
     "test_key",
@@ -135,4 +138,22 @@ def transition(
         source=request.source,
         at=now,
         until=request.until,
+    )
+
+
+def change_from_row(row: Mapping[Any, Any]) -> QuarantineChange:
+    """A row of the store's ``quarantine`` table as the change it was written from."""
+    return QuarantineChange(
+        change_id=row["change_id"],
+        key=row["test_key"],
+        suite=row["suite"],
+        scope=row["scope"],
+        name=row["name"],
+        file_name=row["file"],
+        state=row["state"],
+        reason=row["reason"],
+        set_by=row["set_by"],
+        source=row["source"],
+        at=row["at"],
+        until=row["until"],
     )
