@@ -73,7 +73,7 @@ def _flag(status: str, at: datetime) -> FlakinessState:
     return FlakinessState(key=FLAKY, kind="test", suite="payments-pytest",
                           scope="tests/test_pay.py", name="test_refund", runs=20, failures=6,
                           flips=8, score=0.4, status=status, episodes=1, since=T0,
-                          updated_at=at)  # type: ignore[arg-type]  # fmt: skip
+                          updated_at=at)  # fmt: skip
 
 
 def _row(engine: Engine) -> dict[str, object] | None:
