@@ -95,7 +95,7 @@ CHANNELS: dict[str, Channel] = {
     "tests.quarantine": Channel(
         summary="Quarantine changes per test: muted, skipped or active, who, why, until.",
         key="test key (`suite/scope/name[/file]`)",
-        writers=("api", "quarantine"),
+        writers=("api", "store"),
         readers=(Reader("store", "kitestream-store"),),
         compacted=True,
     ),
