@@ -186,7 +186,9 @@ def create_app(
         StarletteRoute("/readyz", readyz, methods=["GET"]),
     ]
     routes += testplan_routes(db, access, json_response)  # bktec (services/api/testplan.py)
-    routes += console_routes(db, known, access)  # the console's pages at / (services/console)
+    routes += console_routes(
+        db, known, access, writes, publisher
+    )  # the console's pages at / (services/console)
     return Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )

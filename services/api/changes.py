@@ -54,7 +54,7 @@ from services.common.kafka import make_producer, send_with_deadline
 from services.common.topics import Topic, Topics, create_topics, topic_specs
 from services.quarantine.state import ChangeRequest, QuarantineError, TestIdentity, transition
 
-__all__ = ["MAX_BODY", "ChangeBody", "Publisher", "change_endpoint"]
+__all__ = ["MAX_BODY", "ChangeBody", "Publisher", "apply_change", "change_endpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,23 @@ def _read(engine: sa.Engine, body: ChangeBody) -> tuple[TestIdentity, Quarantine
         raise StoreUnavailable("the store's database cannot be read (not migrated yet?)") from None
 
 
+async def apply_change(
+    engine: sa.Engine, publisher: Publisher, body: ChangeBody, now: datetime
+) -> QuarantineChange | None:
+    """Publish the change ``body`` asks for at ``now``; ``None`` when nothing changes.
+    :class:`HttpError` when refused (the console's form calls this too)."""
+    test, stored = await run_in_threadpool(_read, engine, body)
+    asked = ChangeRequest(body.state, body.by, body.reason, body.until)
+    try:
+        change = transition(test, publisher.newer(stored, test.key), asked, now)
+    except QuarantineError as exc:
+        raise InvalidBody(str(exc)) from None
+    if change is not None:
+        await publisher.publish(change)
+        log.info("%s %s by %s (%s)", change.state, change.key, change.set_by, change.reason)
+    return change
+
+
 def change_endpoint(
     engine: sa.Engine,
     access: WriteAccess,
@@ -204,21 +221,15 @@ def change_endpoint(
         try:
             access.check(request.headers.get("authorization"))
             body = _body(await request.body())
-            test, stored = await run_in_threadpool(_read, engine, body)
-            now = clock()
-            asked = ChangeRequest(body.state, body.by, body.reason, body.until)
-            try:
-                change = transition(test, publisher.newer(stored, test.key), asked, now)
-            except QuarantineError as exc:
-                raise InvalidBody(str(exc)) from None
-            if change is None:
-                return answer({"changed": False, "key": test.key, "state": "active"}, 200)
-            await publisher.publish(change)
+            change = await apply_change(engine, publisher, body, clock())
         except HttpError as exc:
             if exc.status in (401, 403):
                 log.info("quarantine change refused: %s", exc.detail)
             return answer(exc.to_body(), exc.status)
-        log.info("%s %s by %s (%s)", change.state, change.key, change.set_by, change.reason)
+        if change is None:
+            key = body.key or TestIdentity(body.suite or "", body.scope, body.name or "",
+                                           body.file or None).key  # fmt: skip
+            return answer({"changed": False, "key": key, "state": "active"}, 200)
         return answer({"changed": True, "change": change.model_dump(mode="json")}, 202)
 
     return endpoint
