@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
-from pydantic import ValidationError
 import sqlalchemy as sa
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
