@@ -9,6 +9,7 @@ drivers block). Answers are JSON (orjson, times in RFC 3339 UTC with ``Z``); err
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -162,11 +163,15 @@ def create_app(
             "open" if access.open else "bearer tokens required",
             len(known.services),
         )
-        if writes.enabled:
-            await publisher.try_start()
+        # Kafka is only for quarantine changes: reads do not wait for it at start
+        starting = asyncio.create_task(publisher.try_start()) if writes.enabled else None
         try:
             yield
         finally:
+            if starting is not None:  # let a start under way finish (it closes its clients)
+                await asyncio.wait({starting}, timeout=5)
+                starting.cancel()
+                await asyncio.wait({starting})  # its own cancellation is not raised here
             await publisher.stop()
             if own_engine:
                 db.dispose()
