@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
@@ -43,7 +43,14 @@ from services.api.errors import (
 )
 from services.api.quarantine import quarantined
 from services.quarantine.client import Quarantined
-from services.quarantine.testplan import FilterRequest, PlanRequest, build_plan, files_to_split
+from services.quarantine.testplan import (
+    Durations,
+    FilterRequest,
+    PlanRequest,
+    build_plan,
+    files_to_split,
+)
+from services.store.tables import test_days
 
 __all__ = ["testplan_routes"]
 
@@ -51,9 +58,11 @@ log = logging.getLogger(__name__)
 
 BASE = "/v2/analytics/organizations/{org}/suites/{suite}"
 MAX_BODY = 16 * 1024 * 1024  # a plan request lists every test file or example
+DURATION_DAYS = 14
 
 Answer = Callable[[Any, int], Response]
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def _error(exc: HttpError) -> dict[str, str]:
@@ -78,13 +87,30 @@ def _read_body(raw: bytes, model: type[M]) -> M:
 
 
 def _quarantined(engine: sa.Engine, suite: str) -> list[Quarantined]:
+    return _read(engine, lambda conn: [Quarantined.of(row) for row in
+                                       quarantined(conn, suite, datetime.now(UTC))])  # fmt: skip
+
+
+def _read(engine: sa.Engine, question: Callable[[sa.Connection], T]) -> T:
     try:
         with engine.connect() as conn:
-            rows = quarantined(conn, suite, datetime.now(UTC))
+            return question(conn)
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
         log.warning("cannot read the store: %s", type(exc.orig).__name__)
         raise StoreUnavailable("the store's database cannot be read") from None
-    return [Quarantined.of(row) for row in rows]
+
+
+def _durations(conn: sa.Connection, suite: str, today: date) -> Durations:
+    """Mean duration per test of ``suite`` over the last :data:`DURATION_DAYS` days."""
+    d = test_days.c
+    rows = conn.execute(
+        sa.select(d.scope, d.name, d.file,
+                  (sa.func.sum(d.duration_sum_s) / sa.func.sum(d.duration_count)).label("mean"))
+        .where(d.suite == suite, d.day >= today - timedelta(days=DURATION_DAYS),
+               d.duration_count > 0)
+        .group_by(d.test_key, d.scope, d.name, d.file)
+    ).all()  # fmt: skip
+    return Durations.of((r.scope, r.name, r.file, float(r.mean)) for r in rows)
 
 
 def testplan_routes(engine: sa.Engine, access: ReadAccess, answer: Answer) -> list[Route]:
@@ -114,7 +140,11 @@ def testplan_routes(engine: sa.Engine, access: ReadAccess, answer: Answer) -> li
     async def create(request: Request, suite: str) -> Any:
         asked = _read_body(await request.body(), PlanRequest)
         found = await run_in_threadpool(_quarantined, engine, suite)
-        plan = build_plan(asked, found)
+        today = datetime.now(UTC).date()
+        durations = await run_in_threadpool(
+            _read, engine, lambda conn: _durations(conn, suite, today)
+        )
+        plan = build_plan(asked, found, durations)
         log.info(
             "test plan for %s: %d nodes, %d muted, %d skipped",
             suite,

@@ -15,9 +15,13 @@ are bktec's own (``internal/api/create_test_plan.go``, ``internal/plan/type.go``
         "muted_tests": [{"scope", "name", "path", "format"}], "skipped_tests": [...]}
 
 Skipped tests are left out of every task; muted tests stay in (bktec runs them and
-does not fail the build on their failures; it matches them on scope and name). Tests
-are dealt to ``parallelism`` nodes round-robin in sorted order, as bktec's own
-fallback does: kitestream does not split by duration.
+does not fail the build on their failures; it matches them on scope and name).
+
+Tests are split over ``parallelism`` nodes by their mean durations when the store
+knows some (:class:`Durations`): longest first, each to the node with the least work
+so far (LPT), a test with no known duration counted at the median of the known ones.
+With none known they are dealt round-robin in sorted order, as bktec's own fallback
+does. A file's (or selector's) duration is the sum of its tests'.
 
 Scopes come in two forms: the collector's (``tests/test_a.py::TestX``) and JUnit's
 (``tests.test_a.TestX``); :func:`junit_scope` turns the first into the second, so a
@@ -26,7 +30,10 @@ test quarantined under either form matches a runner using either.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,11 +41,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.quarantine.client import Quarantined
 
 __all__ = [
+    "Durations",
     "PlanRequest",
     "build_plan",
     "files_to_split",
     "junit_scope",
     "quarantined_files",
+    "split",
 ]
 
 Json = dict[str, Any]
@@ -135,8 +144,55 @@ def _case(test: Quarantined) -> list[Json]:
     ]  # fmt: skip
 
 
-def build_plan(request: PlanRequest, quarantined: Iterable[Quarantined]) -> Json:
-    """The plan for ``request``, given the suite's tests quarantined now."""
+@dataclass(frozen=True)
+class Durations:
+    """Mean seconds per test, by (JUnit scope, name), and per test file (the sum)."""
+
+    tests: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    files: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, str, str | None, float]]) -> Durations:
+        """From (scope, name, file, mean seconds) rows."""
+        tests: dict[tuple[str, str], float] = {}
+        files: dict[str, float] = {}
+        for scope, name, file, seconds in rows:
+            tests[_slot(scope, name)] = seconds
+            path = file or scope.partition("::")[0]
+            if path.endswith(".py") or file:
+                files[path] = files.get(path, 0.0) + seconds
+        return cls(tests, files)
+
+    def of_case(self, case: Json) -> float | None:
+        if case["format"] == "example":
+            return self.tests.get(_slot(case.get("scope", ""), case.get("name", "")))
+        return self.files.get(case["path"])
+
+
+def split(cases: list[Json], nodes: int, durations: Durations | None = None) -> list[list[Json]]:
+    """``cases`` over ``nodes``: by duration (LPT) when any is known, else round-robin."""
+    ordered = sorted(cases, key=lambda c: (c["path"], c["format"]))
+    known = {id(c): d for c in ordered if durations and (d := durations.of_case(c)) is not None}
+    tasks: list[list[Json]] = [[] for _ in range(nodes)]
+    if not known:
+        for index, case in enumerate(ordered):
+            tasks[index % nodes].append(case)
+        return tasks
+    fill = statistics.median(known.values())
+    weighed = sorted(ordered, key=lambda c: -known.get(id(c), fill))  # stable: by path
+    loads = [(0.0, node) for node in range(nodes)]
+    for case in weighed:
+        load, node = heapq.heappop(loads)
+        tasks[node].append(case)
+        heapq.heappush(loads, (load + known.get(id(case), fill), node))
+    return tasks
+
+
+def build_plan(
+    request: PlanRequest, quarantined: Iterable[Quarantined], durations: Durations | None = None
+) -> Json:
+    """The plan for ``request``, given the suite's tests quarantined now and the mean
+    durations the store knows."""
     muted = [q for q in quarantined if q.state == "muted"]
     skipped = [q for q in quarantined if q.state == "skipped"]
     left_out = {_slot(q.scope, q.name) for q in skipped}
@@ -151,9 +207,10 @@ def build_plan(request: PlanRequest, quarantined: Iterable[Quarantined]) -> Json
         if _slot(e.scope, e.name) not in left_out
     ]  # fmt: skip
     nodes = max(1, request.parallelism)
-    tasks: dict[str, Json] = {str(i): {"node_number": i, "tests": []} for i in range(nodes)}
-    for index, case in enumerate(sorted(cases, key=lambda c: (c["path"], c["format"]))):
-        tasks[str(index % nodes)]["tests"].append(case)
+    tasks = {
+        str(i): {"node_number": i, "tests": tests}
+        for i, tests in enumerate(split(cases, nodes, durations))
+    }
     return {
         "identifier": request.identifier,
         "parallelism": nodes,

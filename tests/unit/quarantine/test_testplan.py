@@ -7,11 +7,13 @@ from typing import Any
 
 from services.quarantine.client import Quarantined
 from services.quarantine.testplan import (
+    Durations,
     PlanRequest,
     build_plan,
     files_to_split,
     junit_scope,
     quarantined_files,
+    split,
 )
 
 
@@ -97,3 +99,40 @@ def test_files_holding_skipped_tests_are_split_and_the_others_are_not() -> None:
 def test_a_skipped_test_whose_file_cannot_be_told_splits_every_file() -> None:
     files = ["tests/test_a.py", "tests/test_b.py"]
     assert files_to_split(files, [_q("tests.test_a", "t", "skipped")]) == files
+
+
+def _files(plan: dict[str, Any]) -> list[set[str]]:
+    return [set(paths) for paths in _paths(plan)]
+
+
+def test_with_known_durations_the_longest_files_go_first_to_the_least_loaded_node() -> None:
+    request = PlanRequest.model_validate(
+        {"parallelism": 2, "tests": {"files": [{"path": f"t{i}.py"} for i in range(5)]}}
+    )
+    rows = [("t0.py", "a", 10.0), ("t1.py", "a", 6.0), ("t2.py", "a", 5.0), ("t3.py", "a", 3.0),
+            ("t3.py", "b", 1.0), ("t4.py", "a", 1.0)]  # fmt: skip
+    durations = Durations.of((file, name, file, seconds) for file, name, seconds in rows)
+    plan = build_plan(request, [], durations)
+    # LPT: 10 -> n0, 6 -> n1, 5 -> n1 (11), 4 (t3) -> n0 (14), 1 -> n1 (12)
+    assert _files(plan) == [{"t0.py", "t3.py"}, {"t1.py", "t2.py", "t4.py"}]
+
+
+def test_a_test_of_unknown_duration_counts_as_the_median_of_the_known() -> None:
+    cases = [{"format": "file", "path": p} for p in ("a.py", "b.py", "c.py", "new.py")]
+    durations = Durations.of([("a.py", "t", "a.py", 8.0), ("b.py", "t", "b.py", 2.0),
+                              ("c.py", "t", "c.py", 3.0)])  # fmt: skip
+    tasks = split(cases, 2, durations)
+    # median 3: 8 -> n0, 3 (c) -> n1, 3 (new) -> n1, 2 -> n1
+    assert [[c["path"] for c in t] for t in tasks] == [["a.py"], ["c.py", "new.py", "b.py"]]
+
+
+def test_examples_are_weighed_by_their_own_durations_in_either_scope_form() -> None:
+    durations = Durations.of([("tests.test_a", "slow", None, 9.0),
+                              ("tests/test_a.py", "quick", "tests/test_a.py", 1.0)])  # fmt: skip
+    slow = {"format": "example", "path": "tests/test_a.py::slow", "scope": "tests/test_a.py",
+            "name": "slow"}  # fmt: skip
+    quick = {"format": "example", "path": "tests/test_a.py::quick", "scope": "tests.test_a",
+             "name": "quick"}  # fmt: skip
+    assert durations.of_case(slow) == 9.0
+    assert durations.of_case(quick) == 1.0
+    assert durations.files == {"tests/test_a.py": 1.0}
