@@ -17,7 +17,7 @@ import orjson
 from services.common.topics import Topic, Topics
 from tests.integration.api.process import ROOT
 from tests.integration.ingest.conftest import read_topic
-from tests.integration.quarantine.conftest import WRITE_TOKEN, Stack
+from tests.integration.quarantine.conftest import READ_TOKEN, WRITE_TOKEN, Stack
 from tests.ports import free_port
 from tests.unit.receiver.clients import SUITES
 
@@ -83,6 +83,16 @@ async def test_a_muted_failure_passes_the_run_and_is_still_uploaded_and_unmuted_
                         state="skipped", reason="hangs on arm64", by="bob")  # fmt: skip
     assert skip.status_code == 202, skip.text
     await stack.wait_listed(2)
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "services", "tests", "list", "--api", stack.api, "--json"],
+        cwd=ROOT, env={**os.environ, "KITESTREAM_READ_TOKEN": READ_TOKEN},
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert {(q["name"], q["state"], q["set_by"]) for q in orjson.loads(listed.stdout)} == {
+        ("test_wobbly", "muted", "alice"),
+        ("test_hangs", "skipped", "bob"),
+    }
 
     muted = await asyncio.to_thread(_pytest, workdir, stack.api, stack.receiver, "b1")
     out = muted.stdout + muted.stderr
