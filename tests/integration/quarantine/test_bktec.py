@@ -59,8 +59,8 @@ def bktec() -> Path:
         capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
     if built.returncode != 0 or not (target / "test-engine-client").is_file():
-        last = (built.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"bktec {VERSION} could not be built with go install: {last}")
+        said = " ".join(line.strip() for line in built.stderr.strip().splitlines()[-2:])
+        pytest.skip(f"bktec {VERSION} could not be built with go install: {said[-300:]}")
     (target / "test-engine-client").rename(binary)
     return binary
 
