@@ -5,6 +5,10 @@ bearer token, reads the query parameters against the route's declaration, then r
 the route's handler on a pooled read-only connection in a worker thread (SQLAlchemy's
 drivers block). Answers are JSON (orjson, times in RFC 3339 UTC with ``Z``); errors are
 ``{"error": code, "detail": …}`` like the receiver's.
+
+The one write is ``POST /api/v1/quarantine`` (:mod:`services.api.changes`): it publishes
+on ``tests.quarantine`` with a producer made in the lifespan, and never writes rows.
+bktec's test plan API is under ``/v2/analytics`` (:mod:`services.api.testplan`).
 """
 
 from __future__ import annotations
