@@ -27,7 +27,6 @@ scope ``a/test_x.py::TestC``, name ``test_y``) or as JUnit XML does (scope
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 
@@ -36,8 +35,6 @@ import pytest
 from services.quarantine.client import ClientError, QuarantineClient, Quarantined
 
 __all__ = ["QuarantinePlugin", "pytest_configure", "scopes_of"]
-
-log = logging.getLogger(__name__)
 
 PLUGIN_NAME = "kitestream-quarantine"
 TIMEOUT_S = 5.0
