@@ -49,7 +49,7 @@ from services.api.errors import (
     TooLarge,
     Unpublished,
 )
-from services.api.quarantine import current_change, identity_of
+from services.api.quarantine import current_change, file_of, identity_of
 from services.common.kafka import make_producer, send_with_deadline
 from services.common.topics import Topic, Topics, create_topics, topic_specs
 from services.quarantine.state import ChangeRequest, QuarantineError, TestIdentity, transition
@@ -178,7 +178,8 @@ def _identity(conn: sa.Connection, body: ChangeBody) -> TestIdentity:
         return found
     if body.suite is None or body.name is None:
         raise InvalidBody("name the test: key, or suite and name (and scope, file)")
-    return TestIdentity(body.suite, body.scope, body.name, body.file or None)
+    file = body.file or file_of(conn, body.suite, body.scope, body.name)
+    return TestIdentity(body.suite, body.scope, body.name, file)
 
 
 def _read(engine: sa.Engine, body: ChangeBody) -> tuple[TestIdentity, QuarantineChange | None]:

@@ -27,6 +27,7 @@ __all__ = [
     "HISTORY_LIMIT",
     "QUARANTINE_PARAMS",
     "current_change",
+    "file_of",
     "identity_of",
     "list_quarantine",
     "quarantined",
@@ -111,3 +112,14 @@ def identity_of(conn: sa.Connection, key: str) -> TestIdentity | None:
         if row is not None and row.suite and row.name:
             return TestIdentity(row.suite, row.scope or "", row.name, row.file or None)
     return None
+
+
+def file_of(conn: sa.Connection, suite: str, scope: str, name: str) -> str | None:
+    """The file of the one test the store knows by suite, scope and name (so that a
+    change named without its file gets the key the store files the test under);
+    ``None`` when it knows none, or several."""
+    t = tests.c
+    files = conn.execute(
+        sa.select(t.file).where(t.suite == suite, t.scope == scope, t.name == name).limit(2)
+    ).all()
+    return files[0].file if len(files) == 1 and files[0].file else None

@@ -217,3 +217,18 @@ async def test_writes_need_a_write_token_even_on_loopback(
     assert raw.status_code == 400
     huge = await api.post("/api/v1/quarantine", content=b" " * 20_000, headers=WRITER)
     assert huge.status_code == 413
+
+
+async def test_a_test_named_without_its_file_gets_the_key_the_store_knows_it_by(
+    stack: tuple[httpx.AsyncClient, sa.Engine],
+) -> None:
+    api, engine = stack
+    with_file = "payments-pytest/tests/test_pay.py/test_filed/tests/test_pay.py"
+    with engine.begin() as conn:
+        add_test(conn, with_file, scope="tests/test_pay.py", name="test_filed",
+                 file="tests/test_pay.py")  # fmt: skip
+    body = {"suite": "payments-pytest", "scope": "tests/test_pay.py", "name": "test_filed",
+            "state": "muted", "reason": "r", "by": "a"}  # fmt: skip
+    answer = await api.post("/api/v1/quarantine", json=body, headers=WRITER)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["change"]["key"] == with_file
