@@ -115,10 +115,15 @@ def identity_of(conn: sa.Connection, key: str) -> TestIdentity | None:
 
 
 def file_of(conn: sa.Connection, suite: str, scope: str, name: str) -> str | None:
-    """The file of the one test the store knows by suite, scope and name (so that a
-    change named without its file gets the key the store files the test under);
-    ``None`` when it knows none, or several."""
-    t = tests.c
+    """The file of a test named by suite, scope and name only, so that a change lands
+    under the key the test already has: its quarantine row's (with or without a file),
+    else the one test the store knows by those (``None`` when none, or several)."""
+    q, t = quarantine.c, tests.c
+    quarantined = conn.execute(
+        sa.select(q.file).where(q.suite == suite, q.scope == scope, q.name == name).limit(2)
+    ).all()
+    if quarantined:
+        return quarantined[0].file if len(quarantined) == 1 else None
     files = conn.execute(
         sa.select(t.file).where(t.suite == suite, t.scope == scope, t.name == name).limit(2)
     ).all()

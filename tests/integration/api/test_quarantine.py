@@ -232,3 +232,22 @@ async def test_a_test_named_without_its_file_gets_the_key_the_store_knows_it_by(
     answer = await api.post("/api/v1/quarantine", json=body, headers=WRITER)
     assert answer.status_code == 202, answer.text
     assert answer.json()["change"]["key"] == with_file
+
+
+async def test_a_change_named_without_a_file_follows_the_key_it_was_quarantined_under(
+    stack: tuple[httpx.AsyncClient, sa.Engine],
+) -> None:
+    api, engine = stack
+    body = {"suite": "payments-pytest", "scope": "tests/test_pay.py", "name": "test_late",
+            "state": "muted", "reason": "r", "by": "a"}  # fmt: skip
+    first = await api.post("/api/v1/quarantine", json=body, headers=WRITER)
+    assert first.json()["change"]["key"] == "payments-pytest/tests/test_pay.py/test_late"
+    await _listed(api, 1)
+    with engine.begin() as conn:  # then its results arrive, with a file
+        add_test(conn, "payments-pytest/tests/test_pay.py/test_late/tests/test_pay.py",
+                 scope="tests/test_pay.py", name="test_late", file="tests/test_pay.py")  # fmt: skip
+    unmute = await api.post("/api/v1/quarantine", json=body | {"state": "active"},
+                            headers=WRITER)  # fmt: skip
+    assert unmute.status_code == 202, unmute.text
+    assert unmute.json()["change"]["key"] == "payments-pytest/tests/test_pay.py/test_late"
+    assert await _listed(api, 0) == []
