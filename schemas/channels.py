@@ -92,6 +92,13 @@ CHANNELS: dict[str, Channel] = {
         writers=("flakiness", "correlator"),
         readers=(_DISPATCHER,),
     ),
+    "tests.quarantine": Channel(
+        summary="Quarantine changes per test: muted, skipped or active, who, why, until.",
+        key="test key (`suite/scope/name[/file]`)",
+        writers=("api", "store"),
+        readers=(Reader("store", "kitestream-store"),),
+        compacted=True,
+    ),
     "kitestream.dlq": Channel(
         summary="Messages a service could not handle, with the error and their origin.",
         key="the original message's key",

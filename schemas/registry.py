@@ -17,6 +17,7 @@ from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
 from schemas.deadletter import DeadLetter
 from schemas.flakiness import FlakinessState, TestRun
 from schemas.operations import DeployEvent, IncidentEvent
+from schemas.quarantine import QuarantineChange
 from schemas.tests import TestResult
 
 __all__ = ["JSON_DIR", "TOPIC_MODELS", "render_all", "render_schema", "schema_of"]
@@ -34,6 +35,7 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "flakiness.state": FlakinessState,
     "tests.runs": TestRun,
     "alerts": Alert,
+    "tests.quarantine": QuarantineChange,
     "kitestream.dlq": DeadLetter,
 }
 

@@ -18,6 +18,8 @@ api           service    ``kitestream api``: read-only JSON under ``/api/v1`` fr
                          store's database; ``kitestream alerts list`` reads it too
 console       library    the pages ``kitestream api`` serves at ``/``: flaky tests, tests,
                          alerts and their timelines, services, pipelines (HTML, SVG)
+quarantine    library    muted and skipped tests: their state, ``kitestream tests
+                         mute|skip|unmute|list``, the pytest plugin, bktec test plans
 common        library    Kafka clients, topics, settings, logging, lifecycle, metrics and
                          the transactional stream runtime every processor runs on
 delivery      library    delivery metrics (DORA four keys, tiers, weekly trend) from the

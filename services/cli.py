@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "store": ("services.store.cli", "contract topics into SQL (SQLite, PostgreSQL); `migrate`"),
     "api": ("services.api.cli", "read-only query API on the store (127.0.0.1:8090)"),
     "delivery": ("services.delivery.cli", "DORA four keys of a service or team, with tiers"),
+    "tests": ("services.quarantine.cli", "quarantine: `mute`, `skip`, `unmute` a test; `list`"),
 }
 
 

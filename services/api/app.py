@@ -5,10 +5,15 @@ bearer token, reads the query parameters against the route's declaration, then r
 the route's handler on a pooled read-only connection in a worker thread (SQLAlchemy's
 drivers block). Answers are JSON (orjson, times in RFC 3339 UTC with ``Z``); errors are
 ``{"error": code, "detail": …}`` like the receiver's.
+
+The one write is ``POST /api/v1/quarantine`` (:mod:`services.api.changes`): it publishes
+on ``tests.quarantine`` with a producer made in the lifespan, and never writes rows.
+bktec's test plan API is under ``/v2/analytics`` (:mod:`services.api.testplan`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -23,8 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from services.api.access import ReadAccess
+from services.api.access import ReadAccess, WriteAccess
 from services.api.ask import Ask
+from services.api.changes import Publisher, change_endpoint
 from services.api.database import read_engine
 from services.api.errors import HttpError, NotFound, StoreUnavailable
 from services.api.openapi import OPENAPI_PATH, document
@@ -32,9 +38,12 @@ from services.api.pages import Json
 from services.api.params import Query
 from services.api.routes import ROUTES, Route
 from services.api.settings import ApiSettings
+from services.api.testplan import testplan_routes
 from services.catalog.catalog import Catalog
 from services.common.settings import SettingsError
+from services.common.topics import Topics
 from services.console.app import console_routes
+from services.ingest.auth import SuiteTokens
 from services.store.tables import alerts
 
 __all__ = ["create_app", "json_response", "load_catalog"]
@@ -82,9 +91,15 @@ def _endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
-            access.check(request.headers.get("authorization"))
+            items = request.query_params.multi_items()
+            if route.suite_scoped:
+                suite = access.suite_scope(request.headers.get("authorization"))
+                if suite is not None:  # a suite's token: its own suite, whatever was asked
+                    items = [(k, v) for k, v in items if k != "suite"] + [("suite", suite)]
+            else:
+                access.check(request.headers.get("authorization"))
             query = Query(
-                request.query_params.multi_items(),
+                items,
                 route.params,
                 default_limit=settings.page_limit,
                 max_limit=settings.max_page_limit,
@@ -112,7 +127,9 @@ def create_app(
     own_engine = engine is None
     db = read_engine(settings.database_url) if engine is None else engine
     known = load_catalog(settings) if catalog is None else catalog
-    access = ReadAccess(settings.read_tokens)
+    access = ReadAccess(settings.read_tokens, SuiteTokens.from_mapping(settings.test_suites))
+    publisher = Publisher(settings.bootstrap_servers, Topics(settings.topic_prefix))
+    writes = WriteAccess(settings.write_tokens)
     spec = document(ROUTES)
 
     async def openapi(_request: Request) -> Response:
@@ -138,9 +155,8 @@ def create_app(
         if status == 404:
             return _error(NotFound("no such path; see /openapi.json"))
         if status == 405:
-            return json_response(
-                {"error": "method_not_allowed", "detail": "the query API only answers GET"}, 405
-            )
+            detail = "the query API answers GET, and POST on /api/v1/quarantine only"
+            return json_response({"error": "method_not_allowed", "detail": detail}, 405)
         return json_response({"error": "internal", "detail": "internal error"}, status)
 
     @asynccontextmanager
@@ -151,9 +167,16 @@ def create_app(
             "open" if access.open else "bearer tokens required",
             len(known.services),
         )
+        # Kafka is only for quarantine changes: reads do not wait for it at start
+        starting = asyncio.create_task(publisher.try_start()) if writes.enabled else None
         try:
             yield
         finally:
+            if starting is not None:  # let a start under way finish (it closes its clients)
+                await asyncio.wait({starting}, timeout=5)
+                starting.cancel()
+                await asyncio.wait({starting})  # its own cancellation is not raised here
+            await publisher.stop()
             if own_engine:
                 db.dispose()
 
@@ -162,11 +185,19 @@ def create_app(
         for r in ROUTES
     ]
     routes += [
+        StarletteRoute(
+            "/api/v1/quarantine",
+            change_endpoint(db, writes, publisher, json_response),
+            methods=["POST"],
+        ),
         StarletteRoute(OPENAPI_PATH, openapi, methods=["GET"]),
         StarletteRoute("/healthz", healthz, methods=["GET"]),
         StarletteRoute("/readyz", readyz, methods=["GET"]),
     ]
-    routes += console_routes(db, known, access)  # the console's pages at / (services/console)
+    routes += testplan_routes(db, access, json_response)  # bktec (services/api/testplan.py)
+    routes += console_routes(
+        db, known, access, writes, publisher
+    )  # the console's pages at / (services/console)
     return Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )

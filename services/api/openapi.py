@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from schemas.alerts import Alert
+from services.api.changes import ChangeBody
 from services.api.routes import Route
 from services.catalog.loader import SERVICE_LIST_KEYS
 from services.store import tables
@@ -245,6 +246,47 @@ def _components() -> dict[str, Any]:
         "Deploy": _object(t.deploys.c),
         "Incident": _object(t.incidents.c),
         **_delivery(),
+        "Quarantine": _object(t.quarantine.c),
+        "QuarantineChange": _object(t.quarantine_changes.c),
+        "TestQuarantine": {
+            "type": "object",
+            "required": ["key", "state", "current", "history"],
+            "properties": {
+                "key": {"type": "string"},
+                "state": {"type": "string", "enum": ["active", "muted", "skipped"]},
+                "current": {"type": ["object", "null"]},
+                "history": _array("QuarantineChange"),
+            },
+        },
+        "ChangeBody": ChangeBody.model_json_schema(ref_template="#/components/schemas/{model}"),
+    }  # fmt: skip
+
+
+def _change_operation() -> dict[str, Any]:
+    """``POST /api/v1/quarantine`` (services.api.changes)."""
+    error = {"content": {"application/json": {"schema": _ref("Error")}}}
+    return {
+        "operationId": "changeQuarantine",
+        "summary": "Mute, skip or unmute a test (needs a KITESTREAM_WRITE_TOKENS token)",
+        "tags": ["quarantine"],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("ChangeBody")}},
+        },
+        "responses": {
+            "202": {"description": "Published on tests.quarantine.", "content": {
+                "application/json": {"schema": {"type": "object"}}}},
+            "200": {"description": "Nothing to change (the test is active already).",
+                    "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": {"description": "The body is not a JSON object.", **error},
+            "401": {"description": "No or a wrong write token.", **error},
+            "403": {"description": "KITESTREAM_WRITE_TOKENS is not set.", **error},
+            "404": {"description": "No test with that key in the store.", **error},
+            "413": {"description": "The body is too large.", **error},
+            "422": {"description": "A field is missing or wrong.", **error},
+            "503": {"description": "The store or Kafka is not reachable.", **error},
+        },
+        "security": [{"bearer": []}],
     }  # fmt: skip
 
 
@@ -293,6 +335,7 @@ def _operation(route: Route, secured: bool) -> dict[str, Any]:
 def document(routes: Sequence[Route], version: str = "0.1.0") -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``routes``."""
     paths: dict[str, Any] = {r.openapi_path: {"get": _operation(r, secured=True)} for r in routes}
+    paths.setdefault("/api/v1/quarantine", {})["post"] = _change_operation()
     paths[OPENAPI_PATH] = {
         "get": {
             "operationId": "openapi",

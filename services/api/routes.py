@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.api import alerts, delivery, events, pipelines, services, tests
+from services.api import alerts, delivery, events, pipelines, quarantine, services, tests
 from services.api.ask import Ask
 from services.api.pages import Json
 from services.api.params import Param
@@ -30,6 +30,7 @@ class Route:
     item: str | None = None
     schema: str | None = None
     tag: str = "history"
+    suite_scoped: bool = False  # a suite's own token may read it (its suite only)
 
     @property
     def openapi_path(self) -> str:
@@ -68,8 +69,14 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{V1}/tests/{{key:path}}/results", tests.list_results, "listTestResults",
           "A test's executions the store kept (failures, retries), newest first",
           tests.RESULT_PARAMS, item="TestResult", tag="tests"),
+    Route(f"{V1}/tests/{{key:path}}/quarantine", quarantine.test_quarantine,
+          "getTestQuarantine", "A test's quarantine state now and its changes, newest first",
+          (quarantine.QUARANTINE_PARAMS[2],), schema="TestQuarantine", tag="quarantine"),
     Route(f"{V1}/tests/{{key:path}}", tests.test, "getTest", "One test or step now",
           schema="Test", tag="tests"),
+    Route(f"{V1}/quarantine", quarantine.list_quarantine, "listQuarantine",
+          "Tests muted or skipped now (or at `at`), by key", quarantine.QUARANTINE_PARAMS,
+          item="Quarantine", tag="quarantine", suite_scoped=True),
     Route(f"{V1}/alerts", alerts.list_alerts, "listAlerts", "Alerts, newest first",
           alerts.ALERT_PARAMS, item="Alert", tag="alerts"),
     Route(f"{V1}/alerts/{{alert_id}}", alerts.alert, "getAlert",

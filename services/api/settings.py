@@ -5,6 +5,13 @@
 store``), ``KITESTREAM_READ_TOKENS`` the bearer tokens readers present (required when
 the API listens on anything but loopback, see :func:`check_exposure`), and
 ``KITESTREAM_CATALOG`` the service catalog that ``/api/v1/services`` answers from.
+
+Quarantine changes are the one thing the API writes: ``KITESTREAM_WRITE_TOKENS`` are the
+bearer tokens that may make them (none: writes are refused, also on loopback), and they
+go to ``tests.quarantine`` on ``KAFKA_BOOTSTRAP_SERVERS`` (under
+``KITESTREAM_TOPIC_PREFIX``). ``KITESTREAM_TEST_SUITES`` (the receiver's ``suite=token``
+pairs) lets a suite's own token read that suite's quarantine list and test plans, as
+runners do.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.common.settings import SettingsError, load_settings, shared, split_csv
+from services.receiver.settings import parse_pairs
 from services.store.database import DEFAULT_DATABASE_URL
 
 __all__ = ["ApiSettings", "check_exposure", "is_loopback", "read_settings"]
@@ -44,6 +52,26 @@ class ApiSettings(BaseSettings):
         default_factory=list,
         validation_alias=shared("KITESTREAM_READ_TOKENS", "read_tokens"),
         description="Bearer tokens accepted by /api/v1 (required off loopback).",
+    )
+    write_tokens: Annotated[list[SecretStr], NoDecode, BeforeValidator(_secrets)] = Field(
+        default_factory=list,
+        validation_alias=shared("KITESTREAM_WRITE_TOKENS", "write_tokens"),
+        description="Bearer tokens that may change quarantine state (none: no writes).",
+    )
+    test_suites: Annotated[dict[str, SecretStr], NoDecode, BeforeValidator(parse_pairs)] = Field(
+        default_factory=dict,
+        validation_alias=shared("KITESTREAM_TEST_SUITES", "test_suites"),
+        description="suite=token pairs: a suite's token reads its quarantine and test plans.",
+    )
+    bootstrap_servers: str = Field(
+        default="localhost:9092",
+        validation_alias=shared("KAFKA_BOOTSTRAP_SERVERS", "bootstrap_servers"),
+        description="Kafka, where quarantine changes are published.",
+    )
+    topic_prefix: str = Field(
+        default="",
+        validation_alias=shared("KITESTREAM_TOPIC_PREFIX", "topic_prefix"),
+        description="Prefix for every topic name.",
     )
     catalog: Path | None = Field(
         default=None,

@@ -50,7 +50,11 @@ class Topic(StrEnum):
     FLAKINESS_STATE = "flakiness.state"
     TEST_RUNS = "tests.runs"
     ALERTS = "alerts"
+    QUARANTINE = "tests.quarantine"
     DLQ = "kitestream.dlq"
+
+
+_COMPACTED = frozenset({Topic.FLAKINESS_STATE, Topic.QUARANTINE})
 
 
 @dataclass(frozen=True)
@@ -76,11 +80,12 @@ class Topics:
 
 
 def topic_specs(topics: Topics, extra: list[TopicSpec] | None = None) -> list[TopicSpec]:
-    """Every contract topic, ``flakiness.state`` compacted, plus ``extra`` internal ones."""
+    """Every contract topic, ``flakiness.state`` and ``tests.quarantine`` compacted, plus
+    ``extra`` internal ones."""
     specs = [
         TopicSpec(
             topics.name(t),
-            {"cleanup.policy": "compact"} if t is Topic.FLAKINESS_STATE else {},
+            {"cleanup.policy": "compact"} if t in _COMPACTED else {},
         )
         for t in Topic
     ]

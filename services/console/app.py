@@ -8,26 +8,34 @@ API's handlers (:mod:`services.console.views`).
 Access is the API's: open when no ``KITESTREAM_READ_TOKENS`` is set (the API then only
 binds loopback); otherwise a page needs ``Authorization: Bearer <token>`` or the cookie
 the login form sets (HttpOnly, SameSite=Strict, Secure over HTTPS).
+
+A test's page also has the quarantine buttons (mute, skip, unmute) for holders of a
+write token (``KITESTREAM_WRITE_TOKENS``): the form posts to
+``/tests/{key}/quarantine`` with the token in its body (never kept in a cookie), which
+publishes the change as ``POST /api/v1/quarantine`` does and comes back to the page
+saying what it did. No script is involved (the pages' CSP allows none).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
 import sqlalchemy as sa
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from services.api.access import ReadAccess
-from services.api.errors import HttpError, Unauthorized
+from services.api.access import ReadAccess, WriteAccess
+from services.api.changes import ChangeBody, Publisher, apply_change
+from services.api.errors import HttpError, InvalidBody, Unauthorized
 from services.catalog.catalog import Catalog
 from services.console import views
 from services.console.views import Sources
@@ -90,12 +98,19 @@ def _safe_next(raw: str | None) -> str:
     return "/"
 
 
-def console_routes(engine: sa.Engine, catalog: Catalog, access: ReadAccess) -> list[BaseRoute]:
-    """The console's pages, the login form and the static files."""
+def console_routes(
+    engine: sa.Engine,
+    catalog: Catalog,
+    access: ReadAccess,
+    writes: WriteAccess | None = None,
+    publisher: Publisher | None = None,
+) -> list[BaseRoute]:
+    """The console's pages, the login form, the quarantine form and the static files."""
     env = templates()
+    can_write = writes is not None and writes.enabled and publisher is not None
 
     def render(name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-        body = env.get_template(name).render(auth=not access.open, **context)
+        body = env.get_template(name).render(auth=not access.open, can_write=can_write, **context)
         return HTMLResponse(body, status, headers=_HEADERS)
 
     def read(page: Page, request: Request) -> tuple[str, dict[str, Any]]:
@@ -156,6 +171,9 @@ def console_routes(engine: sa.Engine, catalog: Catalog, access: ReadAccess) -> l
     return [
         page("/", _overview),
         page("/flaky", _flaky),
+        Route(
+            "/tests/{key:path}/quarantine", _changer(engine, writes, publisher), methods=["POST"]
+        ),
         page("/tests/{key:path}", _test),
         page("/alerts", _alerts),
         page("/alerts/{alert_id}", _alert),
@@ -166,6 +184,44 @@ def console_routes(engine: sa.Engine, catalog: Catalog, access: ReadAccess) -> l
         Route("/logout", logout, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("services.console", "static")]), name="static"),
     ]
+
+
+def _changer(
+    engine: sa.Engine, writes: WriteAccess | None, publisher: Publisher | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """The quarantine form's handler: check the write token, publish, go back."""
+
+    async def change(request: Request) -> Response:
+        key = request.path_params["key"]
+        back = f"/tests/{quote(key, safe='/')}"
+        form = await request.form()
+        fields = {name: str(form.get(name) or "").strip() for name in
+                  ("state", "reason", "by", "days", "token")}  # fmt: skip
+        try:
+            if writes is None or publisher is None:
+                raise InvalidBody("quarantine changes are off here")
+            writes.check(f"Bearer {fields['token']}" if fields["token"] else None)
+            now = datetime.now(UTC)
+            # the form's "for" applies to mute and skip; unmute takes none
+            until = None if fields["state"] == "active" else _until(fields["days"], now)
+            try:
+                body = ChangeBody(key=key, state=fields["state"], reason=fields["reason"],
+                                  by=fields["by"], until=until)  # fmt: skip
+            except ValidationError as exc:
+                error = exc.errors(include_url=False, include_input=False)[0]
+                where = ".".join(str(p) for p in error["loc"])
+                raise InvalidBody(f"{where}: {error['msg']}") from None
+            done = await apply_change(engine, publisher, body, now)
+        except HttpError as exc:
+            log.info("console quarantine change refused: %s", exc.detail)
+            return RedirectResponse(f"{back}?{urlencode({'note': exc.detail})}", 303)
+        note = "nothing to change: the test is active" if done is None else (
+            f"{done.state} by {done.set_by}" + (f" until {done.until:%Y-%m-%d %H:%M}Z"
+                                                if done.until else "")
+        )  # fmt: skip
+        return RedirectResponse(f"{back}?{urlencode({'note': note})}", 303)
+
+    return change
 
 
 def _params(request: Request) -> dict[str, str]:
@@ -182,7 +238,21 @@ def _flaky(request: Request, src: Sources) -> tuple[str, dict[str, Any]]:
 
 def _test(request: Request, src: Sources) -> tuple[str, dict[str, Any]]:
     key = request.path_params["key"]
-    return "test.html", views.one_test_page(src, key, datetime.now(UTC).date())
+    page = views.one_test_page(src, key, datetime.now(UTC).date())
+    return "test.html", {**page, "note": request.query_params.get("note", "")[:300]}
+
+
+def _until(days: str, now: datetime) -> datetime | None:
+    """The form's "for N days" as an expiry (empty: none)."""
+    if not days:
+        return None
+    try:
+        count = float(days)
+    except ValueError:
+        raise InvalidBody(f"days: expected a number, got {days[:20]!r}") from None
+    if not 0 < count <= 3650:
+        raise InvalidBody("days: expected more than 0 and at most 3650")
+    return now + timedelta(days=count)
 
 
 def _alerts(request: Request, src: Sources) -> tuple[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.api import alerts, delivery, pipelines, services, tests
+from services.api import alerts, delivery, pipelines, quarantine, services, tests
 from services.api.ask import Ask
 from services.api.pages import Json, plain
 from services.api.params import Param, Query
@@ -209,6 +209,7 @@ def one_test_page(src: Sources, key: str, today: date, span_days: int = 60) -> d
         "evidence": evidence,
         "episodes": [plain(e) for e in episodes],
         "failures": failures["items"],
+        "quarantine": src.ask(quarantine.test_quarantine, (), {}, {"key": key}),
     }
 
 

@@ -3,8 +3,8 @@
 ``kitestream store`` migrates the database to the newest schema (unless
 ``--no-migrate``), then consumes ``buildkite.builds``, ``buildkite.jobs``,
 ``tests.results``, ``tests.runs``, ``flakiness.state``, ``deploys``, ``incidents``,
-``alerts`` and the dispatcher's delivery records until SIGINT or SIGTERM, serving
-Prometheus metrics on ``KITESTREAM_METRICS_PORT`` (default 9105, 0 disables).
+``alerts``, ``tests.quarantine`` and the dispatcher's delivery records until SIGINT or
+SIGTERM, serving Prometheus metrics on ``KITESTREAM_METRICS_PORT`` (default 9105, 0 disables).
 ``kitestream store migrate`` only migrates. See docs/store.md.
 """
 
@@ -157,8 +157,11 @@ def _serve(settings: StoreSettings, engine: Engine) -> int:
 async def _consume(
     settings: StoreSettings, engine: Engine, policy: Policy, stop: asyncio.Event
 ) -> None:
+    from datetime import timedelta
+
     from services.common.metrics import serve_metrics
     from services.common.topics import Topics
+    from services.quarantine.policy import AutoQuarantine
     from services.store.prune import Retention
     from services.store.service import Store
     from services.store.settings import DEFAULT_METRICS_PORT
@@ -173,6 +176,10 @@ async def _consume(
         prune_interval_s=settings.prune_interval_s,
         prune_batch=settings.prune_batch,
         max_batch=settings.max_batch,
+        auto_quarantine=None
+        if settings.auto_quarantine is None
+        else AutoQuarantine(timedelta(hours=settings.auto_quarantine)),
+        auto_interval_s=settings.auto_quarantine_interval_s,
     )
     port = DEFAULT_METRICS_PORT if settings.metrics_port is None else settings.metrics_port
     serve_metrics(store.metrics.registry, port, "store", settings.metrics_host)

@@ -24,6 +24,7 @@ from schemas.base import stable_id
 from schemas.buildkite import BuildEvent, JobEvent, Pipeline
 from schemas.flakiness import FlakinessState, TestRun
 from schemas.operations import DeployEvent, IncidentEvent
+from schemas.quarantine import QuarantineChange
 from schemas.tests import TestResult
 from services.dispatcher.records import DeliveryRecord
 from services.store import durations, fastresult
@@ -418,6 +419,27 @@ def decode_alert(raw: bytes | None, key: bytes | None, _policy: Policy) -> list[
     return [Row("alerts", row)]
 
 
+def decode_quarantine(raw: bytes | None, _key: bytes | None, _policy: Policy) -> list[Row]:
+    if raw is None:  # a compacted topic's tombstone: nothing to add to the history
+        return []
+    change = _parse(QuarantineChange, raw)
+    values = {
+        "change_id": change.change_id,
+        "test_key": change.key,
+        "suite": change.suite,
+        "scope": change.scope,
+        "name": change.name,
+        "file": change.file_name or None,
+        "state": change.state,
+        "reason": change.reason,
+        "set_by": change.set_by,
+        "source": change.source,
+        "at": change.at,
+        "until": change.until,
+    }
+    return [Row("quarantine", values), Row("quarantine_changes", dict(values))]
+
+
 def decode_delivery(raw: bytes | None, _key: bytes | None, _policy: Policy) -> list[Row]:
     record = _parse(DeliveryRecord, raw)
     return [Row("deliveries", record.model_dump())]
@@ -434,5 +456,6 @@ DECODERS: dict[str, Decoder] = {
     "deploys": decode_deploy,
     "incidents": decode_incident,
     "alerts": decode_alert,
+    "tests.quarantine": decode_quarantine,
     "kitestream.dispatcher-delivered": decode_delivery,
 }

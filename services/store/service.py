@@ -14,6 +14,9 @@ deadlock. A write whose offsets moved in another instance rolls back and the par
 are read again from the stored offsets.
 
 Database calls run in a worker thread so that the consumer's heartbeats go on.
+
+With auto-quarantine on (``auto_quarantine``), the store also publishes the changes the
+policy makes (:mod:`services.store.autoquarantine`) every ``auto_interval_s``.
 """
 
 from __future__ import annotations
@@ -21,16 +24,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.engine import Engine
 
-from services.common.kafka import make_consumer
-from services.common.topics import Topics, TopicSpec, create_topics, topic_specs
+from services.common.kafka import make_consumer, make_producer, send_with_deadline
+from services.common.topics import Topic, Topics, TopicSpec, create_topics, topic_specs
+from services.quarantine.policy import AutoQuarantine
+from services.store.autoquarantine import due_changes
 from services.store.batch import Batch
 from services.store.metrics import StoreMetrics
 from services.store.offsets import OffsetMoved, read_offsets
@@ -78,6 +83,9 @@ class Store:
         prune_batch: int = 1000,
         max_batch: int = 5000,
         metrics: StoreMetrics | None = None,
+        auto_quarantine: AutoQuarantine | None = None,
+        auto_interval_s: float = 60.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
         self.bootstrap_servers = bootstrap_servers
@@ -97,6 +105,11 @@ class Store:
         self._next_prune = 0.0
         self._next_kafka_commit = 0.0
         self._warned: set[tuple[str, str]] = set()
+        self.auto_quarantine = auto_quarantine
+        self.auto_interval_s = auto_interval_s
+        self.clock = clock
+        self._producer: AIOKafkaProducer | None = None
+        self._next_auto = 0.0
 
     async def prepare_topics(self) -> None:
         """Create the input topics that do not exist yet (the delivery records compacted)."""
@@ -114,6 +127,9 @@ class Store:
         )
         self._consumer = consumer
         await consumer.start()
+        if self.auto_quarantine is not None:
+            self._producer = make_producer(self.bootstrap_servers, client_id="kitestream-store")
+            await self._producer.start()
         try:
             consumer.subscribe(sorted(self.base), listener=_Assignment(self))
             stopping = asyncio.ensure_future(stop.wait())
@@ -130,12 +146,36 @@ class Store:
                     if batches:
                         await self._write(batches)
                     await self._prune_if_due()
+                    await self._auto_quarantine_if_due()
             finally:
                 stopping.cancel()
             await self._commit_to_kafka(dict(self._expected))
         finally:
             await consumer.stop()
             self._consumer = None
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
+
+    async def _auto_quarantine_if_due(self) -> None:
+        """Publish what the auto-quarantine policy decides now (when on and due)."""
+        if self.auto_quarantine is None or self._producer is None:
+            return
+        if time.monotonic() < self._next_auto:
+            return
+        self._next_auto = time.monotonic() + self.auto_interval_s
+        changes = await asyncio.to_thread(
+            due_changes, self.engine, self.auto_quarantine, self.clock()
+        )
+        topic = self.topics.name(Topic.QUARANTINE)
+        for change in changes:
+            try:
+                await send_with_deadline(self._producer, topic, change.to_json(),
+                                         key=change.key.encode(), deadline_s=10.0)  # fmt: skip
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("auto-quarantine: %s not published (%r); next pass", change.key, exc)
+                return
+            log.info("auto-quarantine: %s %s (%s)", change.state, change.key, change.reason)
 
     async def _seek_to_stored(self, assigned: list[TopicPartition]) -> None:
         consumer = self._consumer

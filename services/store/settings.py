@@ -69,6 +69,18 @@ class StoreSettings(KafkaSettings):
         ge=1,
         description="Records read per poll and written in one transaction, at most.",
     )
+    auto_quarantine: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=shared("KITESTREAM_AUTO_QUARANTINE", "auto_quarantine"),
+        description=(
+            "Hours: mute tests flagged flaky for longer, unmute them on recovery"
+            " (unset: off). See docs/quarantine.md."
+        ),
+    )
+    auto_quarantine_interval_s: float = Field(
+        default=60.0, gt=0, description="Seconds between auto-quarantine passes."
+    )
     catalog: Path | None = Field(
         default=None,
         validation_alias=shared("KITESTREAM_CATALOG", "catalog"),

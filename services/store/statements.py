@@ -7,6 +7,8 @@ upserting it after gives the rows that upserting every record one by one would.
   the columns still NULL. Replaying any message changes nothing. A row whose
   ``event_id`` is ``''`` (a build known only from a job's build reference) loses to
   any real message.
+- :class:`Newest`: the row of the newest message wins whole, NULLs included (a
+  quarantine change that clears ``until`` clears it); replaying changes nothing.
 - :class:`Keep`: the first row stays (``insert ... on conflict do nothing``): immutable
   facts such as test executions and evidence.
 - :class:`Replace`: the last row written wins (alerts, delivery records, day rollups
@@ -31,7 +33,16 @@ from sqlalchemy.sql.dml import Insert
 
 from services.store import tables as t
 
-__all__ = ["STATEMENTS", "Keep", "Latest", "Recovered", "Replace", "Seen", "Statement"]
+__all__ = [
+    "STATEMENTS",
+    "Keep",
+    "Latest",
+    "Newest",
+    "Recovered",
+    "Replace",
+    "Seen",
+    "Statement",
+]
 
 Values = dict[str, Any]
 
@@ -110,6 +121,30 @@ class Latest(Statement):
             for c in columns
             if c not in self.key
         }
+        return stmt.on_conflict_do_update(index_elements=list(self.key), set_=values)
+
+
+class Newest(Statement):
+    """The newest row by ``order`` (a tuple of columns, none NULL) replaces the older."""
+
+    def __init__(self, table: sa.Table, order: tuple[str, ...]) -> None:
+        super().__init__(table)
+        self.order = order
+
+    def fold(self, old: Values, new: Values) -> Values:
+        newer = tuple(new[o] for o in self.order) >= tuple(old[o] for o in self.order)
+        return new if newer else old
+
+    def upsert(self, dialect: str, columns: list[str]) -> Insert:
+        stmt = dialect_insert(self.table, dialect)
+        new, row = stmt.excluded, self.table.c
+        newer: sa.ColumnElement[bool] = sa.false()
+        same: sa.ColumnElement[bool] = sa.true()
+        for column in self.order:  # lexicographic: (a, b) >= (a', b')
+            newer = sa.or_(newer, sa.and_(same, new[column] > row[column]))
+            same = sa.and_(same, new[column] == row[column])
+        newer = sa.or_(newer, same)
+        values = {c: sa.case((newer, new[c]), else_=row[c]) for c in columns if c not in self.key}
         return stmt.on_conflict_do_update(index_elements=list(self.key), set_=values)
 
 
@@ -216,5 +251,7 @@ STATEMENTS: dict[str, Statement] = {
     "deploys": Latest(t.deploys, EVENT_ORDER),
     "incidents": Latest(t.incidents, EVENT_ORDER),
     "alerts": Replace(t.alerts),
+    "quarantine": Newest(t.quarantine, ("at", "change_id")),
+    "quarantine_changes": Keep(t.quarantine_changes),
     "deliveries": Replace(t.deliveries),
 }

@@ -74,6 +74,12 @@ Tables:
 ``deliveries``
     The dispatcher's delivery records (``kitestream.dispatcher-delivered``), one per
     (``alert_id``, ``sink``).
+``quarantine``
+    The latest ``tests.quarantine`` change per test key (muted, skipped or active, who,
+    why, ``until``); readers compare ``until`` with the time now, a lapsed row is active.
+``quarantine_changes``
+    Every ``tests.quarantine`` change, once (by ``change_id``): a test's quarantine
+    history.
 ``store_offsets``
     The next offset to read per (consumer group, topic, partition), written in the same
     transaction as the rows it covers; the store seeks to it on assignment.
@@ -102,6 +108,8 @@ __all__ = [
     "jobs",
     "metadata",
     "pipelines",
+    "quarantine",
+    "quarantine_changes",
     "store_offsets",
     "test_days",
     "test_results",
@@ -420,6 +428,41 @@ deliveries = sa.Table(
     sa.Column("subject", sa.String),
     sa.Column("note", sa.Text, nullable=False),
     sa.Index(None, "at"),
+)
+
+
+def _quarantine_columns() -> list[sa.Column[Any]]:
+    """A ``tests.quarantine`` change (``schemas.quarantine.QuarantineChange``)."""
+    return [
+        sa.Column("suite", sa.String, nullable=False),
+        sa.Column("scope", sa.String, nullable=False),
+        sa.Column("name", sa.String, nullable=False),
+        sa.Column("file", sa.String),
+        sa.Column("state", sa.String, nullable=False),  # active | muted | skipped
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("set_by", sa.String, nullable=False),
+        sa.Column("source", sa.String, nullable=False),  # manual | policy
+        sa.Column("at", UtcTimestamp, nullable=False),
+        sa.Column("until", UtcTimestamp),
+    ]
+
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("test_key", sa.String, primary_key=True),
+    sa.Column("change_id", sa.String, nullable=False),
+    *_quarantine_columns(),
+    sa.Index(None, "suite", "state"),
+)
+
+quarantine_changes = sa.Table(
+    "quarantine_changes",
+    metadata,
+    sa.Column("change_id", sa.String, primary_key=True),
+    sa.Column("test_key", sa.String, nullable=False),
+    *_quarantine_columns(),
+    sa.Index(None, "test_key", "at"),
 )
 
 store_offsets = sa.Table(

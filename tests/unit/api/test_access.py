@@ -164,3 +164,12 @@ def test_the_command_exits_2_off_loopback_without_tokens(
     monkeypatch.delenv("KITESTREAM_READ_TOKENS", raising=False)
     assert main(["api", "--host", "0.0.0.0", "--port", "1"]) == 2  # noqa: S104
     assert "KITESTREAM_READ_TOKENS is not set" in capsys.readouterr().err
+
+
+async def test_without_write_tokens_a_quarantine_change_is_forbidden_even_on_loopback(
+    api: httpx.AsyncClient,
+) -> None:
+    body = {"suite": "s", "name": "t", "state": "muted", "reason": "r", "by": "a"}
+    answer = await api.post("/api/v1/quarantine", json=body, headers={"authorization": "Bearer x"})
+    assert answer.status_code == 403
+    assert "KITESTREAM_WRITE_TOKENS is not set" in answer.json()["detail"]
