@@ -87,6 +87,18 @@ BENCHMARKS: dict[str, Benchmark] = {
             kafka=False,
             quick=("--tests", "50", "--days", "30", "--alerts", "50", "--requests", "10"),
         ),
+        Benchmark(
+            "delivery",
+            "delivery metrics of a service and a team, against the service page's read (no Kafka)",
+            kafka=False,
+            quick=("--services", "2", "--weeks", "4", "--deploys", "2", "--requests", "5"),
+        ),
+        Benchmark(
+            "testsplit",
+            "test plan balance: split by durations against a naive split (no Kafka, no clock)",
+            kafka=False,
+            quick=("--suites", "3"),
+        ),
     )
 }
 
