@@ -34,6 +34,7 @@ __all__ = [
     "reader_for",
     "run_alerts_list",
     "run_flaky_list",
+    "time_argument",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,17 +70,17 @@ def add_alerts_list(sub: Any) -> None:
     listing.add_argument("--severity", choices=get_args(Severity), help="only this severity")
     listing.add_argument(
         "--since",
-        type=_when,
+        type=time_argument,
         metavar="TIME",
         help="created at or after TIME: 2026-08-01T10:00:00Z, 2026-08-01, or how long ago "
         "(15m, 2h, 1d, 1w), as for `alerts tail`",
     )
-    listing.add_argument("--until", type=_when, metavar="TIME", help="created before TIME")
+    listing.add_argument("--until", type=time_argument, metavar="TIME", help="created before TIME")
     listing.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (50)")
     listing.add_argument("--json", action="store_true", help="JSON (one array) instead of a table")
 
 
-def _when(text: str) -> str:
+def time_argument(text: str) -> str:
     """``--since``/``--until`` as ``alerts tail`` reads them, sent as RFC 3339 UTC."""
     from datetime import UTC, datetime
 

@@ -11,21 +11,11 @@ import argparse
 import logging
 import sys
 
+from services.api.listing import add_source_arguments, reader_for, time_argument
+
 __all__ = ["add_arguments", "run"]
 
 log = logging.getLogger(__name__)
-
-
-def _when(text: str) -> str:
-    from datetime import UTC, datetime
-
-    from services.dispatcher.alertfilter import parse_since
-
-    try:
-        when = parse_since(text, datetime.now(UTC))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--since ")) from None
-    return when.isoformat().replace("+00:00", "Z")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,17 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     who.add_argument("--team", help="every catalog service of this team, together")
     parser.add_argument(
         "--since",
-        type=_when,
+        type=time_argument,
         metavar="TIME",
         help="start: 2026-08-01T10:00:00Z, 2026-08-01, or how long ago (30d, 12w); "
         "default 12 weeks before --until",
     )
-    parser.add_argument("--until", type=_when, metavar="TIME", help="end, excluded (default now)")
+    parser.add_argument(
+        "--until", type=time_argument, metavar="TIME", help="end, excluded (default now)"
+    )
     parser.add_argument(
         "--weeks", type=int, default=12, metavar="N", help="weeks in the trend (12)"
     )
     parser.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
-    from services.api.listing import add_source_arguments
 
     add_source_arguments(parser)
 
@@ -61,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from services.api.errors import ApiError
-    from services.api.listing import reader_for
     from services.api.routes import ROUTES
     from services.delivery.table import render
 
