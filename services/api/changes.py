@@ -29,24 +29,22 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from schemas.quarantine import QuarantineChange, QuarantineState
 from services.api.access import WriteAccess
+from services.api.body import json_body
 from services.api.errors import (
-    BadRequest,
     HttpError,
     InvalidBody,
     NotFound,
     StoreUnavailable,
-    TooLarge,
     Unpublished,
 )
 from services.api.quarantine import current_change, file_of, identity_of
@@ -149,23 +147,6 @@ class Publisher:
         return mine
 
 
-def _body(raw: bytes) -> ChangeBody:
-    if len(raw) > MAX_BODY:
-        raise TooLarge(f"the body is over {MAX_BODY} bytes")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    try:
-        return ChangeBody.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in error["loc"]) or "the body"
-        raise InvalidBody(f"{where}: {error['msg']}") from None
-
-
 def _identity(conn: sa.Connection, body: ChangeBody) -> TestIdentity:
     if body.key is not None:
         if body.suite is not None or body.name is not None:
@@ -221,7 +202,7 @@ def change_endpoint(
     async def endpoint(request: Request) -> Response:
         try:
             access.check(request.headers.get("authorization"))
-            body = _body(await request.body())
+            body = json_body(await request.body(), ChangeBody, limit=MAX_BODY)
             change = await apply_change(engine, publisher, body, clock())
         except HttpError as exc:
             if exc.status in (401, 403):

@@ -23,23 +23,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-import orjson
 import sqlalchemy as sa
-from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from services.api.access import ReadAccess
+from services.api.body import json_body
 from services.api.errors import (
-    BadRequest,
     Forbidden,
     HttpError,
-    InvalidBody,
     NotFound,
     StoreUnavailable,
-    TooLarge,
 )
 from services.api.quarantine import quarantined
 from services.quarantine.client import Quarantined
@@ -61,29 +57,11 @@ MAX_BODY = 16 * 1024 * 1024  # a plan request lists every test file or example
 DURATION_DAYS = 14
 
 Answer = Callable[[Any, int], Response]
-M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 
 def _error(exc: HttpError) -> dict[str, str]:
     return {"message": exc.detail, **exc.to_body()}
-
-
-def _read_body(raw: bytes, model: type[M]) -> M:
-    if len(raw) > MAX_BODY:
-        raise TooLarge(f"the body is over {MAX_BODY} bytes")
-    try:
-        data = orjson.loads(raw or b"{}")
-    except orjson.JSONDecodeError:
-        raise BadRequest("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in error["loc"]) or "the body"
-        raise InvalidBody(f"{where}: {error['msg']}") from None
 
 
 def _quarantined(engine: sa.Engine, suite: str) -> list[Quarantined]:
@@ -138,7 +116,7 @@ def testplan_routes(engine: sa.Engine, access: ReadAccess, answer: Answer) -> li
         raise NotFound(f"no cached test plan for {suite}: create one")
 
     async def create(request: Request, suite: str) -> Any:
-        asked = _read_body(await request.body(), PlanRequest)
+        asked = json_body(await request.body() or b"{}", PlanRequest, limit=MAX_BODY)
         found = await run_in_threadpool(_quarantined, engine, suite)
         today = datetime.now(UTC).date()
         durations = await run_in_threadpool(
@@ -155,7 +133,7 @@ def testplan_routes(engine: sa.Engine, access: ReadAccess, answer: Answer) -> li
         return plan
 
     async def filter_tests(request: Request, suite: str) -> Any:
-        asked = _read_body(await request.body(), FilterRequest)
+        asked = json_body(await request.body() or b"{}", FilterRequest, limit=MAX_BODY)
         found = await run_in_threadpool(_quarantined, engine, suite)
         skipped = [q for q in found if q.state == "skipped"]
         files = files_to_split([f.path for f in asked.files], skipped) if skipped else []
