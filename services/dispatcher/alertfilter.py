@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.alerts import Alert
 
-__all__ = ["AlertFilter", "Seen", "last", "parse_since"]
+__all__ = ["AlertFilter", "Seen", "last", "parse_duration", "parse_since"]
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"(\d+)([smhdw])")
@@ -60,6 +60,18 @@ def last(seen: Iterable[Seen], n: int | None) -> list[Seen]:
     return sorted(heapq.nlargest(n, seen, key=Seen.order), key=Seen.order)
 
 
+def parse_duration(text: str) -> timedelta | None:
+    """Number-unit pairs (``90s``, ``15m``, ``2h``, ``1d``, ``1w``, ``1h30m``) as a
+    duration; ``None`` when ``text`` is anything else."""
+    text = text.strip()
+    if not text or _DURATION.sub("", text):
+        return None
+    ago = timedelta()
+    for amount, unit in _DURATION.findall(text):
+        ago += timedelta(**{_UNITS[unit]: int(amount)})
+    return ago
+
+
 def parse_since(text: str, now: datetime) -> datetime:
     """``--since``: an RFC 3339 time or date (UTC when it has no offset), or how long ago
     as a number and a unit (``90s``, ``15m``, ``2h``, ``1d``, ``1w``; ``1h30m`` too).
@@ -68,10 +80,8 @@ def parse_since(text: str, now: datetime) -> datetime:
     '2026-08-01T10:00:00+00:00'
     """
     text = text.strip()
-    if text and not _DURATION.sub("", text):  # only number-unit pairs
-        ago = timedelta()
-        for amount, unit in _DURATION.findall(text):
-            ago += timedelta(**{_UNITS[unit]: int(amount)})
+    ago = parse_duration(text)
+    if ago is not None:
         return now - ago
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))

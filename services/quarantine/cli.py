@@ -19,26 +19,27 @@ import argparse
 import getpass
 import logging
 import os
-import re
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from services.dispatcher.alertfilter import parse_duration
 
 __all__ = ["add_arguments", "parse_for", "run"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API = "http://127.0.0.1:8090"
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _STATES = {"mute": "muted", "skip": "skipped", "unmute": "active"}
 
 
 def parse_for(text: str) -> timedelta:
-    """``30m``, ``12h``, ``7d``, ``2w`` as a duration (``argparse`` type)."""
-    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
-    if match is None or int(match.group(1)) == 0:
+    """``30m``, ``12h``, ``7d``, ``2w`` as a duration (``argparse`` type), as ``--since``
+    reads them."""
+    duration = parse_duration(text)
+    if duration is None or duration <= timedelta():
         raise argparse.ArgumentTypeError(f"expected a duration such as 30m, 12h, 7d, 2w: {text!r}")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return duration
 
 
 def _until(text: str) -> datetime:
