@@ -146,3 +146,7 @@ def test_kafka_command_takes_a_broker_count_of_at_least_one(action: str) -> None
     assert parser.parse_args(["kafka", action, "--brokers", "3"]).brokers == 3
     with pytest.raises(SystemExit):
         parser.parse_args(["kafka", action, "--brokers", "0"])
+
+
+def test_a_cluster_id_never_starts_with_a_dash_which_kafka_storage_reads_as_an_option() -> None:
+    assert not any(new_cluster_id().startswith("-") for _ in range(2000))
