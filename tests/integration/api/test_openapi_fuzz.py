@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 import schemathesis
+
+# At collection, not lazily inside the test, where CPython 3.11.7's parser once failed it
+# ("AST constructor recursion depth mismatch", gh-106905) under pytest's assertion rewriting.
+import schemathesis.specs.openapi.schemas
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
