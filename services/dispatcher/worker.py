@@ -131,7 +131,12 @@ class SinkWorker:
         self._probing = False  # a delivery is probing the half-open circuit
         self._probe_over = asyncio.Event()
         self._metrics = metrics or DispatcherMetrics()
-        self._metrics.watch_sink(sink.name, circuit=self.circuit, pending=lambda: self.pending)
+        self._metrics.watch_sink(
+            sink.name,
+            circuit=self.circuit,
+            pending=lambda: self.pending,
+            in_flight=lambda: self.in_flight,
+        )
 
     @property
     def queued(self) -> int:
