@@ -114,7 +114,7 @@ async def test_a_slow_sink_gets_concurrent_deliveries_while_a_failing_one_dead_l
     for service, sent in order.items():  # ... in the order read
         assert sent == [a.alert_id for a in alerts if a.service == service]
     span = received[-1].at - received[0].at
-    assert span < len(alerts) * delay_s / 2  # one at a time would take 6 s
+    assert span < len(alerts) * delay_s * 0.75  # one at a time takes 6 s and more
 
     letters = [DeadLetter.model_validate_json(value or b"") for _, value in dead]
     assert sorted(orjson.loads(d.value or "{}")["alert_id"] for d in letters) == sorted(
@@ -181,5 +181,5 @@ async def test_a_half_open_circuit_lets_one_delivery_probe_while_the_others_wait
     assert probes[0] - wave_end >= cooldown_s * 0.9
     # The failures of the wave, answered after the circuit opened, are not failed
     # probes: the pause after the first probe is twice the cooldown, not 2 ** window.
-    assert 2 * cooldown_s * 0.9 <= probes[1] - probes[0] < 4 * cooldown_s
+    assert 2 * cooldown_s * 0.9 <= probes[1] - probes[0] < 6 * cooldown_s
     assert probes[2] - probes[1] >= 4 * cooldown_s * 0.9
