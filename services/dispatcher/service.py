@@ -11,8 +11,9 @@
 A delivery counts once its record is on the compacted topic. Records are read back at
 start and after every rebalance, and whatever they hold is not sent again, so alerts read
 a second time (after a restart, a rebalance, or a duplicate on ``alerts``) are skipped.
-Only a crash between a sink's answer and the record's ack resends, and then the sink
-sees the same idempotency key (``alert_id``).
+Only a crash between a sink's answer and the record's ack resends, at most the
+deliveries in flight per sink (``KITESTREAM_DISPATCHER_SINK_CONCURRENCY``), and then the
+sink sees the same idempotency key (``alert_id``).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class Dispatcher:
                 settle=self._settle,
                 is_current=self._is_current,
                 metrics=self.metrics,
+                concurrency=settings.sink_concurrency,
             )
             for name, sink in self._sinks.items()
         }
