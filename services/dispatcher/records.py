@@ -3,9 +3,9 @@
 Each (alert, sink) that is settled gets one record, key ``<alert_id>/<sink>``, on
 ``<prefix>kitestream.dispatcher-delivered`` (compacted, so the latest record per key is
 kept, and deleted once the index below would forget it:
-:func:`services.dispatcher.deliverylog.delivered_topic_config`). The dispatcher reads the topic back at start and after every rebalance
-into a :class:`DeliveredIndex`, and skips what the index holds: a restart, or alerts read
-again, do not send again.
+:func:`services.dispatcher.deliverylog.delivered_topic_config`). The dispatcher reads
+the topic back at start and after every rebalance into a :class:`DeliveredIndex`, and
+skips what the index holds: a restart, or alerts read again, do not send again.
 
 The index keeps a settled pair only while its alert can still be read again: for
 ``retention_s`` (by default how long ``alerts`` keeps a record, see
