@@ -118,9 +118,11 @@ class Seen:
 
 class RecordingSink:
     """A minimal HTTP/1.1 keep-alive server on 127.0.0.1 that answers 200 to every POST
-    and notes when each alert arrived (the dispatcher's webhook sink posts them)."""
+    and notes when each alert arrived (the dispatcher's webhook sink posts them);
+    ``delay_s`` after it arrived, as a real webhook endpoint takes its time to answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
         self.seen = Seen()
         self.requests = 0
         self._server: asyncio.Server | None = None
@@ -153,6 +155,8 @@ class RecordingSink:
                 self.requests += 1
                 with contextlib.suppress(orjson.JSONDecodeError):
                     self.seen.note(orjson.loads(body), arrived)
+                if self.delay_s > 0:
+                    await asyncio.sleep(self.delay_s)
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):

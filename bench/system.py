@@ -255,7 +255,7 @@ async def _system_run(
     args: argparse.Namespace, bootstrap: str, prefix: str, load: MixedLoad
 ) -> tuple[Step, list[Step]]:
     say = _progress
-    sink = RecordingSink()
+    sink = RecordingSink(args.sink_ms / 1000)
     sink_port = await sink.start()
     watcher = AlertWatcher(bootstrap, Topics(prefix).name(Topic.ALERTS))
     probe = LagProbe(bootstrap, _groups(prefix))
@@ -307,7 +307,9 @@ def report(outcome: Outcome, args: argparse.Namespace, load_before: float) -> st
         f"mixed load per {CYCLE} requests: 4 Buildkite webhooks, 4 test uploads, 1 deploy, "
         f"1 PagerDuty incident -> {ALERTS_PER_CYCLE} alerts; {args.services} services; "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after",
-        f"open loop at {args.rate:g} requests/s for {args.duration:g} s:",
+        f"open loop at {args.rate:g} requests/s for {args.duration:g} s; the sink answers "
+        f"{args.sink_ms:g} ms after a request; dispatcher deliveries in flight per sink: "
+        f"{os.environ.get('KITESTREAM_DISPATCHER_SINK_CONCURRENCY', 'default')}:",
         header,
         bare.answered.row("bare produce -> ack"),
         bare.on_topic.row("bare produce -> on topic"),
@@ -403,6 +405,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for alerts (30)")
     parser.add_argument("--warmup", type=float, default=120.0, help="seconds for the warm-up (120)")
     parser.add_argument("--services", type=int, default=40, help="services in the catalog (40)")
+    parser.add_argument(
+        "--sink-ms",
+        type=float,
+        default=0.0,
+        help="the webhook sink answers this many ms after a request arrives (0)",
+    )
     parser.add_argument(
         "--logs", type=Path, help="keep the services' logs in this folder (default: dropped)"
     )

@@ -9,8 +9,10 @@
                                                         up to max_cooldown)
 
 Only failures that say the sink is unwell count (connection errors, timeouts, 5xx); an
-answer such as 429 or 400 shows the sink is up and counts as a success here. Each sink has
-one delivery worker, so the half-open state lets exactly one probe through.
+answer such as 429 or 400 shows the sink is up and counts as a success here. A sink's
+worker has several deliveries in flight: in the half-open state it lets exactly one of
+them probe while the others wait for the probe's answer, and a failure of a request sent
+before the circuit opened does not count as a failed probe (``sent_at``).
 """
 
 from __future__ import annotations
@@ -55,8 +57,11 @@ class CircuitBreaker:
         self._opened_at = None
         self._cooldown_s = self.base_cooldown_s
 
-    def record_failure(self, now: float) -> None:
+    def record_failure(self, now: float, sent_at: float | None = None) -> None:
+        """A request failed at ``now``; ``sent_at`` is when it was sent (default: now)."""
         if self._opened_at is not None:
+            if sent_at is not None and sent_at < self._opened_at:
+                return  # sent while closed, before it opened: no probe, nothing to learn
             # A failed probe (half-open): stay open, for longer.
             self._cooldown_s = min(self.max_cooldown_s, self._cooldown_s * 2)
             self._opened_at = now

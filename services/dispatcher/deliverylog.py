@@ -3,14 +3,16 @@
 See :mod:`services.dispatcher.records` for what a record says. This is the IO half: a
 reader that follows the whole compacted topic (no consumer group, every partition) into
 a :class:`~services.dispatcher.records.DeliveredIndex`, a writer that waits for the
-broker's ack before the delivery counts as recorded, and :func:`replay_horizon_s`, how
-long the index must hold a pair.
+broker's ack before the delivery counts as recorded, :func:`replay_horizon_s`, how
+long the index must hold a pair, and the topic's configuration, which deletes records
+after that (:func:`delivered_topic_config`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -22,7 +24,7 @@ from services.common.kafka import encode, make_consumer, send_with_deadline
 from services.common.topics import partition_counts
 from services.dispatcher.records import DeliveredIndex, DeliveryRecord
 
-__all__ = ["DeliveryLog", "replay_horizon_s"]
+__all__ = ["DeliveryLog", "delivered_topic_config", "replay_horizon_s"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,14 @@ async def replay_horizon_s(bootstrap_servers: str, topic: str) -> float | None:
     if retention_ms < 0:
         return None
     return (retention_ms + int(found.get("segment.ms", "0"))) / 1000 + _CHECK_MARGIN_S
+
+
+def delivered_topic_config(retention_s: float | None) -> dict[str, str]:
+    """The delivery records' topic: compacted (one record per alert and sink), and where
+    the index forgets a pair after ``retention_s``, deleted after that too."""
+    if retention_s is None:
+        return {"cleanup.policy": "compact"}
+    return {"cleanup.policy": "compact,delete", "retention.ms": str(math.ceil(retention_s * 1000))}
 
 
 class DeliveryLog:

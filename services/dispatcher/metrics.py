@@ -125,6 +125,13 @@ class DispatcherMetrics:
             ["sink"],
             registry=r,
         )
+        self.in_flight = Gauge(
+            "kitestream_dispatcher_sink_in_flight",
+            "Deliveries in flight at a sink (requests and their retries), at most "
+            "KITESTREAM_DISPATCHER_SINK_CONCURRENCY.",
+            ["sink"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "kitestream_dispatcher_dead_letters",
             "Dead letters written to kitestream.dlq, by reason (invalid_alert, gave_up).",
@@ -143,7 +150,12 @@ class DispatcherMetrics:
         return found
 
     def watch_sink(
-        self, sink: str, *, circuit: Callable[[], BreakerState], pending: Callable[[], int]
+        self,
+        sink: str,
+        *,
+        circuit: Callable[[], BreakerState],
+        pending: Callable[[], int],
+        in_flight: Callable[[], int] = lambda: 0,
     ) -> None:
         """Add ``sink``'s series at zero, and read its gauges from these at scrape time."""
         for outcome in OUTCOMES:
@@ -152,6 +164,7 @@ class DispatcherMetrics:
         self._child(self.circuit_opened, sink)
         self.circuit_state.labels(sink).set_function(lambda: CIRCUIT_CODES[circuit()])
         self.pending.labels(sink).set_function(pending)
+        self.in_flight.labels(sink).set_function(in_flight)
 
     def alert_consumed(self) -> None:
         self.consumed.inc()

@@ -2,7 +2,8 @@
 
 Each (alert, sink) that is settled gets one record, key ``<alert_id>/<sink>``, on
 ``<prefix>kitestream.dispatcher-delivered`` (compacted, so the latest record per key is
-kept forever). The dispatcher reads the topic back at start and after every rebalance
+kept, and deleted once the index below would forget it:
+:func:`services.dispatcher.deliverylog.delivered_topic_config`). The dispatcher reads the topic back at start and after every rebalance
 into a :class:`DeliveredIndex`, and skips what the index holds: a restart, or alerts read
 again, do not send again.
 

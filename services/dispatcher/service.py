@@ -11,8 +11,9 @@
 A delivery counts once its record is on the compacted topic. Records are read back at
 start and after every rebalance, and whatever they hold is not sent again, so alerts read
 a second time (after a restart, a rebalance, or a duplicate on ``alerts``) are skipped.
-Only a crash between a sink's answer and the record's ack resends, and then the sink
-sees the same idempotency key (``alert_id``).
+Only a crash between a sink's answer and the record's ack resends, at most the
+deliveries in flight per sink (``KITESTREAM_DISPATCHER_SINK_CONCURRENCY``), and then the
+sink sees the same idempotency key (``alert_id``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from services.common.kafka import encode, make_consumer, make_producer, send_wit
 from services.common.topics import Topic, Topics, TopicSpec, create_topics
 from services.dispatcher.backoff import RetryPolicy
 from services.dispatcher.breaker import CircuitBreaker
-from services.dispatcher.deliverylog import DeliveryLog, replay_horizon_s
+from services.dispatcher.deliverylog import DeliveryLog, delivered_topic_config, replay_horizon_s
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.offsets import OffsetTracker
 from services.dispatcher.records import DeliveryRecord
@@ -98,6 +99,7 @@ class Dispatcher:
                 settle=self._settle,
                 is_current=self._is_current,
                 metrics=self.metrics,
+                concurrency=settings.sink_concurrency,
             )
             for name, sink in self._sinks.items()
         }
@@ -106,16 +108,18 @@ class Dispatcher:
         """Deliver until ``stop`` is set; then finish what is in flight, commit, close."""
         tasks: list[asyncio.Task[None]] = []
         try:
+            retention_s = await self._delivered_retention_s()
             await create_topics(
                 self._settings.bootstrap_servers,
-                [TopicSpec(self.delivered_topic, {"cleanup.policy": "compact"})],
+                [TopicSpec(self.delivered_topic, delivered_topic_config(retention_s))],
             )
+            await self._check_delivered_topic(retention_s)
         except BaseException:
             await self._close()  # nothing started: only free the clients
             raise
         await self._producer.start()
         try:
-            self._records.index.retention_s = await self._delivered_retention_s()
+            self._records.index.retention_s = retention_s
             await self._records.start()
             await self._consumer.start()
             self._consumer.subscribe([self.alerts_topic], listener=_Listener(self))
@@ -145,6 +149,24 @@ class Dispatcher:
         else:
             log.info("deliveries remembered for %.1f h (%s)", chosen / 3600, why)
         return chosen
+
+    async def _check_delivered_topic(self, retention_s: float | None) -> None:
+        """Warn when the delivery records are kept for good though nothing reads them
+        after ``retention_s`` (a topic made before records expired): it only grows."""
+        if retention_s is None:
+            return
+        kept = await replay_horizon_s(self._settings.bootstrap_servers, self.delivered_topic)
+        if kept is None:
+            config = delivered_topic_config(retention_s)
+            log.warning(
+                "%s keeps delivery records for good, but they are read for %.1f h only; "
+                "to bound it: kafka-configs.sh --alter --entity-type topics --entity-name %s "
+                "--add-config 'cleanup.policy=[compact,delete],retention.ms=%s'",
+                self.delivered_topic,
+                retention_s / 3600,
+                self.delivered_topic,
+                config["retention.ms"],
+            )
 
     async def _consume(self, stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]]) -> None:
         last_commit = time.monotonic()

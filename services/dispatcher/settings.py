@@ -62,6 +62,13 @@ class DispatcherSettings(KafkaSettings):
         ge=1,
         description="Alerts read but not yet settled before consumption pauses.",
     )
+    sink_concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Deliveries in flight at once per sink (one per key at a time; Slack: 1); "
+        "1 sends one alert after the other.",
+    )
     commit_interval_s: float = Field(default=1.0, gt=0)
     delivered_retention_s: float | None = Field(
         default=None,

@@ -1,13 +1,18 @@
-"""One delivery worker per sink: a queue, retries with backoff, and a circuit breaker.
+"""One delivery worker per sink: a queue, a window of deliveries in flight, retries with
+backoff, and a circuit breaker.
 
 Each sink has its own worker (and its own HTTP client), so a sink that is down only
 holds up its own queue. The worker takes the next batch (one alert, or for Slack all that
-queued up since its last message), sends it, retries transient failures with backoff,
-and hands the outcome to ``settle`` (which records it, or dead-letters it) before it
-takes the next batch. So at most one batch per sink is ever in flight: a crash can resend
-that batch and nothing else.
+queued up since its last message) that may go (:mod:`services.dispatcher.window`: one
+alert per key at a time, in order) and starts its delivery, up to ``concurrency``
+deliveries at once (1 for a sink that asks for a pause between calls, such as Slack).
+Each delivery sends, retries transient failures with backoff, and hands the outcome to
+``settle`` (which records it, or dead-letters it) before its slot is free again. So at
+most ``concurrency`` batches per sink are ever in flight: a crash can resend those and
+nothing else. When the circuit is half-open, one delivery probes the sink and the others
+wait for its answer.
 
-On stop, a worker finishes the request it is waiting for, settles it, and returns; it
+On stop, a worker finishes the requests it is waiting for, settles them, and returns; it
 does not start new attempts. What it leaves unsettled is read again after a restart.
 
 The worker counts its sink's attempts, retries and outcomes in
@@ -32,6 +37,7 @@ from services.dispatcher.errors import DeliveryFailed
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.records import RECOVERY_KINDS, DeliveredIndex
 from services.dispatcher.sinks.base import Envelope, Receipt, Sink
+from services.dispatcher.window import Window
 
 __all__ = ["AlreadyDone", "Delivered", "GaveUp", "Job", "Origin", "Outcome", "SinkWorker"]
 
@@ -57,6 +63,10 @@ class Job:
     origin: Origin
     read_at: float  # monotonic time the alert was read: its retry budget starts here
     generation: int  # of its partition's assignment; a revoked partition's jobs are dropped
+
+    @property
+    def alert_id(self) -> str:
+        return self.alert.alert_id
 
     @property
     def subject(self) -> str | None:
@@ -98,6 +108,7 @@ class SinkWorker:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         metrics: DispatcherMetrics | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.sink = sink
         self._policy = policy
@@ -113,8 +124,19 @@ class SinkWorker:
         self._last_send: float | None = None
         self._last_error = "earlier failures"  # the sink's, for alerts its open circuit stops
         self._in_flight = 0  # jobs taken off the queue and not yet settled
+        # A sink that wants a pause between calls (Slack) gets one call at a time.
+        self._window: Window[Job] = Window(1 if sink.min_interval_s > 0 else concurrency)
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._failure: BaseException | None = None  # of a delivery task: a bug
+        self._probing = False  # a delivery is probing the half-open circuit
+        self._probe_over = asyncio.Event()
         self._metrics = metrics or DispatcherMetrics()
-        self._metrics.watch_sink(sink.name, circuit=self.circuit, pending=lambda: self.pending)
+        self._metrics.watch_sink(
+            sink.name,
+            circuit=self.circuit,
+            pending=lambda: self.pending,
+            in_flight=lambda: self.in_flight,
+        )
 
     @property
     def queued(self) -> int:
@@ -122,8 +144,18 @@ class SinkWorker:
 
     @property
     def pending(self) -> int:
-        """Jobs submitted and not yet settled: queued, or in the batch in flight."""
+        """Jobs submitted and not yet settled: queued, or in a batch in flight."""
         return len(self._queue) + self._in_flight
+
+    @property
+    def concurrency(self) -> int:
+        """How many deliveries this sink may have in flight at once."""
+        return self._window.size
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries (requests, with their retries) in flight now."""
+        return self._window.in_flight
 
     def circuit(self) -> BreakerState:
         """The sink's circuit state now."""
@@ -134,33 +166,73 @@ class SinkWorker:
         self._ready.set()
 
     def stop(self) -> None:
-        """Finish the request in flight, settle it, start nothing new."""
+        """Finish the requests in flight, settle them, start nothing new."""
         self._stopping.set()
         self._ready.set()
 
     async def run(self) -> None:
+        """Start deliveries until stopped; then wait for those in flight to settle (or,
+        if cancelled, cancel them: what they held stays unsettled)."""
+        try:
+            await self._dispatch()
+            await asyncio.gather(*self._deliveries)  # nothing new starts after _dispatch
+        finally:
+            for task in self._deliveries:
+                task.cancel()
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
+
+    async def _dispatch(self) -> None:
         name = self.sink.name
         while not self._stopping.is_set():
-            if not self._queue:
+            if self._failure is not None:
+                raise self._failure
+            if self._queue and not self._window.full:
+                try:
+                    await self._pace()
+                except _Stopped:
+                    return
+            pick = self._window.pick(
+                self._queue, self.sink.max_batch, current=self._is_current, settled=self._settled
+            )
+            if not pick:  # nothing queued, the window is full, or all wait for their key
                 self._ready.clear()
                 await self._ready.wait()
                 continue
-            try:
-                await self._pace()
-                batch, riders, done = self._take()
-                self._in_flight = len(batch) + len(riders) + len(done)
-                if done:
-                    self._metrics.count(name, "skipped_duplicate", len(done))
-                    await self._settle(name, done, AlreadyDone())
-                    self._in_flight -= len(done)
-                if batch:
-                    outcome = await self._deliver(batch)
-                    self._count(batch, riders, outcome)
-                    await self._settle(name, batch + riders, outcome)
-            except _Stopped:
-                return
-            finally:
-                self._in_flight = 0
+            if pick.done:
+                self._metrics.count(name, "skipped_duplicate", len(pick.done))
+                self._in_flight += len(pick.done)
+                try:
+                    await self._settle(name, pick.done, AlreadyDone())
+                finally:
+                    self._in_flight -= len(pick.done)
+            if pick.batch:
+                self._in_flight += len(pick.batch) + len(pick.riders)
+                task = asyncio.create_task(
+                    self._run_delivery(pick.batch, pick.riders), name=f"sink-{name}-delivery"
+                )
+                self._deliveries.add(task)
+                task.add_done_callback(self._delivery_ended)
+
+    def _settled(self, job: Job) -> bool:
+        return self._index.settled(job.alert_id, self.sink.name)
+
+    async def _run_delivery(self, batch: list[Job], riders: list[Job]) -> None:
+        """Deliver one batch and settle it; its window slot is free again after."""
+        try:
+            outcome = await self._deliver(batch)
+            self._count(batch, riders, outcome)
+            await self._settle(self.sink.name, batch + riders, outcome)
+        except _Stopped:
+            return
+        finally:
+            self._in_flight -= len(batch) + len(riders)
+            self._window.release(batch)
+
+    def _delivery_ended(self, task: asyncio.Task[None]) -> None:
+        self._deliveries.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
+        self._ready.set()
 
     def _count(self, batch: Sequence[Job], riders: Sequence[Job], outcome: Outcome) -> None:
         name = self.sink.name
@@ -170,27 +242,6 @@ class SinkWorker:
             self._metrics.delivered(name, read_at, outcome.receipt, self._clock())
         elif isinstance(outcome, GaveUp):
             self._metrics.count(name, "dead_lettered", len(batch))
-
-    def _take(self) -> tuple[list[Job], list[Job], list[Job]]:
-        """The next batch of distinct alerts, queued duplicates of them that ride along,
-        and jobs whose alert this sink already has a record of."""
-        batch: list[Job] = []
-        riders: list[Job] = []
-        done: list[Job] = []
-        ids: set[str] = set()
-        while self._queue and len(batch) < self.sink.max_batch:
-            job = self._queue.popleft()
-            if not self._is_current(job):
-                continue  # its partition went to another instance
-            alert_id = job.alert.alert_id
-            if alert_id in ids:
-                riders.append(job)
-            elif self._index.settled(alert_id, self.sink.name):
-                done.append(job)
-            else:
-                ids.add(alert_id)
-                batch.append(job)
-        return batch, riders, done
 
     def _envelope(self, job: Job) -> Envelope:
         if job.alert.kind not in RECOVERY_KINDS:
@@ -205,6 +256,7 @@ class SinkWorker:
         attempt = 0
         last = self._last_error
         while True:
+            await self._pace()
             now = self._clock()
             wait = self._breaker.wait_s(now)
             if wait > 0:
@@ -212,17 +264,24 @@ class SinkWorker:
                     return GaveUp(attempt, f"circuit open after repeated failures ({last})")
                 await self._sleep(wait)
                 continue
-            await self._pace()
+            probe = self._breaker.state(now) is BreakerState.HALF_OPEN
+            if probe:
+                if self._probing:  # another delivery probes the sink: wait for its answer
+                    await self._until(self._probe_over)
+                    continue
+                self._probing, self._probe_over = True, asyncio.Event()
             if attempt > 0:
                 self._metrics.count(name, "retried")
             attempt += 1
+            sent_at = self._clock()
             try:
                 receipt = await self.sink.send(envelopes, attempt)
             except DeliveryFailed as exc:
+                self._end_probe(probe)
                 self._last_send = self._clock()
                 self._metrics.attempt(name, exc)
                 last = self._last_error = exc.reason
-                decision = self._judge(exc, attempt, read_at)
+                decision = self._judge(exc, attempt, read_at, sent_at)
                 if isinstance(decision, GaveUp):
                     return decision
                 log.warning(
@@ -235,22 +294,33 @@ class SinkWorker:
                 await self._sleep(decision)
                 continue
             except asyncio.CancelledError:
+                self._end_probe(probe)
                 raise
             except Exception as exc:  # a bug in a sink must not stop its worker for good
+                self._end_probe(probe)
                 log.exception("sink %s: internal error while sending", name)
                 self._metrics.attempt(name, None)
                 return GaveUp(attempt, f"internal error in the sink: {type(exc).__name__}")
             self._last_send = self._clock()
             self._metrics.attempt(name, receipt)
             self._breaker.record_success()
+            self._end_probe(probe)
             return Delivered(attempt, receipt)
 
-    def _judge(self, exc: DeliveryFailed, attempt: int, read_at: float) -> GaveUp | float:
+    def _end_probe(self, probe: bool) -> None:
+        """The probe's answer is in (its caller judges it before anything else runs)."""
+        if probe:
+            self._probing = False
+            self._probe_over.set()
+
+    def _judge(
+        self, exc: DeliveryFailed, attempt: int, read_at: float, sent_at: float
+    ) -> GaveUp | float:
         """After a failure: give up, or the seconds to wait before the next attempt."""
         now = self._clock()
         if exc.sink_down:
             was = self._breaker.state(now)
-            self._breaker.record_failure(now)
+            self._breaker.record_failure(now, sent_at)
             opened = self._breaker.state(now) is BreakerState.OPEN
             if opened and was is not BreakerState.OPEN:
                 self._metrics.note_circuit_opened(self.sink.name)
@@ -290,6 +360,17 @@ class SinkWorker:
         except TimeoutError:
             return
         raise _Stopped
+
+    async def _until(self, event: asyncio.Event) -> None:
+        """Wait for ``event``, or raise :class:`_Stopped` as soon as the worker is told to stop."""
+        waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._stopping.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if self._stopping.is_set():
+            raise _Stopped
 
 
 class _Stopped(Exception):

@@ -15,6 +15,7 @@ starlette's stack by :class:`~services.receiver.direct.DirectRoutes`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -35,7 +36,7 @@ from services.receiver.delivery import Delivery, KafkaLink
 from services.receiver.direct import DirectRoutes, internal_error
 from services.receiver.endpoints import AppContext, Endpoint
 from services.receiver.errors import SpoolError
-from services.receiver.metrics import Metrics, MetricsMiddleware
+from services.receiver.metrics import Metrics, MetricsMiddleware, forget_dead_workers
 from services.receiver.producer import ProducerLink
 from services.receiver.responses import error_response
 from services.receiver.settings import ReceiverSettings
@@ -114,6 +115,7 @@ def create_app(
             max_message_bytes=settings.kafka_max_message_bytes,
         )
         await delivery.start()
+        refreshing = _refresh_shared_metrics(metrics)
         live.append(AppContext(settings, topics, delivery, metrics, clock))
         log.info(
             "receiver ready (pid %d): Kafka %s (%s), spool %s, topics prefixed %r",
@@ -128,6 +130,9 @@ def create_app(
         finally:
             await delivery.close(settings.shutdown_drain_s)
             live.clear()
+            if refreshing is not None:
+                refreshing.cancel()
+            metrics.close()
             log.info("receiver stopped")
 
     app = ReceiverApp(
@@ -140,6 +145,22 @@ def create_app(
     app.state.metrics = metrics
     app.state.context = context  # what the lifespan made: delivery, topics (for tests, tools)
     return app
+
+
+def _refresh_shared_metrics(metrics: Metrics) -> asyncio.Task[None] | None:
+    """With several workers: drop the live gauges of workers that died, and write this
+    one's every second, so that any worker's ``/metrics`` sums them all."""
+    if metrics.shared_dir is None:
+        return None
+    forget_dead_workers(metrics.shared_dir)
+    metrics.refresh()  # started: Kafka answered or not
+
+    async def every_second() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            metrics.refresh()
+
+    return asyncio.create_task(every_second(), name="shared-metrics")
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:

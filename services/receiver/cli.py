@@ -11,10 +11,14 @@ supervisor passes the signal to each and waits for them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import logging
 import os
 import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_arguments", "run", "worker_app"]
@@ -75,9 +79,10 @@ def run(args: argparse.Namespace) -> int:
         )
         # uvicorn's supervisor: one socket for all, a new worker for each that dies,
         # SIGTERM/SIGINT passed on to every worker.
-        uvicorn.run(
-            f"{__name__}:worker_app", factory=True, workers=settings.receiver_workers, **options
-        )
+        with shared_metrics_dir():
+            uvicorn.run(
+                f"{__name__}:worker_app", factory=True, workers=settings.receiver_workers, **options
+            )
         return 0
 
     from services.receiver.app import create_app
@@ -88,6 +93,29 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     server.run()
     return 0 if server.started else 1
+
+
+@contextlib.contextmanager
+def shared_metrics_dir() -> Iterator[Path]:
+    """Where the workers write their metrics (``PROMETHEUS_MULTIPROC_DIR``, set here for
+    them before they start): the variable's directory when it is set, emptied of an
+    earlier run's files, else a temporary one removed at the end."""
+    from services.receiver.metrics import MULTIPROC_ENV
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield directory
+        return
+    with tempfile.TemporaryDirectory(prefix="kitestream-receiver-metrics-") as made:
+        os.environ[MULTIPROC_ENV] = made
+        try:
+            yield Path(made)
+        finally:
+            del os.environ[MULTIPROC_ENV]
 
 
 def worker_app() -> Any:

@@ -7,7 +7,7 @@ can take more, and 503 otherwise (or while starting and stopping); its body says
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,9 +28,7 @@ async def readyz(_request: Request, context: AppContext) -> Response:
 
 
 async def metrics(_request: Request, context: AppContext) -> Response:
-    return Response(
-        generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST.split(";")[0]
-    )
+    return Response(context.metrics.exposition(), media_type=CONTENT_TYPE_LATEST.split(";")[0])
 
 
 _READINESS = {

@@ -4,19 +4,32 @@
 route template (``/webhooks/buildkite``, never a raw path: unknown paths count as
 ``unmatched``), so label values stay few whatever clients send. The ASGI middleware
 here records it for every route, including the ones other endpoints add later.
+
+With several workers (``--workers N``) the command sets ``PROMETHEUS_MULTIPROC_DIR``
+and each worker writes its values there (prometheus_client's multiprocess mode):
+``/metrics``, whichever worker answers it, is then the sum of every worker's counters
+and histograms (a dead worker's included, so totals never go back), the spool gauges
+summed over the live workers, the oldest spooled age their maximum and ``kafka_up``
+their minimum. Gauges are read from live state at each scrape in one process, and
+written every second (and at each scrape) by each worker when there are several.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["MULTIPROC_ENV", "Metrics", "MetricsMiddleware", "forget_dead_workers"]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -28,6 +41,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        # prometheus_client chose its value class at import, from the same variable
+        self.shared_dir = os.environ.get(MULTIPROC_ENV) or None
+        self._gauges: list[tuple[Gauge, Callable[[], float]]] = []
         r = self.registry
         self.requests = Counter(
             "kitestream_receiver_requests",
@@ -84,18 +100,28 @@ class Metrics:
             registry=r,
         )
         self.spool_bytes = Gauge(
-            "kitestream_receiver_spool_bytes", "Bytes spooled, not yet in Kafka.", registry=r
+            "kitestream_receiver_spool_bytes",
+            "Bytes spooled, not yet in Kafka.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.spool_records = Gauge(
-            "kitestream_receiver_spool_records", "Messages spooled, not yet in Kafka.", registry=r
+            "kitestream_receiver_spool_records",
+            "Messages spooled, not yet in Kafka.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.spool_age = Gauge(
             "kitestream_receiver_spool_oldest_age_seconds",
             "Age of the oldest message spooled and not yet in Kafka (0 when empty).",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.kafka_up = Gauge(
-            "kitestream_receiver_kafka_up", "1 when Kafka answered last time we asked.", registry=r
+            "kitestream_receiver_kafka_up",
+            "1 when Kafka answered last time we asked.",
+            registry=r,
+            multiprocess_mode="livemin",
         )
 
     def child(self, metric: Counter | Histogram, *labels: str) -> Any:
@@ -115,11 +141,58 @@ class Metrics:
         spool_age: Callable[[], float],
         kafka_up: Callable[[], float],
     ) -> None:
-        """Read the gauges from live state at scrape time."""
-        self.spool_bytes.set_function(spool_bytes)
-        self.spool_records.set_function(spool_records)
-        self.spool_age.set_function(spool_age)
-        self.kafka_up.set_function(kafka_up)
+        """Read the gauges from live state at scrape time (with several workers, at each
+        :meth:`refresh`)."""
+        self._gauges = [
+            (self.spool_bytes, spool_bytes),
+            (self.spool_records, spool_records),
+            (self.spool_age, spool_age),
+            (self.kafka_up, kafka_up),
+        ]
+        if self.shared_dir is None:
+            for gauge, read in self._gauges:
+                gauge.set_function(read)
+        else:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Write the gauges' live values where the other workers' scrapes read them."""
+        if self.shared_dir is not None:
+            for gauge, read in self._gauges:
+                gauge.set(read())
+
+    def exposition(self) -> bytes:
+        """The text ``/metrics`` answers: this process's metrics, or every worker's."""
+        if self.shared_dir is None:
+            return generate_latest(self.registry)
+        self.refresh()
+        every = CollectorRegistry()
+        MultiProcessCollector(every, path=self.shared_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(every)
+
+    def close(self) -> None:
+        """This worker stops: its live gauges leave the sums (its counters stay)."""
+        if self.shared_dir is not None:
+            mark_process_dead(os.getpid(), self.shared_dir)  # type: ignore[no-untyped-call]
+
+
+def forget_dead_workers(directory: str) -> None:
+    """Take the live gauges of workers that died without :meth:`Metrics.close` (SIGKILL)
+    out of the sums; their counters stay, so totals never go back."""
+    for path in Path(directory).glob("gauge_live*_*.db"):  # gauge_livesum_<pid>.db
+        pid = path.stem.rsplit("_", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            mark_process_dead(int(pid), directory)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class MetricsMiddleware:

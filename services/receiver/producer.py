@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -142,6 +143,7 @@ class ProducerLink:
         if producer is None or not self.ready:
             raise ProduceFailed("no working producer")
         futures: list[asyncio.Future[object]] = []
+        acked = False
         try:
             async with asyncio.timeout(deadline_s):
                 for message in messages:
@@ -152,18 +154,17 @@ class ProducerLink:
                     # At the deadline this cancels the delivery future, which aiokafka
                     # tolerates: it resolves only futures that are not done yet.
                     await future
+            acked = True
         except TimeoutError:
-            self._failed(futures)
+            self.failures += 1
             raise ProduceFailed(f"Kafka did not ack within {deadline_s:g}s") from None
         except KafkaError as exc:
-            self._failed(futures)
+            self.failures += 1
             raise self._classify(exc) from None
+        finally:
+            if not acked:  # failed, timed out or cancelled: nobody waits for these any more
+                _mark_seen(futures)
         self.failures, self.kafka_up = 0, True
-
-    def _failed(self, futures: list[asyncio.Future[object]]) -> None:
-        self.failures += 1
-        for future in futures:  # nobody waits for these any more; mark errors as seen
-            future.add_done_callback(_consume)
 
     def _classify(self, exc: BaseException | None) -> ProduceFailed:
         if isinstance(exc, _REJECTED):
@@ -233,11 +234,18 @@ class ProducerLink:
 
 
 def _fail_queued(producer: AIOKafkaProducer) -> None:
-    """Fail the batches a producer still queues, so that its stop() need not flush them."""
+    """Fail the batches a producer still queues, so that its stop() need not flush them.
+
+    Each batch's own futures (its delivery and its drain waiter) are awaited only by the
+    producer's sender, which is gone: their errors are marked seen here.
+    """
     accumulator = getattr(producer, "_message_accumulator", None)
-    if accumulator is not None:
-        with contextlib.suppress(Exception):
-            accumulator.fail_all(KafkaError("the producer was abandoned"))
+    if accumulator is None:
+        return
+    with contextlib.suppress(Exception):
+        batches = [*itertools.chain(*accumulator._batches.values(), accumulator._pending_batches)]
+        accumulator.fail_all(KafkaError("the producer was abandoned"))
+        _mark_seen([f for b in batches for f in (b.future, b._drain_waiter)])
 
 
 async def _dispose(producer: AIOKafkaProducer, timeout_s: float = 3.0) -> None:
@@ -246,6 +254,16 @@ async def _dispose(producer: AIOKafkaProducer, timeout_s: float = 3.0) -> None:
     with contextlib.suppress(KafkaError, OSError, TimeoutError):
         async with asyncio.timeout(timeout_s):
             await producer.stop()
+
+
+def _mark_seen(futures: list[asyncio.Future[object]]) -> None:
+    """Mark the errors of futures nobody awaits as seen, so that asyncio does not log
+    "Future exception was never retrieved" with a traceback whenever they are collected."""
+    for future in futures:
+        if future.done():
+            _consume(future)
+        else:
+            future.add_done_callback(_consume)
 
 
 def _consume(future: asyncio.Future[object]) -> None:

@@ -3,8 +3,9 @@
 The consumer decodes each record into :class:`~services.store.records.Row` s and adds
 them here; rows with the same primary key fold into one (see
 :mod:`services.store.statements`), day rollups add up, and the batch remembers the next
-offset of every partition it covers. Poison records count and are skipped, but their
-offsets still advance: they are written as read.
+offset of every partition it covers. Poison records (including numbers past their
+columns' range, :mod:`services.store.fits`) count and are skipped, but their offsets
+still advance: they are written as read.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from services.store import durations
 from services.store.fastresult import Execution
+from services.store.fits import check, int_bounds, without_nul
 from services.store.records import (
     DECODERS,
     Poison,
@@ -30,6 +32,8 @@ from services.store.records import (
 from services.store.statements import STATEMENTS
 
 __all__ = ["Batch", "add_day", "fold_day"]
+
+INT_BOUNDS = int_bounds({name: statement.table for name, statement in STATEMENTS.items()})
 
 TopicPartition = tuple[str, int]
 
@@ -84,11 +88,13 @@ class Batch:
         """Decode one record of ``topic`` (``base_topic``: its unprefixed name) into rows."""
         self.records += 1
         self.offsets[(topic, partition)] = offset + 1
+        value = without_nul(value)
         try:
             if base_topic == "tests.results":  # the bulk of every stream: folded in place
                 self._add_result(*read_result(value))
                 return
             rows = DECODERS[base_topic](value, key, self.policy)
+            check(rows, INT_BOUNDS)
         except Poison as exc:
             slot = (base_topic, exc.kind)
             self.poison[slot] += 1

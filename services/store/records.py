@@ -186,12 +186,13 @@ def read_result(raw: bytes | None) -> fastresult.Read:
     read = None if raw is None else fastresult.read(raw)
     if read is None:
         read = fastresult.from_model(_parse(TestResult, raw))
-    if not _INT64_MIN <= read[0].attempt <= _INT64_MAX:  # the model takes any int
-        raise Poison("schema", f"attempt {read[0].attempt} does not fit a 64-bit integer column")
+    if not _INT32_MIN <= read[0].attempt <= _INT32_MAX:  # the model takes any int
+        raise Poison("schema", f"attempt {read[0].attempt} does not fit a 32-bit integer column")
     return read
 
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# test_results.attempt is an Integer: 32 bits on PostgreSQL (see services.store.fits)
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
 def result_identity(result: Execution) -> tuple[str, dict[str, Any]]:

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 
 from services.common.kafka import make_consumer, make_producer, send_with_deadline
 from services.common.topics import Topic, Topics, TopicSpec, create_topics, topic_specs
+from services.dispatcher.deliverylog import delivered_topic_config, replay_horizon_s
 from services.quarantine.policy import AutoQuarantine
 from services.store.autoquarantine import due_changes
 from services.store.batch import Batch
@@ -112,9 +113,12 @@ class Store:
         self._next_auto = 0.0
 
     async def prepare_topics(self) -> None:
-        """Create the input topics that do not exist yet (the delivery records compacted)."""
-        delivered = TopicSpec(self.topics.name(DELIVERED_TOPIC), {"cleanup.policy": "compact"})
-        await create_topics(self.bootstrap_servers, topic_specs(self.topics, extra=[delivered]))
+        """Create the input topics that do not exist yet; the delivery records' as the
+        dispatcher makes it (compacted, kept as long as ``alerts`` keeps alerts)."""
+        await create_topics(self.bootstrap_servers, topic_specs(self.topics))
+        horizon = await replay_horizon_s(self.bootstrap_servers, self.topics.name(Topic.ALERTS))
+        delivered = TopicSpec(self.topics.name(DELIVERED_TOPIC), delivered_topic_config(horizon))
+        await create_topics(self.bootstrap_servers, [delivered])
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.prepare_topics()

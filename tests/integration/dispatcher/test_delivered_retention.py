@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -110,3 +111,45 @@ async def test_records_older_than_the_retention_are_not_loaded_at_start(
     # The 30-hour-old record was left out (its alert could no longer be on `alerts`), so
     # the alert, written again, is sent; the 20-hour-old one still stops a resend.
     assert sent == [old.alert_id, make_alert(3).alert_id]
+
+
+async def _topic_config(bootstrap: str, topic: str, names: tuple[str, ...]) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, dict.fromkeys(names))]
+        )
+    finally:
+        await admin.close()
+    entries = response.to_object()["resources"][0]["config_entries"]
+    return {e["config_names"]: e["config_value"] for e in entries if e["config_names"] in names}
+
+
+@pytest.mark.parametrize("made_before", [False, True], ids=["new-topic", "kept-for-good"])
+async def test_delivery_records_are_deleted_once_no_restart_can_read_their_alerts(
+    kafka_bootstrap: str,
+    kafka_topics: Topics,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    made_before: bool,
+) -> None:
+    alerts_config = {"retention.ms": str(24 * HOUR_MS), "segment.ms": str(HOUR_MS)}
+    await set_config(kafka_bootstrap, kafka_topics.name(Topic.ALERTS), alerts_config)
+    delivered = kafka_topics.internal("dispatcher-delivered")
+    if made_before:  # by a dispatcher from before records expired
+        await create_topics(kafka_bootstrap, [TopicSpec(delivered, {"cleanup.policy": "compact"})])
+    routes: dict[str, Any] = {"sinks": {"log": {"type": "log"}}, "routes": [{"to": "log"}]}
+    settings = settings_for(kafka_bootstrap, kafka_topics, routes, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="services.dispatcher.service"):
+        async with dispatching(settings, {}):
+            pass
+    config = await _topic_config(kafka_bootstrap, delivered, ("cleanup.policy", "retention.ms"))
+    warned = [r.getMessage() for r in caplog.records if "keeps delivery records" in r.getMessage()]
+    if made_before:  # left as it is, with the command that bounds it
+        assert config["cleanup.policy"] == "compact"
+        assert len(warned) == 1
+        assert "cleanup.policy=[compact,delete],retention.ms=93600000" in warned[0]
+    else:  # the alerts' 24 h + a 1 h segment + the broker's check margin
+        assert config == {"cleanup.policy": "compact,delete", "retention.ms": str(26 * HOUR_MS)}
+        assert warned == []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.topics import Topics
 from services.receiver.signature import sign
@@ -40,9 +41,9 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-async def _post_many(url: str, first: int, count: int) -> list[str]:
+async def _post_many(url: str, first: int, count: int, delivery: str = "spool") -> list[str]:
     """``count`` signed webhooks, each on a new connection (so that both workers get
-    some); the event ids of the 202s, all of which must say ``spool``."""
+    some); the event ids of the 202s, all of which must say ``delivery``."""
     accepted = []
     for n in range(first, first + count):
         body = orjson.dumps(build_webhook(build_id=f"build-{n:04d}", number=n))
@@ -57,7 +58,7 @@ async def _post_many(url: str, first: int, count: int) -> list[str]:
                 },
             )
         assert response.status_code == 202, response.text
-        assert response.json()["delivery"] == "spool"
+        assert response.json()["delivery"] == delivery
         accepted.append(response.json()["event_id"])
     return accepted
 
@@ -125,3 +126,74 @@ async def test_a_killed_worker_loses_nothing_it_acknowledged(
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log.read_text()
+
+
+def _sample(text: str, name: str, **labels: str) -> float | None:
+    """One sample's value from a Prometheus text exposition (None when absent)."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
+
+
+async def test_any_worker_answers_metrics_for_all_of_them(
+    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
+) -> None:
+    """Requests one worker answered are in the counts the other one serves, gauges are
+    combined over the live workers, and a killed worker's counts stay."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "receiver.log"
+    spool = tmp_path / "spool"
+    slots = [spool / "0", spool / "1"]
+    shared = tmp_path / "metrics"
+    env = receiver_process_env(
+        kafka_bootstrap,
+        kafka_topics,
+        spool,
+        {"KITESTREAM_BUILDKITE_TOKENS": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(shared)},
+    )
+    shared.mkdir()
+    (shared / "counter_1.db").write_bytes(b"a stale file of an earlier run")
+    accepted = "kitestream_receiver_requests_total"
+    webhook = {"route": "/webhooks/buildkite", "method": "POST", "status": "202"}
+
+    def scrape() -> str:
+        return httpx.get(f"{url}/metrics", timeout=10).text
+
+    proc = start_receiver(env, port, log, "--workers", "2")
+    try:
+        await asyncio.to_thread(wait_until_up, url, proc, log, "/readyz")
+        await asyncio.to_thread(
+            _wait_for,
+            lambda: all((s / "LOCK").exists() and _owner(s) for s in slots),
+            "both workers start",
+        )
+        first, second = (_owner(s) for s in slots)
+        os.kill(second, signal.SIGSTOP)  # every connection goes to the first worker
+        try:
+            await _post_many(url, 0, 12, delivery="kafka")
+        finally:
+            os.kill(second, signal.SIGCONT)
+        os.kill(first, signal.SIGSTOP)  # and the scrape to the second
+        try:
+            text = await asyncio.to_thread(scrape)
+        finally:
+            os.kill(first, signal.SIGCONT)
+        assert _sample(text, accepted, **webhook) == 12
+        assert _sample(text, "kitestream_receiver_kafka_up") == 1
+        assert _sample(text, "kitestream_receiver_spool_records") == 0
+
+        os.kill(first, signal.SIGKILL)  # its counts stay; a new worker takes its place
+        await asyncio.to_thread(
+            _wait_for, lambda: _owner(slots[0]) not in (first, 0), "a new worker starts"
+        )
+        await asyncio.to_thread(wait_until_up, url, proc, log, "/readyz")
+        await _post_many(url, 12, 3, delivery="kafka")
+        assert _sample(await asyncio.to_thread(scrape), accepted, **webhook) == 15
+        assert not (shared / "counter_1.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    assert "Traceback" not in log.read_text(), log.read_text()

@@ -15,7 +15,7 @@ from services.store.prune import Retention
 from services.store.records import Policy
 from services.store.service import Store
 from tests.integration.store.tables_io import produce, snapshot, wait_for_offsets
-from tests.store_stream import T0, stream
+from tests.store_stream import T0, Message, build_event, job_event, raw, stream
 
 CHARGE = "payments-pytest/tests.test_pay/test_charge/tests/test_pay.py"
 REFUND = "payments-pytest/tests.test_pay/test_refund/tests/test_pay.py"
@@ -168,6 +168,40 @@ async def test_poison_records_are_skipped_counted_and_logged_once_per_kind(
     assert sample(name, {"topic": "buildkite.builds", "kind": "schema"}) == 1
     warnings = [r for r in caplog.records if "unreadable" in r.getMessage()]
     assert len(warnings) == 3
+
+
+async def test_values_no_database_column_takes_are_poison_or_kept_readable_not_a_stuck_batch(
+    engine: Engine, kafka_bootstrap: str, kafka_topics: Topics
+) -> None:
+    """Numbers past the columns' range (a 32-bit ``number`` on PostgreSQL, any 64-bit
+    column) are poison on both databases; text with NUL characters, which PostgreSQL's
+    text refuses, is kept with each NUL as U+FFFD. Neither stops the store."""
+    huge = raw(build_event("b-huge", 1234567, "passed", 2)).replace(
+        b'"number":1234567',
+        b'"number":%d' % 2**70,  # past what orjson writes
+    )
+    event = build_event("b-nul", 7, "failed", 4)
+    nul = event.model_copy(
+        update={"build": event.build.model_copy(update={"message": "fix\x00 the \x00parser"})}
+    )
+    messages: list[Message] = [
+        ("buildkite.builds", b"p", build_event("b-wide", 2**31, "passed", 1)),
+        ("buildkite.builds", b"p", huge),
+        ("buildkite.jobs", b"p", job_event("j-wide", "b-1", 1, "passed", 3, retries_count=2**31)),
+        ("buildkite.builds", b"p", nul),
+        *(m for m in stream() if m[0] == "alerts"),
+    ]
+    total = await produce(kafka_bootstrap, kafka_topics, messages)
+    store = _store(engine, kafka_bootstrap, kafka_topics)
+    await _run_store(store, engine, total)
+    stored = snapshot(engine)
+    assert [row["alert_id"] for row in stored["alerts"]] == ["a1", "a2"]
+    assert _pick(stored["builds"], "id", "message") == [("b-nul", "fix\ufffd the \ufffdparser")]
+    assert stored["jobs"] == []
+    sample = store.metrics.registry.get_sample_value
+    name = "kitestream_store_poison_records_total"
+    assert sample(name, {"topic": "buildkite.builds", "kind": "schema"}) == 2
+    assert sample(name, {"topic": "buildkite.jobs", "kind": "schema"}) == 1
 
 
 async def test_a_restarted_store_reads_on_from_the_offsets_in_the_database(

@@ -44,3 +44,15 @@ def test_a_failed_probe_reopens_it_for_twice_as_long_up_to_the_maximum() -> None
     breaker.record_success()
     breaker.record_failure(500)
     assert breaker.wait_s(500) == 30  # back to the base cooldown
+
+
+def test_failures_of_requests_sent_before_it_opened_do_not_count_as_failed_probes() -> None:
+    breaker = CircuitBreaker(threshold=2, cooldown_s=30)
+    breaker.record_failure(10, sent_at=9)
+    breaker.record_failure(11, sent_at=9)  # opens at 11
+    breaker.record_failure(12, sent_at=9)  # sent with the others, answered later
+    breaker.record_failure(40, sent_at=10)
+    assert breaker.wait_s(12) == 29
+    assert breaker.state(41) is BreakerState.HALF_OPEN  # still the first cooldown
+    breaker.record_failure(42, sent_at=41)  # the probe, sent after it opened
+    assert breaker.wait_s(42) == 60

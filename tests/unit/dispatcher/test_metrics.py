@@ -261,3 +261,30 @@ def test_two_metrics_objects_do_not_share_a_registry() -> None:
     first.alert_consumed()
     assert sample(first, "kitestream_dispatcher_alerts_consumed_total") == 1
     assert sample(second, "kitestream_dispatcher_alerts_consumed_total") == 0
+
+
+async def test_deliveries_in_flight_fill_the_window_and_the_rest_stay_pending() -> None:
+    metrics = DispatcherMetrics()
+    gate = asyncio.Event()
+    sink = ScriptedSink([Receipt("HTTP 200", status=200)], gate=gate)
+    alerts = [make_alert(n) for n in range(10, 15)]
+    async with running_worker(
+        sink, policy=QUICK, clock=Clock(110.0), metrics=metrics, concurrency=3
+    ) as (worker, settled):
+        for alert in alerts:
+            worker.submit(make_job(alert, read_at=100.0))  # no key: no order among them
+        async with asyncio.timeout(10):
+            while worker.queued > 2:  # noqa: ASYNC110 - until the window is full
+                await asyncio.sleep(0.001)
+        await asyncio.sleep(0.01)  # nothing more starts while the window is full
+        during = (
+            sample(metrics, "kitestream_dispatcher_sink_in_flight", sink="hook"),
+            sample(metrics, "kitestream_dispatcher_pending_alerts", sink="hook"),
+            worker.queued,
+        )
+        gate.set()
+        await settled.wait(len(alerts))
+        after = sample(metrics, "kitestream_dispatcher_sink_in_flight", sink="hook")
+    assert during == (3.0, 5.0, 2)
+    assert after == 0
+    assert deliveries(metrics)["delivered"] == 5

@@ -67,6 +67,7 @@ async def running_worker(
     index: DeliveredIndex | None = None,
     clock: Callable[[], float] = time.monotonic,
     metrics: DispatcherMetrics | None = None,
+    concurrency: int = 1,
 ) -> AsyncIterator[tuple[SinkWorker, Settlements]]:
     """``sink``'s worker running in a task; stopped, and the sink closed, on the way out."""
     settlements = Settlements(index or DeliveredIndex())
@@ -78,6 +79,7 @@ async def running_worker(
         settle=settlements,
         clock=clock,
         metrics=metrics,
+        concurrency=concurrency,
     )
     task = asyncio.create_task(worker.run())
     try:

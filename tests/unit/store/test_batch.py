@@ -4,6 +4,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from services.store.batch import Batch
 from services.store.records import Row
 from services.store.statements import STATEMENTS
@@ -108,9 +110,34 @@ def test_an_episode_keeps_the_first_recovery_it_was_given() -> None:
     assert batch.rows["flaky_episodes"][("k", T)]["recovered_at"] == T + timedelta(1)
 
 
-def test_an_attempt_too_big_for_the_database_is_poison_not_a_failed_batch() -> None:
-    value = raw(result(1, "t", "failed", 0)).replace(b'"attempt":1', b'"attempt":' + b"9" * 25)
+@pytest.mark.parametrize("attempt", [b"9" * 25, str(2**31).encode(), str(-(2**31) - 1).encode()])
+def test_an_attempt_too_big_for_the_database_is_poison_not_a_failed_batch(attempt: bytes) -> None:
+    value = raw(result(1, "t", "failed", 0)).replace(b'"attempt":1', b'"attempt":' + attempt)
     batch = _batch([("tests.results", b"s", value)])
     assert batch.poison == {("tests.results", "schema"): 1}
     assert "test_results" not in batch.rows
     assert batch.offsets == {("tests.results", 0): 1}
+
+
+def test_the_largest_attempt_every_database_takes_is_kept() -> None:
+    value = raw(result(1, "t", "failed", 0)).replace(b'"attempt":1', b'"attempt":%d' % (2**31 - 1))
+    batch = _batch([("tests.results", b"s", value)])
+    assert not batch.poison
+    assert [row["attempt"] for row in batch.rows["test_results"].values()] == [2**31 - 1]
+
+
+def test_a_record_with_a_number_past_its_column_adds_none_of_its_rows() -> None:
+    wide = build_event("b", 2**31, "passed", 5).to_json()
+    batch = _batch([("buildkite.builds", b"p", wide)])
+    assert batch.poison == {("buildkite.builds", "schema"): 1}
+    assert batch.rows == {}  # not even its pipeline's row
+    assert "builds.number = 2147483648" in batch.first_poison[("buildkite.builds", "schema")]
+
+
+def test_nul_characters_in_a_test_result_are_kept_as_replacement_characters() -> None:
+    value = raw(result(1, "t", "failed", 0)).replace(b'"name":"t"', b'"name":"t\\u0000x"')
+    batch = _batch([("tests.results", b"s", value)])
+    assert not batch.poison
+    (day,) = batch.rows["test_days"]
+    assert "/t\ufffdx" in day[0]
+    assert "\x00" not in day[0]

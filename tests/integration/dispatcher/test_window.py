@@ -1,0 +1,185 @@
+"""Several deliveries in flight per sink, against real HTTP servers and the real broker:
+a slow sink is sent to concurrently (one alert per key at a time, in order), a failing
+sink neither stalls it nor loses alerts, a retried alert does not hold up the others,
+and a half-open circuit lets one probe through."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from schemas.deadletter import DeadLetter
+from services.common.topics import Topic, Topics
+from services.dispatcher.backoff import RetryPolicy
+from services.dispatcher.breaker import CircuitBreaker
+from services.dispatcher.records import DeliveryRecord
+from services.dispatcher.service import DELIVERED_TOPIC
+from services.dispatcher.worker import Delivered
+from tests.integration.dispatcher.harness import make_sink
+from tests.integration.dispatcher.kafka_helpers import (
+    committed_offsets,
+    dispatching,
+    produce,
+    settings_for,
+)
+from tests.integration.dispatcher.recorder import Received, RecordingServer, Reply
+from tests.kafka_io import read_topic
+from tests.unit.dispatcher.factories import make_alert, make_job
+from tests.unit.dispatcher.workers import running_worker
+
+ENV = {"SECRET": "s3cret"}
+HOOK = {"type": "webhook", "url_env": "URL", "secret_env": "SECRET", "allow_private": True}
+
+
+def webhook(url: str) -> dict[str, Any]:
+    return {"type": "webhook", "url": url, "secret_env": "SECRET", "allow_private": True}
+
+
+class SlowSink:
+    """Answers 200 after ``delay_s``, and notes how many requests it held at once,
+    overall and per alert service (the alerts' Kafka key here)."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self._lock = threading.Lock()
+        self._active: Counter[str] = Counter()
+        self.peak = 0
+        self.peak_per_key = 0
+
+    def __call__(self, request: Received, n: int) -> Reply:
+        key = str(request.json()["service"])
+        with self._lock:
+            self._active[key] += 1
+            self.peak = max(self.peak, sum(self._active.values()))
+            self.peak_per_key = max(self.peak_per_key, self._active[key])
+        time.sleep(self.delay_s)
+        with self._lock:
+            self._active[key] -= 1
+        return Reply(200, b"ok")
+
+
+async def test_a_slow_sink_gets_concurrent_deliveries_while_a_failing_one_dead_letters(
+    kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
+) -> None:
+    window, delay_s = 6, 0.25
+    # 12 services, two alerts each: alerts of one service must not overlap at a sink.
+    alerts = [make_alert(n, service=f"svc-{n % 12}") for n in range(24)]
+    slow = SlowSink(delay_s)
+    with RecordingServer(slow) as good, RecordingServer(lambda r, n: Reply(503, b"down")) as bad:
+        routes = {
+            "sinks": {"slow": webhook(good.url()), "broken": webhook(bad.url())},
+            "routes": [{"to": ["slow", "broken"]}],
+        }
+        settings = settings_for(
+            kafka_bootstrap,
+            kafka_topics,
+            routes,
+            tmp_path,
+            sink_concurrency=window,
+            breaker_cooldown_s=0.2,
+            give_up_after_s=3,
+        )
+        alerts_topic = kafka_topics.name(Topic.ALERTS)
+        async with dispatching(settings, ENV) as dispatcher:
+            await produce(kafka_bootstrap, alerts_topic, [(a.service, a.to_json()) for a in alerts])
+            await good.wait_for(lambda got: len(got) >= len(alerts), timeout_s=60)
+            dead = await read_topic(
+                kafka_bootstrap, kafka_topics.name(Topic.DLQ), len(alerts), timeout_s=60
+            )
+            records = await read_topic(
+                kafka_bootstrap, kafka_topics.internal(DELIVERED_TOPIC), 2 * len(alerts)
+            )
+            metric = dispatcher.metrics.registry.get_sample_value
+            delivered = metric(
+                "kitestream_dispatcher_deliveries_total", {"sink": "slow", "outcome": "delivered"}
+            )
+            gave_up = metric(
+                "kitestream_dispatcher_deliveries_total",
+                {"sink": "broken", "outcome": "dead_lettered"},
+            )
+    received = good.received
+    assert sorted(r.headers["idempotency-key"] for r in received) == sorted(
+        a.alert_id for a in alerts
+    )
+    assert 2 <= slow.peak <= window  # concurrent, within the window
+    assert slow.peak_per_key == 1  # one alert per key at a time ...
+    order: dict[str, list[str]] = defaultdict(list)
+    for request in received:
+        order[str(request.json()["service"])].append(request.headers["idempotency-key"])
+    for service, sent in order.items():  # ... in the order read
+        assert sent == [a.alert_id for a in alerts if a.service == service]
+    span = received[-1].at - received[0].at
+    assert span < len(alerts) * delay_s * 0.75  # one at a time takes 6 s and more
+
+    letters = [DeadLetter.model_validate_json(value or b"") for _, value in dead]
+    assert sorted(orjson.loads(d.value or "{}")["alert_id"] for d in letters) == sorted(
+        a.alert_id for a in alerts
+    )
+    assert all(d.error.startswith("sink broken: ") for d in letters)
+    outcomes = Counter(
+        (r.sink, r.outcome)
+        for r in (DeliveryRecord.model_validate_json(v or b"") for _, v in records)
+    )
+    assert outcomes == {("slow", "delivered"): 24, ("broken", "dead_lettered"): 24}
+    assert delivered == 24
+    assert gave_up == 24
+    committed = await committed_offsets(kafka_bootstrap, kafka_topics, settings.consumer_group)
+    assert sum(committed.values()) == len(alerts)  # every alert settled on both sinks
+
+
+async def test_an_alert_being_retried_does_not_hold_up_the_rest_of_the_window() -> None:
+    alerts = [make_alert(n, service=f"svc-{n}") for n in range(6)]
+    late = alerts[0].alert_id
+    refused: list[str] = []
+
+    def answer(request: Received, n: int) -> Reply:
+        if request.headers["idempotency-key"] == late and not refused:
+            refused.append(late)
+            return Reply(429, b"slow down", headers=(("Retry-After", "1"),))
+        return Reply(200, b"ok", delay_s=0.05)
+
+    with RecordingServer(answer) as server:
+        sink = make_sink(HOOK, {"URL": server.url(), "SECRET": "s3cret"})
+        async with running_worker(sink, concurrency=2) as (worker, settled):
+            for alert in alerts:
+                worker.submit(make_job(alert, key=alert.service))
+            outcomes = await settled.wait(len(alerts))
+    assert settled.settled_ids()[-1] == late  # the others went past it meanwhile
+    assert all(isinstance(o, Delivered) for o in outcomes)
+    assert Counter(r.headers["idempotency-key"] for r in server.received)[late] == 2
+
+
+async def test_a_half_open_circuit_lets_one_delivery_probe_while_the_others_wait() -> None:
+    window, cooldown_s = 6, 0.3
+    alerts = [make_alert(n, service=f"svc-{n}") for n in range(window)]
+
+    def answer(request: Received, n: int) -> Reply:
+        # The first wave fails, and so do the first two probes; then the sink is back.
+        return Reply(503, b"down", delay_s=0.05) if n < window + 2 else Reply(200, b"ok")
+
+    with RecordingServer(answer) as server:
+        sink = make_sink(HOOK, {"URL": server.url(), "SECRET": "s3cret"})
+        patient = RetryPolicy(max_attempts=50, base_s=0.01, cap_s=0.02, give_up_after_s=60)
+        breaker = CircuitBreaker(threshold=2, cooldown_s=cooldown_s)
+        async with running_worker(sink, policy=patient, breaker=breaker, concurrency=window) as (
+            worker,
+            settled,
+        ):
+            for alert in alerts:
+                worker.submit(make_job(alert, key=alert.service))
+            outcomes = await settled.wait(len(alerts), timeout_s=30)
+    got = server.received
+    assert all(isinstance(o, Delivered) for o in outcomes)
+    # The wave, then one probe per cooldown (a single request each time), then the rest.
+    assert len(got) == window + 3 + (window - 1)
+    wave_end, probes = got[window - 1].at, [r.at for r in got[window : window + 3]]
+    assert probes[0] - wave_end >= cooldown_s * 0.9
+    # The failures of the wave, answered after the circuit opened, are not failed
+    # probes: the pause after the first probe is twice the cooldown, not 2 ** window.
+    assert 2 * cooldown_s * 0.9 <= probes[1] - probes[0] < 6 * cooldown_s
+    assert probes[2] - probes[1] >= 4 * cooldown_s * 0.9
