@@ -308,14 +308,11 @@ def server(
     else:
         argv = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
         argv += ["--loop", loop, "--http", http]
-    proc = subprocess.Popen(
-        argv,
-        env={
-            **env,
-            "KITESTREAM_LINGER_MS": over.get("linger_ms", str(args.linger_ms)),
-            "KITESTREAM_LOG_LEVEL": "WARNING",
-        },
-    )
+    child_env = {**env, "KITESTREAM_LOG_LEVEL": "WARNING"}
+    linger = over.get("linger_ms", None if args.linger_ms is None else str(args.linger_ms))
+    if linger is not None:  # else the receiver's own default (KITESTREAM_LINGER_MS, 0)
+        child_env["KITESTREAM_LINGER_MS"] = linger
+    proc = subprocess.Popen(argv, env=child_env)
     try:
         _wait_listening(port, proc)
         yield port, proc.pid
@@ -459,7 +456,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop requests/s")
     parser.add_argument("--loop", default="uvloop", choices=["uvloop", "asyncio"])
     parser.add_argument("--http", default="httptools", choices=["httptools", "h11"])
-    parser.add_argument("--linger-ms", type=int, default=5, help="producer linger_ms")
+    parser.add_argument(
+        "--linger-ms",
+        type=int,
+        default=None,
+        help="producer linger_ms (default: the receiver's own, as it ships: 0)",
+    )
     parser.add_argument("--matrix", action="store_true", help="also try other loops and lingers")
     parser.add_argument(
         "--workers",

@@ -50,6 +50,12 @@ BENCHMARKS: dict[str, Benchmark] = {
             quick=("--duration", "1", "--warmup", "0.2", "--rate", "50", "--concurrency", "4"),
         ),
         Benchmark(
+            "receiver_path",
+            "the receiver's request path in-process (acks at once): CPU per request (no Kafka)",
+            kafka=False,
+            quick=("--count", "300", "--rounds", "1"),
+        ),
+        Benchmark(
             "flakiness",
             "the flakiness processor's results/s and memory, against a bare consume loop",
             kafka=True,

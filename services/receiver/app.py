@@ -8,7 +8,9 @@ producer of the process (:func:`producer_link` unless given) and the spool drain
 takes in time, flushes and closes. Other makers run the same app without a broker
 (the unit tests of its refusals). Routes, ``/openapi.json`` included, are assembled
 by :func:`services.receiver.routes.routes` from a list of
-:class:`~services.receiver.endpoints.Endpoint` (``routes.ENDPOINTS`` unless given).
+:class:`~services.receiver.endpoints.Endpoint` (``routes.ENDPOINTS`` unless given);
+endpoints with a ``direct`` handler (the Buildkite webhook) are answered before
+starlette's stack by :class:`~services.receiver.direct.DirectRoutes`.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from services.common.topics import Topics
 from services.ingest.errors import Unavailable
 from services.receiver import routes
 from services.receiver.delivery import Delivery, KafkaLink
+from services.receiver.direct import DirectRoutes, internal_error
 from services.receiver.endpoints import AppContext, Endpoint
 from services.receiver.errors import SpoolError
 from services.receiver.metrics import Metrics, MetricsMiddleware, forget_dead_workers
@@ -39,7 +43,7 @@ from services.receiver.settings import ReceiverSettings
 from services.receiver.spool import Spool
 from services.receiver.workers import adopt_leftovers, leftover_dirs, open_worker_spool
 
-__all__ = ["create_app", "open_spool", "producer_link"]
+__all__ = ["ReceiverApp", "create_app", "open_spool", "producer_link"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,19 @@ def producer_link(settings: ReceiverSettings, metrics: Metrics) -> ProducerLink:
     )
 
 
+class ReceiverApp(Starlette):
+    """Starlette, with the direct routes answered before its middleware and router."""
+
+    direct: DirectRoutes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.direct.match(scope)
+        if route is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await route(scope, receive, send)
+
+
 def create_app(
     settings: ReceiverSettings,
     *,
@@ -69,7 +86,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     spool: Callable[[ReceiverSettings], Spool] = open_spool,
     link: Callable[[ReceiverSettings, Metrics], KafkaLink] = producer_link,
-) -> Starlette:
+) -> ReceiverApp:
     """The receiver app. ``clock`` (wall-clock seconds) is for tests; ``spool`` and
     ``link`` make the spool and the Kafka link in the lifespan, once per start."""
     metrics = Metrics()
@@ -118,12 +135,13 @@ def create_app(
             metrics.close()
             log.info("receiver stopped")
 
-    app = Starlette(
+    app = ReceiverApp(
         routes=routes.routes(endpoints, context, metrics),
         lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
+    app.direct = DirectRoutes(endpoints, context, metrics)
     app.state.metrics = metrics
     app.state.context = context  # what the lifespan made: delivery, topics (for tests, tools)
     return app
@@ -152,5 +170,4 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.error("unexpected error on %s %s: %r", request.method, request.url.path, exc)
-    return error_response(500, "internal", "unexpected error; see the receiver's log")
+    return internal_error(request.method, request.url.path, exc)

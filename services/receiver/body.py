@@ -23,7 +23,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 
 from services.ingest.errors import (
     MalformedBody,
@@ -32,6 +32,7 @@ from services.ingest.errors import (
     UnsupportedMedia,
 )
 from services.ingest.request import JSON_TYPES, check_media_type, gunzip, load_json
+from services.receiver.endpoints import Incoming
 from services.receiver.settings import ReceiverSettings
 
 __all__ = ["BodyLimits", "json_limits", "read_body", "read_json"]
@@ -58,7 +59,7 @@ def json_limits(settings: ReceiverSettings) -> BodyLimits:
     )
 
 
-async def read_body(request: Request, limits: BodyLimits) -> bytes:
+async def read_body(request: Incoming, limits: BodyLimits) -> bytes:
     """The raw (decompressed) body, with every limit of ``limits`` applied."""
     check_media_type(request.headers.get("content-type"), limits.media_types)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
@@ -93,7 +94,7 @@ async def read_body(request: Request, limits: BodyLimits) -> bytes:
     return gunzip(raw, limits.max_bytes) if encoding == "gzip" else raw
 
 
-async def read_json(request: Request, limits: BodyLimits) -> tuple[bytes, Any]:
+async def read_json(request: Incoming, limits: BodyLimits) -> tuple[bytes, Any]:
     """The raw body (for signatures) and its parsed JSON value."""
     raw = await read_body(request, limits)
     return raw, load_json(raw, "body", limits.max_depth)
