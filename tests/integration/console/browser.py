@@ -16,12 +16,17 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
 
 __all__ = [
     "ARTIFACTS",
     "CHROMEDRIVER",
     "chromium",
+    "click_to_next_page",
     "console_errors",
     "needs_chromium",
     "screenshot",
@@ -76,3 +81,20 @@ def console_errors(driver: webdriver.Chrome) -> list[str]:
     """What the page logged at error level since the last call."""
     entries: list[dict[str, object]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
     return [str(e["message"]) for e in entries if e.get("level") == "SEVERE"]
+
+
+def click_to_next_page(driver: WebDriver, element: WebElement, timeout_s: float = 20) -> None:
+    """Click a link or a form's button and wait until the page it leads to has loaded.
+
+    The old document is marked and the wait is for a loaded document without the mark,
+    asked again on any driver error: mid-navigation, chromedriver can answer a question
+    about the old page with "Node with given id does not belong to the document" instead
+    of the stale-element error that ``staleness_of`` expects, which failed a test once.
+    """
+    driver.execute_script("window.kitestreamOldPage = true")
+    element.click()
+    WebDriverWait(driver, timeout_s, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return window.kitestreamOldPage !== true && document.readyState === 'complete'"
+        )
+    )

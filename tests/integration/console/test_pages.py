@@ -14,10 +14,14 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
-from tests.integration.console.browser import console_errors, needs_chromium, screenshot
+from tests.integration.console.browser import (
+    click_to_next_page,
+    console_errors,
+    needs_chromium,
+    screenshot,
+)
 from tests.integration.console.conftest import SCRIPT_KEY, SCRIPT_NAME
 
 pytestmark = [pytest.mark.integration, needs_chromium]
@@ -32,12 +36,7 @@ def _open(driver: WebDriver, url: str) -> None:
 
 def _go(driver: WebDriver, element: WebElement) -> None:
     """Click a link or button and wait for the page it leads to."""
-    before = driver.find_element(By.TAG_NAME, "html")
-    element.click()
-    WebDriverWait(driver, 20).until(staleness_of(before))
-    WebDriverWait(driver, 20).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
+    click_to_next_page(driver, element)
 
 
 def _texts(driver: WebDriver, css: str) -> list[str]:

@@ -10,10 +10,15 @@ from urllib.parse import quote
 
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.integration.console.browser import chromium, console_errors, needs_chromium, screenshot
+from tests.integration.console.browser import (
+    chromium,
+    click_to_next_page,
+    console_errors,
+    needs_chromium,
+    screenshot,
+)
 from tests.integration.quarantine.conftest import READ_TOKEN, WRITE_TOKEN, Stack, stack
 from tests.unit.api.rows import add_test, store_engine
 
@@ -31,9 +36,9 @@ def _submit(browser: Chrome, button: str, token: str, **fields: str) -> str:
         box.clear()
         box.send_keys(value)
     browser.find_element(By.CSS_SELECTOR, "#quarantine-form input[name=token]").send_keys(token)
-    before = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, f"#quarantine-form button[value={button}]").click()
-    WebDriverWait(browser, 20).until(staleness_of(before))
+    click_to_next_page(
+        browser, browser.find_element(By.CSS_SELECTOR, f"#quarantine-form button[value={button}]")
+    )
     return browser.find_element(By.ID, "quarantine-note").text
 
 
