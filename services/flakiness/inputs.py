@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import orjson
@@ -32,9 +32,13 @@ __all__ = [
     "pipeline_from_url",
 ]
 
-_MAX_ATTEMPT = 1 << 64  # orjson reads larger integers as floats (not an attempt number)
+# Final: compiled, these are C statics rather than a module dictionary lookup per use
+_MAX_ATTEMPT: Final = 1 << 64  # orjson reads larger integers as floats (not an attempt number)
 
-_new = tuple.__new__
+_new: Final = tuple.__new__
+_decode: Final = RESULT.decode  # bound once: no method lookup per result
+_TestSubject: Final = TestSubject
+_Execution: Final = Execution
 _BUILD_URL = re.compile(r"^https?://[^/]+/(?P<org>[^/]+)/(?P<pipeline>[^/]+)/builds/(?P<n>\d+)")
 
 
@@ -160,7 +164,7 @@ def from_result_value(
     """A ``tests.results`` value (its bytes) as an execution: :func:`from_test_result`
     of the decoded value, faster for a value of the usual shape (``resultshape``)."""
     try:
-        data = RESULT.decode(value)
+        data = _decode(value)
     except msgspec.MsgspecError:  # another shape: the tolerant path judges it
         return from_test_result(json_object(value), default_branches, last)
     result = data.result
@@ -187,9 +191,9 @@ def from_result_value(
     if attempt is None or attempt < 1 or attempt >= _MAX_ATTEMPT:
         attempt = 1
     subject = _new(
-        TestSubject, (suite, "" if scope is None else scope, test.name, test.file_name or None)
+        _TestSubject, (suite, "" if scope is None else scope, test.name, test.file_name or None)
     )
-    return _new(Execution, (subject, context, at, data.event_id, result == "failed", attempt))
+    return _new(_Execution, (subject, context, at, data.event_id, result == "failed", attempt))
 
 
 def _test_context(
