@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from services.flakiness.evidence import Summary, find, summarize
 from services.flakiness.execution import Execution, Subject, event_hash, interned
@@ -33,7 +33,7 @@ from services.flakiness.window import Contexts, Slot, Window
 
 __all__ = ["Alerted", "Changes", "Entry", "Tracker"]
 
-HOUSEKEEPING_EVERY_S = 3600.0
+HOUSEKEEPING_EVERY_S: Final = 3600.0
 
 T = TypeVar("T")
 
