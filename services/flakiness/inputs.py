@@ -38,7 +38,6 @@ _MAX_ATTEMPT: Final = 1 << 64  # orjson reads larger integers as floats (not an 
 _new: Final = tuple.__new__
 _decode: Final = RESULT.decode  # bound once: no method lookup per result
 _TestSubject: Final = TestSubject
-_Execution: Final = Execution
 _BUILD_URL = re.compile(r"^https?://[^/]+/(?P<org>[^/]+)/(?P<pipeline>[^/]+)/builds/(?P<n>\d+)")
 
 
@@ -155,7 +154,7 @@ def from_test_result(
         attempt = 1
     # tuple.__new__: a named tuple's own constructor is a Python call, this is not
     subject = _new(TestSubject, (suite, scope, name, file))
-    return _new(Execution, (subject, context, at, event_id, result == "failed", attempt))
+    return Execution(subject, context, at, event_id, result == "failed", attempt)
 
 
 def from_result_value(
@@ -193,7 +192,7 @@ def from_result_value(
     subject = _new(
         _TestSubject, (suite, "" if scope is None else scope, test.name, test.file_name or None)
     )
-    return _new(_Execution, (subject, context, at, data.event_id, result == "failed", attempt))
+    return Execution(subject, context, at, data.event_id, result == "failed", attempt)
 
 
 def _test_context(
