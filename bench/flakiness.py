@@ -30,7 +30,9 @@
 
 The flakiness core runs compiled where the install compiled it; set
 ``KITESTREAM_PURE_PYTHON=1`` to measure the pure-Python modules instead (the first
-line of the output says which ran).
+line of the output says which ran). Every part runs with the garbage collector's
+thresholds the service sets (``services.flakiness.service.tune_gc``); ``--default-gc``
+keeps CPython's.
 
 Uses a broker that is already running; creates topics under a unique prefix and
 deletes them afterwards.
@@ -67,6 +69,7 @@ from services.common.topics import (
 )
 from services.flakiness.compiled import compiled_modules
 from services.flakiness.execution import Context, Execution, TestSubject
+from services.flakiness.service import tune_gc
 from services.flakiness.settings import FlakinessSettings, ServiceSettings
 from services.flakiness.task import FlakinessTask, FlakinessTopics
 
@@ -336,8 +339,10 @@ async def throughput(
     return rates, volume
 
 
-def _in_fresh_interpreter(path: str, tests: int) -> float:
+def _in_fresh_interpreter(path: str, tests: int, default_gc: bool) -> float:
     argv = [sys.executable, "-m", "bench.flakiness", "--memory-only", path]
+    if default_gc:
+        argv.append("--default-gc")
     done = subprocess.run([*argv, "--memory-tests", str(tests)], capture_output=True, check=True)
     return float(done.stdout)
 
@@ -357,8 +362,15 @@ def main() -> int:
         "(ratios need bare); default: all",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's garbage collector thresholds (the service raises them)",
+    )
     parser.add_argument("--memory-only", choices=["restore", "task"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.default_gc:
+        tune_gc()  # the collector's thresholds as the service sets them, for every part
     if args.memory_only:
         per_test = memory_per_test(args.memory_tests, via_task=args.memory_only == "task")
         sys.stdout.write(f"{per_test:.0f}\n")
@@ -401,8 +413,8 @@ def main() -> int:
         out(f"  changelog: {records} records, {size / args.results:.0f} bytes per result\n")
     if args.no_memory:
         return 0
-    restored = _in_fresh_interpreter("restore", args.memory_tests)
-    through_task = _in_fresh_interpreter("task", args.memory_tests // 4)
+    restored = _in_fresh_interpreter("restore", args.memory_tests, args.default_gc)
+    through_task = _in_fresh_interpreter("task", args.memory_tests // 4, args.default_gc)
     out("memory per tracked test, N = 50 full windows:\n")
     out(f"  {args.memory_tests} tests (restore path)        {restored:6.0f} bytes\n")
     out(f"  {args.memory_tests // 4} tests (task: add + changelog)  {through_task:6.0f} bytes\n")

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from services.flakiness import BadRecord
-from services.flakiness.execution import Context, Execution, Subject
+from services.flakiness.execution import Context, Subject
 from services.flakiness.segments import (
     ContextJson,
     Segment,
@@ -73,8 +73,9 @@ class Changelog:
         self.graves: dict[Subject, int] = {}  # gone subjects whose "gone" record still counts
         self.units = 0
         self.next_seq = 0
-        # touched in this batch, in the order first touched: the executions each took in
-        self._dirty: dict[Entry, list[tuple[Execution, int]]] = {}
+        # touched in this batch, in the order first touched: the changes that took an
+        # execution into each (their execution and its event-id hash)
+        self._dirty: dict[Entry, list[Changes]] = {}
         self._whole: set[Entry] = set()  # …of which these are written whole
         self._metas: set[Entry] = set()  # …and these changed status
         self._contexts_json = ContextJson()
@@ -86,14 +87,16 @@ class Changelog:
         """Note what one execution changed, to be written at :meth:`flush`."""
         added = self._dirty.get(changes.entry)
         if added is None:
-            self._dirty[changes.entry] = [(changes.execution, changes.eid)]
+            self._dirty[changes.entry] = [changes]
         else:
-            added.append((changes.execution, changes.eid))
-        for entry in changes.cleared:
-            self._write_whole(entry)
-        for entry in changes.metas:
-            self._dirty.setdefault(entry, [])
-            self._metas.add(entry)
+            added.append(changes)
+        if changes.cleared:  # (mostly empty: no iterator made)
+            for entry in changes.cleared:
+                self._write_whole(entry)
+        if changes.metas:
+            for entry in changes.metas:
+                self._dirty.setdefault(entry, [])
+                self._metas.add(entry)
 
     def _write_whole(self, entry: Entry) -> None:
         self._dirty.setdefault(entry, [])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import orjson
@@ -32,9 +32,13 @@ __all__ = [
     "pipeline_from_url",
 ]
 
-_MAX_ATTEMPT = 1 << 64  # orjson reads larger integers as floats (not an attempt number)
+# Final: compiled, these are C statics rather than a module dictionary lookup per use
+_MAX_ATTEMPT: Final = 1 << 64  # orjson reads larger integers as floats (not an attempt number)
 
-_new = tuple.__new__
+_new: Final = tuple.__new__
+_decode: Final = RESULT.decode  # bound once: no method lookup per result
+_astuple: Final = msgspec.structs.astuple
+_TestSubject: Final = TestSubject
 _BUILD_URL = re.compile(r"^https?://[^/]+/(?P<org>[^/]+)/(?P<pipeline>[^/]+)/builds/(?P<n>\d+)")
 
 
@@ -151,7 +155,7 @@ def from_test_result(
         attempt = 1
     # tuple.__new__: a named tuple's own constructor is a Python call, this is not
     subject = _new(TestSubject, (suite, scope, name, file))
-    return _new(Execution, (subject, context, at, event_id, result == "failed", attempt))
+    return Execution(subject, context, at, event_id, result == "failed", attempt)
 
 
 def from_result_value(
@@ -160,15 +164,18 @@ def from_result_value(
     """A ``tests.results`` value (its bytes) as an execution: :func:`from_test_result`
     of the decoded value, faster for a value of the usual shape (``resultshape``)."""
     try:
-        data = RESULT.decode(value)
+        data = _decode(value)
     except msgspec.MsgspecError:  # another shape: the tolerant path judges it
         return from_test_result(json_object(value), default_branches, last)
-    result = data.result
+    # the struct's fields as one tuple, in ResultShape's order (a call, then reads by
+    # index, instead of a generic attribute lookup per field)
+    fields: tuple[Any, ...] = _astuple(data)
+    result = fields[0]
     if result not in ("passed", "failed"):
         return None
-    at = last.time(data.received_at)
-    suite: str = data.suite
-    raw_env = data.run_env
+    at = last.time(fields[4])
+    suite: str = fields[2]
+    raw_env = fields[7]
     context = last.context
     if context is None or last.suite != suite or raw_env != last.raw_env:
         env = orjson.loads(memoryview(raw_env)) if raw_env else None
@@ -176,20 +183,16 @@ def from_result_value(
         if type(env) is not dict:  # as the tolerant path fails on it
             return from_test_result(json_object(value), default_branches, last)
         if context is None or last.suite != suite or last.env != env:
-            context = _test_context(
-                data.upload_id, env, sys.intern(suite), data.event_id, default_branches
-            )
+            context = _test_context(fields[6], env, sys.intern(suite), fields[3], default_branches)
             last.suite, last.env, last.context = suite, env, context
         last.raw_env = raw_env
-    test = data.test
-    scope = test.scope
-    attempt = data.attempt
+    test: tuple[Any, ...] = _astuple(fields[1])  # TestShape's: name, scope, file_name
+    scope = test[1]
+    attempt = fields[5]
     if attempt is None or attempt < 1 or attempt >= _MAX_ATTEMPT:
         attempt = 1
-    subject = _new(
-        TestSubject, (suite, "" if scope is None else scope, test.name, test.file_name or None)
-    )
-    return _new(Execution, (subject, context, at, data.event_id, result == "failed", attempt))
+    subject = _new(_TestSubject, (suite, "" if scope is None else scope, test[0], test[2] or None))
+    return Execution(subject, context, at, fields[3], result == "failed", attempt)
 
 
 def _test_context(

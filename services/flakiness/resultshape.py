@@ -10,7 +10,8 @@ JSON at all) fails to decode here and is read by the tolerant path instead
 or raises the same error, as a property test holds them to. This module is not
 compiled with mypyc (msgspec's structs are its own C types). The structs are left out
 of the garbage collector's tracking (``gc=False``): they hold only strings, numbers and
-raw bytes, so they cannot be part of a cycle.
+raw bytes, so they cannot be part of a cycle. ``inputs`` reads the fields by position
+(``msgspec.structs.astuple``): their order here is part of how it reads them.
 """
 
 from __future__ import annotations

@@ -36,10 +36,12 @@ class Run:
     failing: dict[Subject, list[int]] = field(default_factory=dict)
 
     def is_outage(self, settings: FlakinessSettings) -> bool:
-        return (
-            self.total >= settings.outage_min_tests
-            and self.failed >= settings.outage_fraction * self.total
-        )
+        return self.outage(settings.outage_min_tests, settings.outage_fraction)
+
+    def outage(self, min_tests: int, fraction: float) -> bool:
+        """:meth:`is_outage` with the two settings at hand (the tracker reads them from
+        its settings once, not per result: a pydantic attribute is a slow read)."""
+        return self.total >= min_tests and self.failed >= fraction * self.total
 
     def failed_subjects(self) -> list[Subject]:
         """Subjects that failed in this run and did not pass in it, by key."""
@@ -52,6 +54,8 @@ class RunBook:
     def __init__(self, settings: FlakinessSettings) -> None:
         self.settings = settings
         self.runs: dict[RunKey, Run] = {}
+        self.min_tests = settings.outage_min_tests
+        self.fraction = settings.outage_fraction
 
     def get(self, key: RunKey) -> Run | None:
         return self.runs.get(key)
@@ -61,7 +65,7 @@ class RunBook:
         if key is None:
             return False
         run = self.runs.get(key)
-        return run is not None and run.failed != 0 and run.is_outage(self.settings)
+        return run is not None and run.failed != 0 and run.outage(self.min_tests, self.fraction)
 
     def enter(
         self,

@@ -24,16 +24,16 @@ Contexts are numbered within each segment, so a segment can be read on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from pydantic import ValidationError
 
 from schemas.flakiness import Evidence
 from services.flakiness import BadRecord
-from services.flakiness.execution import Context, Execution, StepSubject, Subject, TestSubject
+from services.flakiness.execution import Context, StepSubject, Subject, TestSubject
 from services.flakiness.status import Meta
-from services.flakiness.tracker import Entry
+from services.flakiness.tracker import Changes, Entry
 from services.flakiness.window import Contexts
 
 __all__ = [
@@ -48,6 +48,9 @@ __all__ = [
     "subject_of",
 ]
 
+# Final: compiled, C statics rather than a module attribute lookup per record
+_dumps: Final = orjson.dumps
+_fragment: Final = orjson.Fragment
 _CONTEXT_FIELDS = tuple(f for f, d in Context.__dataclass_fields__.items() if d.init)
 
 
@@ -180,21 +183,21 @@ class SegmentWriter:
             self._size += len(self.context_json(ctx)) + 8
         return known[0]
 
-    def delta(self, entry: Entry, added: list[tuple[Execution, int]], meta: bool) -> None:
-        """The executions ``entry`` took in, with their event-id hashes (and its status,
-        if ``meta``: it changed)."""
+    def delta(self, entry: Entry, added: list[Changes], meta: bool) -> None:
+        """The executions ``entry`` took in, as the changes that took each in, with its
+        event-id hash (and its status, if ``meta``: it changed)."""
         self.open()
-        number = self.number
-        fields: dict[str, Any] = {
-            "t": _identity(entry.subject),
-            "s": [
-                (x.at, eid, number(x.context), (min(x.attempt, 127) << 1) | x.failed)
-                for x, eid in added
-            ],
-        }
+        # a loop calling self.number, not a comprehension over a bound method: compiled,
+        # this is then a native call
+        rows = []
+        for change in added:
+            x = change.execution
+            bits = (min(x.attempt, 127) << 1) | x.failed
+            rows.append((x.at, change.eid, self.number(x.context), bits))
+        fields: dict[str, Any] = {"t": _identity(entry.subject), "s": rows}
         if meta and entry.meta is not None:
-            fields["m"] = orjson.Fragment(encode_meta(entry.meta))
-        self.add(entry.subject, orjson.dumps(fields), 1 + len(added), whole=False)
+            fields["m"] = _fragment(encode_meta(entry.meta))
+        self.add(entry.subject, _dumps(fields), 1 + len(added), whole=False)
         entry.deltas += 1
 
     def whole(self, entry: Entry, table: Contexts) -> int:

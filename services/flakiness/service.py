@@ -12,6 +12,7 @@ more instances with distinct instance ids in one group.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import TYPE_CHECKING
@@ -22,9 +23,22 @@ if TYPE_CHECKING:  # heavy imports wait until the command runs
     from services.flakiness.settings import FlakinessSettings, ServiceSettings
     from services.flakiness.task import FlakinessTopics
 
-__all__ = ["prepare_topics", "serve"]
+__all__ = ["GC_THRESHOLDS", "prepare_topics", "serve", "tune_gc"]
 
 log = logging.getLogger(__name__)
+
+# The cyclic garbage collector's thresholds for the processor's process (CPython's
+# default: 700, 10, 10). Each result makes a few short-lived container objects (its
+# execution, what it changed, the changelog's note of it), freed by reference counting
+# and never part of a cycle, so most young collections find nothing; at 50,000 they
+# run 70 times less often. 5% fewer instructions per result (callgrind, the task alone,
+# docs/benchmarks.md#flakiness); the memory per tracked test does not move.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Set :data:`GC_THRESHOLDS` for this process."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asyncio.Event) -> None:
@@ -35,6 +49,7 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
     from services.flakiness.owners import Owners
     from services.flakiness.task import FlakinessTask
 
+    tune_gc()
     owners = Owners.load(settings.catalog)
     names = await prepare_topics(settings.bootstrap_servers, Topics(settings.topic_prefix))
     metrics = ProcessorMetrics()

@@ -22,18 +22,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from services.flakiness.evidence import Summary, find, summarize
 from services.flakiness.execution import Execution, Subject, event_hash, interned
 from services.flakiness.runs import Run, RunBook, RunKey
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.status import Change, Meta
-from services.flakiness.window import Contexts, Window
+from services.flakiness.window import Contexts, Slot, Window
 
 __all__ = ["Alerted", "Changes", "Entry", "Tracker"]
 
-HOUSEKEEPING_EVERY_S = 3600.0
+HOUSEKEEPING_EVERY_S: Final = 3600.0
 
 T = TypeVar("T")
 
@@ -123,6 +123,10 @@ class Tracker:
         self._hour = float("-inf")
         self._size = settings.window_size
         self._max_age_s = settings.window_s
+        # read once: a pydantic settings attribute is a slow read on the per-result path
+        self._min_tests = settings.outage_min_tests
+        self._fraction = settings.outage_fraction
+        self._listed = settings.failed_tests_listed
 
     # -- processing ------------------------------------------------------------------
 
@@ -142,9 +146,8 @@ class Tracker:
         if fresh:
             self.entries[subject] = entry
         changes = Changes(entry, execution, eid)
-        for old in evicted:
-            if old.context.run is not None:
-                self.runs.leave(subject, old.context, old.failed)
+        if evicted:  # (most results push nothing out: no iterator made)
+            self._left(subject, evicted)
         key = execution.context.run
         if key is not None and not (
             execution.failed or entry.failures or failures_before or entry.meta
@@ -165,6 +168,12 @@ class Tracker:
                 self._housekeeping(changes)
         return changes
 
+    def _left(self, subject: Subject, evicted: Sequence[Slot]) -> None:
+        """Executions of ``subject`` that left its window leave their runs."""
+        for old in evicted:
+            if old.context.run is not None:
+                self.runs.leave(subject, old.context, old.failed)
+
     def _pass(self, entry: Entry, key: RunKey, runs_before: int, changes: Changes) -> None:
         """The common case, what ``_enter_run``, ``_judge`` and ``_after_run`` come to
         for a pass of a subject with no failure in its window and no status: the run
@@ -182,9 +191,10 @@ class Tracker:
         if not run.failed:  # a run with no failure is no outage, before or after
             run.total += 1
             return
-        was_outage = run.is_outage(self.settings)
+        min_tests, fraction = self._min_tests, self._fraction
+        was_outage = run.outage(min_tests, fraction)
         run.total += 1
-        if was_outage != run.is_outage(self.settings):
+        if was_outage != run.outage(min_tests, fraction):
             changes.run(key)
             if was_outage:
                 self._rejudge(run, entry, changes)
@@ -201,7 +211,7 @@ class Tracker:
         key = context.run
         assert key is not None
         run = self.runs.runs.get(key)
-        was_outage = run is not None and run.is_outage(self.settings)
+        was_outage = run is not None and run.outage(self._min_tests, self._fraction)
         passes = 0
         if execution.failed and (run is None or entry.subject not in run.failing):
             passes = sum(1 for s in entry if s.context.run == key and not s.failed)
@@ -212,9 +222,9 @@ class Tracker:
     ) -> None:
         """Publish the run when it matters; look again at its failures if it stopped
         looking like an outage."""
-        outage = run.is_outage(self.settings)
+        outage = run.outage(self._min_tests, self._fraction)
         failing = run.failed_tests
-        listed = self.settings.failed_tests_listed
+        listed = self._listed
         counts = run.failing.get(entry.subject)
         if (
             run.total == 1
@@ -236,7 +246,7 @@ class Tracker:
         """Look at the subject's evidence and status again; note what to publish.
 
         ``before`` is (runs, failures, flips) before the change."""
-        size = self.settings.window_size
+        size = self._size
         if entry.failures == 0 and before[1] == 0 and entry.meta is None:
             # the common case, a test that keeps passing: nothing to look for
             runs = len(entry)

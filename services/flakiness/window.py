@@ -29,18 +29,22 @@ import struct
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from services.flakiness.execution import Context, Execution, event_hash
 
 __all__ = ["Contexts", "Slot", "Window"]
 
-_MAX_ATTEMPT = 127
-_RECORD = struct.Struct("<qIB")  # event-id hash, context index, failed | attempt << 1
-_EID = struct.Struct("<q")
-_WIDTH = _RECORD.size
-_NEVER = float("-inf")
-_new = tuple.__new__  # a named tuple without its Python-level constructor
+# Final: compiled, these are C statics rather than a module dictionary lookup per use
+_MAX_ATTEMPT: Final = 127
+_RECORD: Final = struct.Struct("<qIB")  # event-id hash, context index, failed | attempt << 1
+_EID: Final = struct.Struct("<q")
+_WIDTH: Final = _RECORD.size
+_NEVER: Final = float("-inf")
+_new: Final = tuple.__new__  # a named tuple without its Python-level constructor
+_pack: Final = _RECORD.pack  # bound once: no method lookup per call
+_pack_eid: Final = _EID.pack
+_unpack_from: Final = _RECORD.unpack_from
 
 
 class Contexts:
@@ -202,7 +206,7 @@ class Window:
             newest = times[-1]
             if at < newest - max_age_s:
                 return None
-            needle = _EID.pack(eid)  # holds(eid), inline: this runs once per result
+            needle = _pack_eid(eid)  # holds(eid), inline: this runs once per result
             p = rec.find(needle)
             while p >= 0:
                 if p % _WIDTH == 0:
@@ -219,7 +223,7 @@ class Window:
         ci = self._table.hold(ctx)
         if pos == n:
             times.append(at)
-            rec += _RECORD.pack(eid, ci, bits)
+            rec += _pack(eid, ci, bits)
             self.failures += bits & 1
         else:
             self._insert(pos, at, eid, ci, bits)
@@ -279,7 +283,7 @@ class Window:
         if pos and times[pos - 1] == at:  # a tie on time: attempt, then event id
             first = bisect_left(times, at)
             while pos > first:
-                other, _, bits = _RECORD.unpack_from(self._rec, (pos - 1) * _WIDTH)
+                other, _, bits = _unpack_from(self._rec, (pos - 1) * _WIDTH)
                 if (bits >> 1, other) < (attempt, eid):
                     break
                 pos -= 1
@@ -288,12 +292,12 @@ class Window:
     def _insert(self, pos: int, at: float, eid: int, ci: int, bits: int) -> None:
         self.times.insert(pos, at)
         start = pos * _WIDTH
-        self._rec[start:start] = _RECORD.pack(eid, ci, bits)
+        self._rec[start:start] = _pack(eid, ci, bits)
         self.failures += bits & 1
 
     def _pop(self, i: int) -> Slot:
         start = i * _WIDTH
-        eid, ci, bits = _RECORD.unpack_from(self._rec, start)
+        eid, ci, bits = _unpack_from(self._rec, start)
         del self._rec[start : start + _WIDTH]
         slot = _new(Slot, (self.times.pop(i), eid, self._table[ci], bool(bits & 1), bits >> 1))
         self._table.release(ci)
