@@ -16,8 +16,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, get_args
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 from schemas.alerts import AlertKind, Severity
 
@@ -31,6 +31,7 @@ __all__ = [
     "add_alerts_list",
     "add_source_arguments",
     "flaky_states",
+    "read_store",
     "reader_for",
     "run_alerts_list",
     "run_flaky_list",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _SUMMARY_WIDTH = 80
 
@@ -171,6 +174,25 @@ def reader_for(args: argparse.Namespace) -> Reader:
     return Reader(api=args.api, token=token, database=args.database)
 
 
+def read_store(args: argparse.Namespace, what: str, read: Callable[[Reader], T]) -> T | None:
+    """``read(reader)`` through the store of ``args`` (``--api`` or ``--database``), the
+    reader closed after; ``None``, with "cannot WHAT: why" logged, when the API, the
+    database or the network fails."""
+    import httpx
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.api.errors import ApiError
+
+    reader = reader_for(args)
+    try:
+        return read(reader)
+    except (ApiError, httpx.HTTPError, SQLAlchemyError, OSError) as exc:
+        log.error("cannot %s: %s", what, exc)
+        return None
+    finally:
+        reader.close()
+
+
 def _route(operation_id: str) -> Route:
     from services.api.routes import ROUTES
 
@@ -196,25 +218,17 @@ def render_alerts(alerts: list[Json]) -> str:
 
 
 def run_alerts_list(args: argparse.Namespace) -> int:
-    import httpx
     import orjson
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from services.api.errors import ApiError
 
     params = {
         name: value
         for name in ("kind", "service", "severity", "since", "until")
         if (value := getattr(args, name)) is not None
     }
-    reader = reader_for(args)
-    try:
-        alerts = list(reader.items(_route("listAlerts"), params, args.limit))
-    except (ApiError, httpx.HTTPError, SQLAlchemyError, OSError) as exc:
-        log.error("cannot list alerts: %s", exc)
+    route = _route("listAlerts")
+    alerts = read_store(args, "list alerts", lambda r: list(r.items(route, params, args.limit)))
+    if alerts is None:
         return 1
-    finally:
-        reader.close()
     if args.json:
         sys.stdout.write(orjson.dumps(alerts, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -222,9 +236,9 @@ def run_alerts_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def flaky_states(args: argparse.Namespace) -> list[FlakinessState]:
-    """``flaky list``'s states from the store (``--api`` or ``--database``), as the
-    ``flakiness.state`` records they were stored from."""
+def flaky_states(reader: Reader, args: argparse.Namespace) -> list[FlakinessState]:
+    """``flaky list``'s states from the store, as the ``flakiness.state`` records they
+    were stored from."""
     from schemas.flakiness import FlakinessState
 
     params = {
@@ -232,12 +246,8 @@ def flaky_states(args: argparse.Namespace) -> list[FlakinessState]:
         for name in ("suite", "pipeline")
         if (value := getattr(args, name, None)) is not None
     }
-    reader = reader_for(args)
-    try:
-        route = _route("listTests" if args.all else "listFlakyTests")
-        rows = list(reader.items(route, params, limit=1_000_000))
-    finally:
-        reader.close()
+    route = _route("listTests" if args.all else "listFlakyTests")
+    rows = reader.items(route, params, limit=1_000_000)
     return [
         FlakinessState(
             key=row["test_key"],
@@ -266,16 +276,12 @@ def flaky_states(args: argparse.Namespace) -> list[FlakinessState]:
 
 def run_flaky_list(args: argparse.Namespace) -> int:
     """``kitestream flaky list --api … | --database …``: the same output as from Kafka."""
-    import httpx
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from services.api.errors import ApiError
     from services.flakiness.listing import render_json, render_table, select
 
-    try:
-        states = flaky_states(args)
-    except (ApiError, httpx.HTTPError, SQLAlchemyError, OSError) as exc:
-        log.error("cannot list flaky tests from the store: %s", exc)
+    states = read_store(
+        args, "list flaky tests from the store", lambda reader: flaky_states(reader, args)
+    )
+    if states is None:
         return 1
     chosen = select(states, suite=args.suite, pipeline=args.pipeline, everything=args.all)
     sys.stdout.write(render_json(chosen) if args.json else render_table(chosen))

@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from services.api.listing import add_source_arguments, reader_for, time_argument
+from services.api.listing import add_source_arguments, read_store, time_argument
 
 __all__ = ["add_arguments", "run"]
 
@@ -47,11 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import httpx
     import orjson
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from services.api.errors import ApiError
     from services.api.routes import ROUTES
     from services.delivery.table import render
 
@@ -63,14 +60,9 @@ def run(args: argparse.Namespace) -> int:
     route = next(r for r in ROUTES if r.operation_id == operation)
     params = {"weeks": str(args.weeks)}
     params |= {k: v for k in ("since", "until") if (v := getattr(args, k)) is not None}
-    reader = reader_for(args)
-    try:
-        body = reader.page(route, params, path)
-    except (ApiError, httpx.HTTPError, SQLAlchemyError, OSError) as exc:
-        log.error("cannot read delivery metrics: %s", exc)
+    body = read_store(args, "read delivery metrics", lambda r: r.page(route, params, path))
+    if body is None:
         return 1
-    finally:
-        reader.close()
     if args.json:
         sys.stdout.write(
             orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z).decode() + "\n"
