@@ -24,7 +24,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["add_arguments", "run", "story"]
+__all__ = ["add_arguments", "checkout_execution", "run", "story"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,8 +139,8 @@ def story(now: datetime, args: argparse.Namespace) -> list[tuple[str, str, dict[
                 "url": f"https://buildkite.com/acme/payments-api/builds/{4242 + attempt}",
             },
             "data": [
-                _execution("test_checkout_total", result),
-                _execution("test_refund", "passed"),
+                checkout_execution("test_checkout_total", result),
+                checkout_execution("test_refund", "passed"),
             ],
         }
         requests.append(
@@ -154,9 +154,10 @@ def story(now: datetime, args: argparse.Namespace) -> list[tuple[str, str, dict[
     return requests
 
 
-def _execution(name: str, result: str) -> dict[str, Any]:
+def checkout_execution(name: str, result: str, execution_id: str | None = None) -> dict[str, Any]:
+    """One Test Engine execution of the demo's checkout tests (a fresh id unless given)."""
     return {
-        "id": str(uuid.uuid4()),
+        "id": execution_id or str(uuid.uuid4()),
         "scope": "tests/test_checkout.py",
         "name": name,
         "location": f"tests/test_checkout.py::{name}",
