@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from pathlib import Path
 
 import httpx
 import orjson
 
 from services.common.topics import Topics
-from services.receiver.signature import sign
 from tests.integration.receiver.conftest import count_messages, read_all
 from tests.integration.receiver_process import receiver_process_env, start_receiver, wait_until_up
 from tests.ports import free_port
-from tests.unit.receiver.clients import TOKEN, make_settings, running
+from tests.unit.receiver.clients import TOKEN, make_settings, running, signed_webhook
 from tests.unit.receiver.payloads import build_webhook
 
 
@@ -95,16 +93,8 @@ async def test_a_receiver_killed_with_sigkill_drains_its_spool_after_a_restart(
         try:
             await asyncio.to_thread(wait_until_up, url, proc, log, "/healthz")
             for n in range(20):
-                body = orjson.dumps(numbered(n))
-                response = await client.post(
-                    "/webhooks/buildkite",
-                    content=body,
-                    headers={
-                        "content-type": "application/json",
-                        "x-buildkite-event": "build.finished",
-                        "x-buildkite-signature": sign(TOKEN, int(time.time()), body),
-                    },
-                )
+                body, headers = signed_webhook(numbered(n))
+                response = await client.post("/webhooks/buildkite", content=body, headers=headers)
                 assert response.status_code == 202, response.text
                 assert response.json()["delivery"] == "spool"
                 accepted.append(response.json()["event_id"])

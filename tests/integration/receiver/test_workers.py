@@ -15,11 +15,10 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.topics import Topics
-from services.receiver.signature import sign
 from tests.integration.receiver.conftest import count_messages, read_all
 from tests.integration.receiver_process import receiver_process_env, start_receiver, wait_until_up
 from tests.ports import free_port
-from tests.unit.receiver.clients import TOKEN
+from tests.unit.receiver.clients import TOKEN, signed_webhook
 from tests.unit.receiver.payloads import build_webhook
 
 
@@ -46,17 +45,9 @@ async def _post_many(url: str, first: int, count: int, delivery: str = "spool") 
     some); the event ids of the 202s, all of which must say ``delivery``."""
     accepted = []
     for n in range(first, first + count):
-        body = orjson.dumps(build_webhook(build_id=f"build-{n:04d}", number=n))
+        body, headers = signed_webhook(build_webhook(build_id=f"build-{n:04d}", number=n))
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            response = await client.post(
-                "/webhooks/buildkite",
-                content=body,
-                headers={
-                    "content-type": "application/json",
-                    "x-buildkite-event": "build.finished",
-                    "x-buildkite-signature": sign(TOKEN, int(time.time()), body),
-                },
-            )
+            response = await client.post("/webhooks/buildkite", content=body, headers=headers)
         assert response.status_code == 202, response.text
         assert response.json()["delivery"] == delivery
         accepted.append(response.json()["event_id"])

@@ -110,6 +110,18 @@ class Receiver:
         return await self.client.post("/webhooks/buildkite", content=body, headers=sent)
 
 
+def signed_webhook(payload: Any, event: str = "build.finished") -> tuple[bytes, dict[str, str]]:
+    """A webhook's body and headers as Buildkite sends it, signed with ``TOKEN`` now."""
+    body = orjson.dumps(payload)
+    signature = sign(TOKEN, int(time.time()), body)
+    headers = {
+        "content-type": "application/json",
+        "x-buildkite-event": event,
+        "x-buildkite-signature": signature,
+    }
+    return body, headers
+
+
 @dataclass
 class IngestReceiver:
     """A receiver with every ingest credential configured (:func:`ingest_settings`)."""
