@@ -18,11 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.store.records import Poison, Row
+from services.store.records import INT32, Poison, Row
 
 __all__ = ["Bounds", "check", "int_bounds", "without_nul"]
 
-_INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 
 Bounds = dict[str, tuple[tuple[str, int, int], ...]]  # statement -> (column, low, high)
@@ -37,7 +36,7 @@ def int_bounds(tables: dict[str, sa.Table]) -> Bounds:
             if isinstance(column.type, sa.BigInteger):
                 columns.append((column.name, *_INT64))
             elif isinstance(column.type, sa.Integer):  # SmallInteger does not occur
-                columns.append((column.name, *_INT32))
+                columns.append((column.name, *INT32))
         bounds[statement] = tuple(columns)
     return bounds
 

@@ -30,7 +30,7 @@ from services.dispatcher.records import DeliveryRecord
 from services.store import durations, fastresult
 from services.store.fastresult import Execution
 
-__all__ = ["DECODERS", "Decoder", "Poison", "Policy", "Row", "test_key"]
+__all__ = ["DECODERS", "INT32", "Decoder", "Poison", "Policy", "Row", "test_key"]
 
 
 class Poison(Exception):
@@ -186,13 +186,15 @@ def read_result(raw: bytes | None) -> fastresult.Read:
     read = None if raw is None else fastresult.read(raw)
     if read is None:
         read = fastresult.from_model(_parse(TestResult, raw))
-    if not _INT32_MIN <= read[0].attempt <= _INT32_MAX:  # the model takes any int
+    low, high = INT32
+    if not low <= read[0].attempt <= high:  # the model takes any int
         raise Poison("schema", f"attempt {read[0].attempt} does not fit a 32-bit integer column")
     return read
 
 
-# test_results.attempt is an Integer: 32 bits on PostgreSQL (see services.store.fits)
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+# What an Integer column takes on every database (32 bits on PostgreSQL), as
+# test_results.attempt is; services.store.fits checks the other rows' columns with it.
+INT32 = (-(2**31), 2**31 - 1)
 
 
 def result_identity(result: Execution) -> tuple[str, dict[str, Any]]:
