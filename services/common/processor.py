@@ -116,6 +116,7 @@ class StreamProcessor:
         instance_id: str,
         max_batch: int = 500,
         restore_timeout_s: float = 120.0,
+        give_up_after_s: float = 120.0,
         fetch_max_wait_ms: int = 50,
         metrics: ProcessorMetrics | None = None,
         clients: KafkaClients | None = None,
@@ -130,6 +131,7 @@ class StreamProcessor:
         self.transactional_id = f"{group_id}-{instance_id}"
         self.max_batch = max_batch
         self.restore_timeout_s = restore_timeout_s
+        self.give_up_after_s = give_up_after_s
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.clients = clients or KafkaClients(bootstrap_servers)
         self._m = (metrics or ProcessorMetrics()).labels(service)
@@ -239,15 +241,29 @@ class StreamProcessor:
     async def _loop(
         self, consumer: GroupConsumer, producer: TransactionalProducer, stop: asyncio.Event
     ) -> None:
+        """Batch after batch; a Kafka error outside the transaction (a leader or group
+        coordinator moving while the consumer fetches, restores or rewinds) is met by
+        rewinding to the last commit and trying again, until Kafka has failed for
+        ``give_up_after_s`` on end."""
+        trouble = _Trouble(self.service, self.give_up_after_s)
+        rewind = False
         while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
-            self._idle.clear()  # no await since getmany: a revocation now waits for us
             try:
-                committed = await self.handle(producer, batch)
-            finally:
-                self._idle.set()
-            if not committed:
-                await self._rewind(consumer)
+                if rewind:
+                    await self._rewind(consumer)
+                    rewind = False
+                batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+                self._idle.clear()  # no await since getmany: a revocation now waits for us
+                try:
+                    rewind = not await self.handle(producer, batch)
+                finally:
+                    self._idle.set()
+            except KafkaError as exc:
+                await trouble.wait_after(exc)
+                rewind = True
+            else:
+                if not rewind:
+                    trouble.over()
 
     async def handle(
         self, producer: TransactionalProducer, batch: dict[TopicPartition, list[Any]]
@@ -313,6 +329,39 @@ async def _behind(consumer: ChangelogReader, ends: dict[TopicPartition, int]) ->
         if await consumer.position(tp) < end:
             return True
     return False
+
+
+class _Trouble:
+    """How long Kafka has been failing the loop: a pause before each retry (0.5 s,
+    doubling to 5 s), and :class:`ProcessorError` once it has failed for ``limit_s``
+    without a batch committed in between."""
+
+    def __init__(self, service: str, limit_s: float) -> None:
+        self.service = service
+        self.limit_s = limit_s
+        self.since: float | None = None
+        self.pause_s = 0.5
+
+    async def wait_after(self, exc: KafkaError) -> None:
+        now = loop_time()
+        if self.since is None:
+            self.since = now
+        elif now - self.since > self.limit_s:
+            raise ProcessorError(
+                f"Kafka has failed for over {self.limit_s:.0f}s; last error: {exc!r}"
+            ) from exc
+        log.warning(
+            "%s: %r; rewinding to the last commit and trying again in %.1fs",
+            self.service,
+            exc,
+            self.pause_s,
+        )
+        await asyncio.sleep(self.pause_s)
+        self.pause_s = min(self.pause_s * 2, 5.0)
+
+    def over(self) -> None:
+        self.since = None
+        self.pause_s = 0.5
 
 
 async def _abort_quietly(producer: TransactionalProducer) -> None:

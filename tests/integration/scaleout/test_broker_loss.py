@@ -111,6 +111,15 @@ def services(
                 proc.wait()
 
 
+def last_lines(logs: Path, names: dict[str, int | None], count: int = 15) -> str:
+    """The end of each named service's log, to say why it died."""
+    return "\n".join(
+        f"--- {name}.log (last {count} lines)\n"
+        + "\n".join((logs / f"{name}.log").read_text(errors="replace").splitlines()[-count:])
+        for name in names
+    )
+
+
 async def wait_ready(urls: list[str], procs: dict[str, subprocess.Popen[bytes]]) -> None:
     async with httpx.AsyncClient() as client, asyncio.timeout(90):
         for url in urls:
@@ -284,7 +293,9 @@ async def test_losing_the_busiest_leader_loses_no_acknowledged_event_and_no_aler
             )
             await asyncio.sleep(3)  # room for a late resend to show
             exited = {name: p.poll() for name, p in procs.items() if p.poll() is not None}
-            assert not exited, f"services died during the test: {exited}"
+            assert not exited, f"services died during the test: {exited}\n" + last_lines(
+                tmp_path, exited
+            )
 
         # every acknowledged event is on its topic
         stored: dict[str, list[dict[str, Any]]] = {

@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
-from aiokafka.errors import KafkaConnectionError, ProducerFenced
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    ProducerFenced,
+    RequestTimedOutError,
+)
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from services.common.batch import Change, Output, PartitionTask, Record
@@ -95,7 +100,8 @@ class Producer:
 
 class Consumer:
     """Assigns partition 0 of ``in`` on subscribe, then hands out ``batches`` in turn
-    (after a seek, from the offset sought); sets ``drained`` when they run out."""
+    (after a seek, from the offset sought); sets ``drained`` when they run out.
+    ``failing[name]`` holds errors its method ``name`` raises, one per call, first."""
 
     def __init__(self, records: list[ConsumerRecord[bytes, bytes]], producer: Producer) -> None:
         self.records = records
@@ -103,6 +109,11 @@ class Consumer:
         self.position = 0
         self.seeks: list[int] = []
         self.drained = asyncio.Event()
+        self.failing: dict[str, list[Exception]] = {}
+
+    def _maybe_fail(self, name: str) -> None:
+        if self.failing.get(name):
+            raise self.failing[name].pop(0)
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -111,6 +122,7 @@ class Consumer:
         listener.on_partitions_assigned([IN])
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        self._maybe_fail("getmany")
         batch = self.records[self.position : self.position + 2]
         if not batch:
             self.drained.set()
@@ -122,6 +134,7 @@ class Consumer:
         return {IN}
 
     async def committed(self, tp: TopicPartition) -> int | None:
+        self._maybe_fail("committed")
         return self.producer.offsets.get(tp)
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
@@ -180,7 +193,9 @@ class Clients(KafkaClients):
         return dict.fromkeys(topics, 1)
 
 
-def processor(clients: Clients, made: list[Counting]) -> StreamProcessor:
+def processor(
+    clients: Clients, made: list[Counting], give_up_after_s: float = 120.0
+) -> StreamProcessor:
     def task(partition: int) -> PartitionTask:
         made.append(Counting())
         return made[-1]
@@ -194,6 +209,7 @@ def processor(clients: Clients, made: list[Counting]) -> StreamProcessor:
         dlq_topic="dlq",
         service="svc",
         instance_id="i",
+        give_up_after_s=give_up_after_s,
         clients=clients,
     )
 
@@ -234,3 +250,58 @@ async def test_a_fenced_producer_stops_the_processor_saying_so() -> None:
     clients = Clients([raw(0, b"a")], fail={1: ProducerFenced()})
     with pytest.raises(ProcessorError, match="fenced: another instance uses transactional id g-i"):
         await run(clients, [])
+
+
+@pytest.fixture
+def no_pause(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The processor's pauses between retries, recorded instead of slept."""
+    pauses: list[float] = []
+    sleep = asyncio.sleep
+
+    async def record(delay: float) -> None:
+        pauses.append(delay)
+        await sleep(0)
+
+    monkeypatch.setattr("services.common.processor.asyncio.sleep", record)
+    return pauses
+
+
+async def test_kafka_failing_while_rewinding_is_retried_and_the_state_stays_right(
+    no_pause: list[float],
+) -> None:
+    """A broker loss aborts a commit, and the group coordinator is still moving when the
+    processor asks for its committed offsets: it waits, rewinds again and goes on."""
+    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
+    clients = Clients(records, fail={2: KafkaConnectionError("broker went away")})
+    clients.consumer_.failing["committed"] = [KafkaError("coordinator not available")] * 2
+    made: list[Counting] = []
+    proc = await run(clients, made)
+    assert no_pause == [0.5, 1.0]
+    assert clients.consumer_.seeks == [2]
+    assert made[-1].count == 4
+    assert [c for c in clients.producer_.calls if c[0] == "offsets"][-1] == ("offsets", {IN: 4})
+    assert proc.processed == 4
+
+
+async def test_kafka_failing_while_fetching_rewinds_and_loses_nothing(
+    no_pause: list[float],
+) -> None:
+    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c")]
+    clients = Clients(records, fail={})
+    clients.consumer_.failing["getmany"] = [RequestTimedOutError()]
+    made: list[Counting] = []
+    proc = await run(clients, made)
+    assert no_pause == [0.5]
+    assert (proc.processed, made[-1].count) == (3, 3)
+
+
+async def test_kafka_failing_for_longer_than_the_limit_stops_the_processor_saying_so(
+    no_pause: list[float],
+) -> None:
+    clients = Clients([raw(0, b"a")], fail={})
+    clients.consumer_.failing["getmany"] = [KafkaConnectionError("no broker")] * 10_000
+    with pytest.raises(ProcessorError, match=r"Kafka has failed for over 0s; last error: "):
+        await asyncio.wait_for(
+            processor(clients, [], give_up_after_s=0.0).run(clients.consumer_.drained), 10
+        )
+    assert no_pause == [0.5]
