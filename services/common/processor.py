@@ -241,10 +241,11 @@ class StreamProcessor:
     async def _loop(
         self, consumer: GroupConsumer, producer: TransactionalProducer, stop: asyncio.Event
     ) -> None:
-        """Batch after batch; a Kafka error outside the transaction (a leader or group
-        coordinator moving while the consumer fetches, restores or rewinds) is met by
-        rewinding to the last commit and trying again, until Kafka has failed for
-        ``give_up_after_s`` on end."""
+        """Batch after batch. A Kafka error anywhere (a commit aborted, a leader or group
+        coordinator moving while the consumer fetches, restores or rewinds) is met by a
+        pause, a rewind to the last commit and another try, until Kafka has failed for
+        ``give_up_after_s`` on end: then the processor stops with :class:`ProcessorError`
+        and its supervisor restarts it with fresh clients."""
         trouble = _Trouble(self.service, self.give_up_after_s)
         rewind = False
         while not stop.is_set():
@@ -255,24 +256,24 @@ class StreamProcessor:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
                 self._idle.clear()  # no await since getmany: a revocation now waits for us
                 try:
-                    rewind = not await self.handle(producer, batch)
+                    await self.handle(producer, batch)
                 finally:
                     self._idle.set()
             except KafkaError as exc:
-                await trouble.wait_after(exc)
                 rewind = True
+                await trouble.wait_after(exc)
             else:
-                if not rewind:
-                    trouble.over()
+                trouble.over()
 
     async def handle(
         self, producer: TransactionalProducer, batch: dict[TopicPartition, list[Any]]
-    ) -> bool:
+    ) -> None:
         """Restore new partitions, then process and commit ``batch`` (what ``getmany``
-        returned); False when the transaction was aborted and the caller must rewind."""
+        returned); a Kafka error aborts the transaction and is raised for the caller to
+        rewind."""
         await self._restore_pending()
         if not batch:
-            return True
+            return
         started = loop_time()
         try:
             await self._commit_batch(producer, batch)
@@ -280,13 +281,11 @@ class StreamProcessor:
             raise ProcessorError(
                 f"fenced: another instance uses transactional id {self.transactional_id}"
             ) from exc
-        except KafkaError as exc:
-            log.warning("transaction failed (%s); rewinding to the last commit", exc)
+        except KafkaError:
             self._m.aborted.inc()
             await _abort_quietly(producer)
-            return False
+            raise
         self._m.batch_seconds.observe(loop_time() - started)
-        return True
 
     async def _commit_batch(
         self, producer: TransactionalProducer, batch: dict[TopicPartition, list[Any]]
@@ -334,7 +333,7 @@ async def _behind(consumer: ChangelogReader, ends: dict[TopicPartition, int]) ->
 class _Trouble:
     """How long Kafka has been failing the loop: a pause before each retry (0.5 s,
     doubling to 5 s), and :class:`ProcessorError` once it has failed for ``limit_s``
-    without a batch committed in between."""
+    with no good turn of the loop in between."""
 
     def __init__(self, service: str, limit_s: float) -> None:
         self.service = service
@@ -351,7 +350,7 @@ class _Trouble:
                 f"Kafka has failed for over {self.limit_s:.0f}s; last error: {exc!r}"
             ) from exc
         log.warning(
-            "%s: %r; rewinding to the last commit and trying again in %.1fs",
+            "%s: %r; back to the last commit, trying again in %.1fs",
             self.service,
             exc,
             self.pause_s,

@@ -221,37 +221,6 @@ async def run(clients: Clients, made: list[Counting]) -> StreamProcessor:
     return proc
 
 
-async def test_a_batch_is_one_transaction_with_its_dead_letters_changes_and_offsets() -> None:
-    clients = Clients([raw(0, b"a"), raw(1, b"poison")], fail={})
-    proc = await run(clients, [])
-    calls = clients.producer_.calls
-    assert calls[0] == ("begin",)
-    assert calls[1:3] == [("send", "log", b"1", 0), ("send", "out", b"a", None)]
-    assert calls[3][:2] == ("send", "dlq")
-    assert calls[4:] == [("offsets", {IN: 2}), ("commit",)]
-    assert (proc.processed, proc.transactions, proc.dead_letters) == (2, 1, 1)
-
-
-async def test_a_failed_commit_aborts_and_replays_the_batch_from_restored_state() -> None:
-    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
-    clients = Clients(records, fail={2: KafkaConnectionError("broker went away")})
-    made: list[Counting] = []
-    proc = await run(clients, made)
-    calls = clients.producer_.calls
-    assert ("abort",) in calls
-    assert clients.consumer_.seeks == [2]  # back to the offset the first batch committed
-    assert len(made) == 2  # the task was dropped and rebuilt from the changelog
-    assert made[1].count == 4  # 2 restored (batch 1) + 2 (batch 2 again); kept state: 6
-    assert [c for c in calls if c[0] == "offsets"][-1] == ("offsets", {IN: 4})
-    assert proc.processed == 4
-
-
-async def test_a_fenced_producer_stops_the_processor_saying_so() -> None:
-    clients = Clients([raw(0, b"a")], fail={1: ProducerFenced()})
-    with pytest.raises(ProcessorError, match="fenced: another instance uses transactional id g-i"):
-        await run(clients, [])
-
-
 @pytest.fixture
 def no_pause(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The processor's pauses between retries, recorded instead of slept."""
@@ -266,6 +235,40 @@ def no_pause(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return pauses
 
 
+async def test_a_batch_is_one_transaction_with_its_dead_letters_changes_and_offsets() -> None:
+    clients = Clients([raw(0, b"a"), raw(1, b"poison")], fail={})
+    proc = await run(clients, [])
+    calls = clients.producer_.calls
+    assert calls[0] == ("begin",)
+    assert calls[1:3] == [("send", "log", b"1", 0), ("send", "out", b"a", None)]
+    assert calls[3][:2] == ("send", "dlq")
+    assert calls[4:] == [("offsets", {IN: 2}), ("commit",)]
+    assert (proc.processed, proc.transactions, proc.dead_letters) == (2, 1, 1)
+
+
+async def test_a_failed_commit_aborts_and_replays_the_batch_from_restored_state(
+    no_pause: list[float],
+) -> None:
+    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
+    clients = Clients(records, fail={2: KafkaConnectionError("broker went away")})
+    made: list[Counting] = []
+    proc = await run(clients, made)
+    calls = clients.producer_.calls
+    assert ("abort",) in calls
+    assert no_pause == [0.5]
+    assert clients.consumer_.seeks == [2]  # back to the offset the first batch committed
+    assert len(made) == 2  # the task was dropped and rebuilt from the changelog
+    assert made[1].count == 4  # 2 restored (batch 1) + 2 (batch 2 again); kept state: 6
+    assert [c for c in calls if c[0] == "offsets"][-1] == ("offsets", {IN: 4})
+    assert proc.processed == 4
+
+
+async def test_a_fenced_producer_stops_the_processor_saying_so() -> None:
+    clients = Clients([raw(0, b"a")], fail={1: ProducerFenced()})
+    with pytest.raises(ProcessorError, match="fenced: another instance uses transactional id g-i"):
+        await run(clients, [])
+
+
 async def test_kafka_failing_while_rewinding_is_retried_and_the_state_stays_right(
     no_pause: list[float],
 ) -> None:
@@ -276,7 +279,7 @@ async def test_kafka_failing_while_rewinding_is_retried_and_the_state_stays_righ
     clients.consumer_.failing["committed"] = [KafkaError("coordinator not available")] * 2
     made: list[Counting] = []
     proc = await run(clients, made)
-    assert no_pause == [0.5, 1.0]
+    assert no_pause == [0.5, 1.0, 2.0]  # the commit, then the rewind twice
     assert clients.consumer_.seeks == [2]
     assert made[-1].count == 4
     assert [c for c in clients.producer_.calls if c[0] == "offsets"][-1] == ("offsets", {IN: 4})
@@ -305,3 +308,16 @@ async def test_kafka_failing_for_longer_than_the_limit_stops_the_processor_sayin
             processor(clients, [], give_up_after_s=0.0).run(clients.consumer_.drained), 10
         )
     assert no_pause == [0.5]
+
+
+async def test_commits_failing_for_longer_than_the_limit_stop_the_processor_too(
+    no_pause: list[float],
+) -> None:
+    """A producer that can no longer commit (its sender died) is not retried for ever."""
+    clients = Clients([raw(n, b"a") for n in range(100)], fail={})
+    clients.producer_.fail = {n: KafkaError("sender routine died") for n in range(1, 100)}
+    with pytest.raises(ProcessorError, match="last error: KafkaError"):
+        await asyncio.wait_for(
+            processor(clients, [], give_up_after_s=0.0).run(clients.consumer_.drained), 10
+        )
+    assert clients.producer_.calls.count(("abort",)) == 2
