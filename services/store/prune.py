@@ -4,8 +4,10 @@ Each table is pruned on one time column against one of three retentions (days; 0
 forever). One :func:`prune_step` deletes at most ``batch`` rows per table, each table in
 its own short transaction, so the writer never waits long; the service calls it between
 batches until nothing is left, then waits ``KITESTREAM_STORE_PRUNE_INTERVAL_S``.
-``tests`` and ``pipelines`` hold one row per subject and are never pruned; a flaky
-episode goes once it has been recovered for longer than the rollup retention.
+``tests``, ``pipelines`` and ``quarantine`` hold one row per subject and are never
+pruned (a test's current quarantine state stays however old it is, its history of
+changes goes with the events); a flaky episode goes once it has been recovered for
+longer than the rollup retention.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ RULES: tuple[Rule, ...] = (
     Rule(t.incidents, "event_at", "events"),
     Rule(t.alerts, "created_at", "events"),
     Rule(t.deliveries, "at", "events"),
+    Rule(t.quarantine_changes, "at", "events"),
 )
 
 

@@ -50,8 +50,8 @@ class StoreSettings(KafkaSettings):
         default=400.0,
         ge=0,
         description=(
-            "Days to keep builds, jobs, test runs, deploys, incidents, alerts and"
-            " deliveries (0: forever)."
+            "Days to keep builds, jobs, test runs, deploys, incidents, alerts,"
+            " deliveries and the history of quarantine changes (0: forever)."
         ),
     )
     prune_interval_s: float = Field(

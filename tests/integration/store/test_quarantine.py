@@ -13,6 +13,7 @@ from schemas.quarantine import QuarantineChange
 from services.quarantine.state import ChangeRequest, TestIdentity, transition
 from services.store import tables
 from services.store.batch import Batch
+from services.store.prune import Retention, prune_step
 from services.store.writer import write_rows
 
 T0 = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
@@ -101,3 +102,15 @@ def test_a_tombstone_is_skipped_and_an_unreadable_change_is_counted_as_poison(
         write_rows(conn, batch)
     assert _current(engine) == []
     assert dict(batch.poison) == {("tests.quarantine", "schema"): 1}
+
+
+def test_the_history_of_changes_is_pruned_with_the_events_and_the_current_state_stays(
+    engine: Engine,
+) -> None:
+    _write(engine, [MUTE, UNMUTE])
+    keep = Retention(results_days=0, rollup_days=0, events_days=30)
+    assert prune_step(engine, keep, T0 + timedelta(days=29), batch=10) == {}
+    deleted = prune_step(engine, keep, T0 + timedelta(days=30, minutes=30), batch=10)
+    assert deleted == {"quarantine_changes": 1}  # the mute; the unmute is 30 min younger
+    assert _history(engine) == ["active"]
+    assert [row["state"] for row in _current(engine)] == ["active"]
