@@ -66,6 +66,13 @@ class ProcessorMetrics:
             ["service"],
             registry=r,
         )
+        self.lag = Gauge(
+            "kitestream_processor_lag_records",
+            "Committed input records this instance has not read yet, over the partitions"
+            " it owns (as of each partition's last batch).",
+            ["service"],
+            registry=r,
+        )
 
     def labels(self, service: str) -> ServiceMetrics:
         """The children for one service label, looked up once (the hot path uses these)."""
@@ -77,6 +84,7 @@ class ProcessorMetrics:
             batch_seconds=self.batch_seconds.labels(service),
             restored=self.restored.labels(service),
             partitions=self.partitions.labels(service),
+            lag=self.lag.labels(service),
         )
 
 
@@ -84,7 +92,7 @@ class ProcessorMetrics:
 class ServiceMetrics:
     """One processor's metrics (one ``service`` label), as :class:`ProcessorMetrics`
     counts them: records, dead letters, transactions by outcome, batch time, restored
-    changelog records, owned partitions."""
+    changelog records, owned partitions, lag."""
 
     records: Counter
     dead_letters: Counter
@@ -93,6 +101,7 @@ class ServiceMetrics:
     batch_seconds: Histogram
     restored: Counter
     partitions: Gauge
+    lag: Gauge
 
 
 def serve_metrics(

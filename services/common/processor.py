@@ -259,6 +259,7 @@ class StreamProcessor:
                     await self.handle(producer, batch)
                 finally:
                     self._idle.set()
+                await self._note_lag(consumer)
             except KafkaError as exc:
                 rewind = True
                 await trouble.wait_after(exc)
@@ -308,6 +309,19 @@ class StreamProcessor:
         self.processed += count
         self._m.committed.inc()
         self._m.records.inc(count)
+
+    async def _note_lag(self, consumer: GroupConsumer) -> None:
+        """The gauge of committed records not read yet: over the partitions this member
+        owns, each one's last stable offset less the consumer's position. A partition
+        not fetched since it was assigned (no last stable offset yet) counts 0; a
+        caught-up one counts 0 too once the fetch after its last records has moved the
+        position past the transaction's commit marker."""
+        lag = 0
+        for tp in consumer.assignment():
+            end = consumer.last_stable_offset(tp)
+            if end is not None:
+                lag += max(0, end - await consumer.position(tp))
+        self._m.lag.set(lag)
 
     async def _rewind(self, consumer: GroupConsumer) -> None:
         """After an aborted batch: drop in-memory state, go back to committed offsets."""

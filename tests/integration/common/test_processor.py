@@ -188,3 +188,33 @@ async def test_two_instances_split_partitions_and_count_like_one(
     assert owned[1]
     assert not owned[0] & owned[1]
     assert owned[0] | owned[1] == {0, 1, 2}
+
+
+async def test_the_lag_gauge_falls_to_zero_once_transactional_input_is_read(
+    kafka_bootstrap: str, counter_topics: dict[str, str], kafka_topics: Topics
+) -> None:
+    """Input written in transactions has a commit marker after each transaction's
+    records: a caught-up processor still counts 0, not one per marker."""
+    feed = make_producer(kafka_bootstrap, transactional_id=f"{kafka_topics.prefix}feed")
+    await feed.start()
+    try:
+        for n in range(5):
+            async with feed.transaction():
+                for key in KEYS:
+                    await feed.send(counter_topics["input"], f"{n}".encode(), key=key)
+    finally:
+        await feed.stop()
+    metrics = ProcessorMetrics()
+    processor = make_processor(kafka_bootstrap, kafka_topics.prefix, "solo", metrics=metrics)
+    stop = asyncio.Event()
+    running = asyncio.create_task(processor.run(stop))
+    try:
+        async with committed_reader(kafka_bootstrap, counter_topics["output"]) as reader:
+            await read_pairs(reader, [], 5 * len(KEYS), timeout_s=60)
+        await asyncio.sleep(0.5)  # the gauge is set just after the batch's commit
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+    sample = metrics.registry.get_sample_value
+    assert sample("kitestream_processor_lag_records", {"service": "counter"}) == 0
+    assert processor.processed == 5 * len(KEYS)

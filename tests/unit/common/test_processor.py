@@ -10,7 +10,7 @@ tests/integration/common.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from services.common.clients import (
     KafkaClients,
     TransactionalProducer,
 )
+from services.common.metrics import ProcessorMetrics
 from services.common.processor import ProcessorError, StreamProcessor
 
 IN = TopicPartition("in", 0)
@@ -106,10 +107,12 @@ class Consumer:
     def __init__(self, records: list[ConsumerRecord[bytes, bytes]], producer: Producer) -> None:
         self.records = records
         self.producer = producer
-        self.position = 0
+        self.at = 0
         self.seeks: list[int] = []
         self.drained = asyncio.Event()
         self.failing: dict[str, list[Exception]] = {}
+        self.lag: Callable[[], float | None] = lambda: None
+        self.fetched: list[float | None] = []  # lag() at each getmany
 
     def _maybe_fail(self, name: str) -> None:
         if self.failing.get(name):
@@ -123,11 +126,12 @@ class Consumer:
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
         self._maybe_fail("getmany")
-        batch = self.records[self.position : self.position + 2]
+        self.fetched.append(self.lag())
+        batch = self.records[self.at : self.at + 2]
         if not batch:
             self.drained.set()
             return {}
-        self.position += len(batch)
+        self.at += len(batch)
         return {IN: batch}
 
     def assignment(self) -> set[TopicPartition]:
@@ -139,7 +143,13 @@ class Consumer:
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append(offset)
-        self.position = offset
+        self.at = offset
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.at
+
+    def last_stable_offset(self, tp: TopicPartition) -> int | None:
+        return len(self.records)
 
     async def seek_to_beginning(self, *tps: TopicPartition) -> None:
         self.seek(IN, 0)
@@ -194,7 +204,10 @@ class Clients(KafkaClients):
 
 
 def processor(
-    clients: Clients, made: list[Counting], give_up_after_s: float = 120.0
+    clients: Clients,
+    made: list[Counting],
+    give_up_after_s: float = 120.0,
+    metrics: ProcessorMetrics | None = None,
 ) -> StreamProcessor:
     def task(partition: int) -> PartitionTask:
         made.append(Counting())
@@ -210,6 +223,7 @@ def processor(
         service="svc",
         instance_id="i",
         give_up_after_s=give_up_after_s,
+        metrics=metrics,
         clients=clients,
     )
 
@@ -321,3 +335,15 @@ async def test_commits_failing_for_longer_than_the_limit_stop_the_processor_too(
             processor(clients, [], give_up_after_s=0.0).run(clients.consumer_.drained), 10
         )
     assert clients.producer_.calls.count(("abort",)) == 2
+
+
+async def test_the_lag_gauge_counts_the_records_left_after_each_batch() -> None:
+    clients = Clients([raw(n, b"a") for n in range(5)], fail={})
+    metrics = ProcessorMetrics()
+    clients.consumer_.lag = lambda: metrics.registry.get_sample_value(
+        "kitestream_processor_lag_records", {"service": "svc"}
+    )
+    proc = processor(clients, [], metrics=metrics)
+    await asyncio.wait_for(proc.run(clients.consumer_.drained), timeout=10)
+    # batches of two: none measured before the first (0), then 3, 1 and 0 left
+    assert clients.consumer_.fetched == [0.0, 3.0, 1.0, 0.0]
