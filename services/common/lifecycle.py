@@ -60,10 +60,11 @@ def run_service(name: str, main: Callable[[asyncio.Event], Awaitable[None]]) -> 
     from aiokafka.errors import KafkaError
 
     from services.common.processor import ProcessorError
+    from services.common.trouble import KafkaGaveUp
 
     try:
         return run_until_signalled(main)
-    except (ProcessorError, KafkaError, TimeoutError, OSError) as exc:
+    except (ProcessorError, KafkaGaveUp, KafkaError, TimeoutError, OSError) as exc:
         log.error("%s stopped: %s", name, one_line(exc))
         return 1
 

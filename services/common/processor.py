@@ -53,6 +53,7 @@ from services.common.clients import (
     TransactionalProducer,
 )
 from services.common.metrics import ProcessorMetrics
+from services.common.trouble import KafkaTrouble
 
 __all__ = [
     "BatchStep",
@@ -244,9 +245,10 @@ class StreamProcessor:
         """Batch after batch. A Kafka error anywhere (a commit aborted, a leader or group
         coordinator moving while the consumer fetches, restores or rewinds) is met by a
         pause, a rewind to the last commit and another try, until Kafka has failed for
-        ``give_up_after_s`` on end: then the processor stops with :class:`ProcessorError`
-        and its supervisor restarts it with fresh clients."""
-        trouble = _Trouble(self.service, self.give_up_after_s)
+        ``give_up_after_s`` on end: then the processor stops with
+        :class:`~services.common.trouble.KafkaGaveUp` and its supervisor restarts it with
+        fresh clients (:mod:`services.common.trouble`)."""
+        trouble = KafkaTrouble(self.service, self.give_up_after_s)
         rewind = False
         while not stop.is_set():
             try:
@@ -342,39 +344,6 @@ async def _behind(consumer: ChangelogReader, ends: dict[TopicPartition, int]) ->
         if await consumer.position(tp) < end:
             return True
     return False
-
-
-class _Trouble:
-    """How long Kafka has been failing the loop: a pause before each retry (0.5 s,
-    doubling to 5 s), and :class:`ProcessorError` once it has failed for ``limit_s``
-    with no good turn of the loop in between."""
-
-    def __init__(self, service: str, limit_s: float) -> None:
-        self.service = service
-        self.limit_s = limit_s
-        self.since: float | None = None
-        self.pause_s = 0.5
-
-    async def wait_after(self, exc: KafkaError) -> None:
-        now = loop_time()
-        if self.since is None:
-            self.since = now
-        elif now - self.since > self.limit_s:
-            raise ProcessorError(
-                f"Kafka has failed for over {self.limit_s:.0f}s; last error: {exc!r}"
-            ) from exc
-        log.warning(
-            "%s: %r; back to the last commit, trying again in %.1fs",
-            self.service,
-            exc,
-            self.pause_s,
-        )
-        await asyncio.sleep(self.pause_s)
-        self.pause_s = min(self.pause_s * 2, 5.0)
-
-    def over(self) -> None:
-        self.since = None
-        self.pause_s = 0.5
 
 
 async def _abort_quietly(producer: TransactionalProducer) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["StoreMetrics"]
 
@@ -36,5 +36,12 @@ class StoreMetrics:
             "kitestream_store_pruned_rows",
             "Rows deleted by retention, by table.",
             ["table"],
+            registry=r,
+        )
+        self.lag = Gauge(
+            "kitestream_store_lag_records",
+            "Committed records on a topic the store has not read yet (its partitions"
+            " assigned here; last stable offset less position).",
+            ["topic"],
             registry=r,
         )

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 
 from services.common.kafka import make_consumer, make_producer, send_with_deadline
 from services.common.topics import Topic, Topics, TopicSpec, create_topics, topic_specs
+from services.common.trouble import KafkaTrouble
 from services.dispatcher.deliverylog import delivered_topic_config, replay_horizon_s
 from services.quarantine.policy import AutoQuarantine
 from services.store.autoquarantine import due_changes
@@ -86,6 +87,7 @@ class Store:
         metrics: StoreMetrics | None = None,
         auto_quarantine: AutoQuarantine | None = None,
         auto_interval_s: float = 60.0,
+        give_up_after_s: float = 120.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
@@ -108,6 +110,7 @@ class Store:
         self._warned: set[tuple[str, str]] = set()
         self.auto_quarantine = auto_quarantine
         self.auto_interval_s = auto_interval_s
+        self.give_up_after_s = give_up_after_s
         self.clock = clock
         self._producer: AIOKafkaProducer | None = None
         self._next_auto = 0.0
@@ -137,6 +140,7 @@ class Store:
         try:
             consumer.subscribe(sorted(self.base), listener=_Assignment(self))
             stopping = asyncio.ensure_future(stop.wait())
+            trouble = KafkaTrouble("store", self.give_up_after_s)
             try:
                 while not stop.is_set():
                     fetch = asyncio.ensure_future(
@@ -146,9 +150,15 @@ class Store:
                     if not fetch.done():
                         fetch.cancel()
                         break
-                    batches = fetch.result()
+                    try:
+                        batches = fetch.result()
+                    except KafkaError as exc:  # a leader or coordinator moving: wait, again
+                        await trouble.wait_after(exc)
+                        continue
+                    trouble.over()
                     if batches:
                         await self._write(batches)
+                    await self._note_lag(consumer)
                     await self._prune_if_due()
                     await self._auto_quarantine_if_due()
             finally:
@@ -160,6 +170,17 @@ class Store:
             if self._producer is not None:
                 await self._producer.stop()
                 self._producer = None
+
+    async def _note_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """``kitestream_store_lag_records`` per topic, over the partitions owned here; a
+        partition not fetched since its assignment counts 0."""
+        lag = dict.fromkeys(self.base.values(), 0)
+        for tp in consumer.assignment():
+            end = consumer.last_stable_offset(tp)
+            if end is not None:
+                lag[self.base[tp.topic]] += max(0, end - await consumer.position(tp))
+        for topic, count in lag.items():
+            self.metrics.lag.labels(topic).set(count)
 
     async def _auto_quarantine_if_due(self) -> None:
         """Publish what the auto-quarantine policy decides now (when on and due)."""

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from services.common.topics import Topics
+from services.store.metrics import StoreMetrics
 from services.store.prune import Retention
 from services.store.records import Policy
 from services.store.service import Store
@@ -216,3 +217,26 @@ async def test_a_restarted_store_reads_on_from_the_offsets_in_the_database(
     await _run_store(again, engine, first + rest)
     days = {row["test_key"]: row["runs"] for row in snapshot(engine)["test_days"]}
     assert days == {CHARGE: 2, REFUND: 3, VOID: 1}  # nothing read twice
+
+
+async def test_the_lag_gauge_is_zero_on_every_topic_once_the_store_has_caught_up(
+    engine: Engine, kafka_bootstrap: str, kafka_topics: Topics
+) -> None:
+    total = await produce(kafka_bootstrap, kafka_topics, stream())
+    metrics = StoreMetrics()
+    store = _store(engine, kafka_bootstrap, kafka_topics, metrics=metrics)
+    stop = asyncio.Event()
+    task = asyncio.create_task(store.run(stop))
+    try:
+        await wait_for_offsets(engine, total)
+        await asyncio.sleep(1.5)  # a turn of the loop (at most 0.5 s idle) sets the gauge
+        lag = {
+            topic: metrics.registry.get_sample_value(
+                "kitestream_store_lag_records", {"topic": topic}
+            )
+            for topic in store.base.values()
+        }
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert lag == dict.fromkeys(store.base.values(), 0.0)

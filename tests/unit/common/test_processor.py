@@ -31,6 +31,7 @@ from services.common.clients import (
 )
 from services.common.metrics import ProcessorMetrics
 from services.common.processor import ProcessorError, StreamProcessor
+from services.common.trouble import KafkaGaveUp
 
 IN = TopicPartition("in", 0)
 LOG = TopicPartition("log", 0)
@@ -245,7 +246,7 @@ def no_pause(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         pauses.append(delay)
         await sleep(0)
 
-    monkeypatch.setattr("services.common.processor.asyncio.sleep", record)
+    monkeypatch.setattr("services.common.trouble.asyncio.sleep", record)
     return pauses
 
 
@@ -317,7 +318,7 @@ async def test_kafka_failing_for_longer_than_the_limit_stops_the_processor_sayin
 ) -> None:
     clients = Clients([raw(0, b"a")], fail={})
     clients.consumer_.failing["getmany"] = [KafkaConnectionError("no broker")] * 10_000
-    with pytest.raises(ProcessorError, match=r"Kafka has failed for over 0s; last error: "):
+    with pytest.raises(KafkaGaveUp, match=r"Kafka has failed for over 0s; last error: "):
         await asyncio.wait_for(
             processor(clients, [], give_up_after_s=0.0).run(clients.consumer_.drained), 10
         )
@@ -330,7 +331,7 @@ async def test_commits_failing_for_longer_than_the_limit_stop_the_processor_too(
     """A producer that can no longer commit (its sender died) is not retried for ever."""
     clients = Clients([raw(n, b"a") for n in range(100)], fail={})
     clients.producer_.fail = {n: KafkaError("sender routine died") for n in range(1, 100)}
-    with pytest.raises(ProcessorError, match="last error: KafkaError"):
+    with pytest.raises(KafkaGaveUp, match="last error: KafkaError"):
         await asyncio.wait_for(
             processor(clients, [], give_up_after_s=0.0).run(clients.consumer_.drained), 10
         )
