@@ -53,7 +53,7 @@ from services.common.clients import (
     TransactionalProducer,
 )
 from services.common.metrics import ProcessorMetrics
-from services.common.trouble import KafkaTrouble
+from services.common.trouble import GIVE_UP_AFTER_S, KafkaTrouble
 
 __all__ = [
     "BatchStep",
@@ -117,7 +117,7 @@ class StreamProcessor:
         instance_id: str,
         max_batch: int = 500,
         restore_timeout_s: float = 120.0,
-        give_up_after_s: float = 120.0,
+        give_up_after_s: float = GIVE_UP_AFTER_S,
         fetch_max_wait_ms: int = 50,
         metrics: ProcessorMetrics | None = None,
         clients: KafkaClients | None = None,

@@ -16,12 +16,13 @@ from time import monotonic
 
 from aiokafka.errors import KafkaError
 
-__all__ = ["KafkaGaveUp", "KafkaTrouble"]
+__all__ = ["GIVE_UP_AFTER_S", "KafkaGaveUp", "KafkaTrouble"]
 
 log = logging.getLogger(__name__)
 
 FIRST_PAUSE_S = 0.5
 LONGEST_PAUSE_S = 5.0
+GIVE_UP_AFTER_S = 120.0
 
 
 class KafkaGaveUp(Exception):
@@ -31,7 +32,7 @@ class KafkaGaveUp(Exception):
 class KafkaTrouble:
     """How long Kafka has been failing one loop (see the module docs)."""
 
-    def __init__(self, service: str, limit_s: float) -> None:
+    def __init__(self, service: str, limit_s: float = GIVE_UP_AFTER_S) -> None:
         self.service = service
         self.limit_s = limit_s
         self.since: float | None = None

@@ -34,6 +34,7 @@ from schemas.alerts import Alert
 from schemas.deadletter import DeadLetter
 from services.common.kafka import encode, make_consumer, make_producer, send_with_deadline
 from services.common.topics import Topic, Topics, TopicSpec, create_topics
+from services.common.trouble import KafkaTrouble
 from services.dispatcher.backoff import RetryPolicy
 from services.dispatcher.breaker import CircuitBreaker
 from services.dispatcher.deliverylog import DeliveryLog, delivered_topic_config, replay_horizon_s
@@ -170,11 +171,15 @@ class Dispatcher:
 
     async def _consume(self, stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]]) -> None:
         last_commit = time.monotonic()
+        trouble = KafkaTrouble("dispatcher")
         while not stop.is_set():
-            batches = await self._consumer.getmany(timeout_ms=200)
-            if self._catch_up:  # set on assignment, which happens inside getmany
-                self._catch_up = False
-                await self._records.catch_up()
+            try:
+                batches = await self._consumer.getmany(timeout_ms=200)
+            except KafkaError as exc:  # a leader or coordinator moving; nothing handed out
+                await trouble.wait_after(exc)
+                continue
+            await self._caught_up(trouble)
+            trouble.over()
             for tp, records in batches.items():
                 for record in records:
                     await self._take(tp, record)
@@ -186,6 +191,17 @@ class Dispatcher:
                 if task.done():  # a worker only ends on stop; anything else is a bug
                     task.result()
                     raise RuntimeError(f"worker {task.get_name()} ended on its own")
+
+    async def _caught_up(self, trouble: KafkaTrouble) -> None:
+        """After an assignment (made inside ``getmany``), read the delivery records up to
+        now, waiting out Kafka errors: the batch in hand is checked against them."""
+        while self._catch_up:
+            self._catch_up = False
+            try:
+                await self._records.catch_up()
+            except KafkaError as exc:
+                self._catch_up = True
+                await trouble.wait_after(exc)
 
     async def _take(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         if record.value is None:

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 
 from services.common.kafka import make_consumer, make_producer, send_with_deadline
 from services.common.topics import Topic, Topics, TopicSpec, create_topics, topic_specs
-from services.common.trouble import KafkaTrouble
+from services.common.trouble import GIVE_UP_AFTER_S, KafkaTrouble
 from services.dispatcher.deliverylog import delivered_topic_config, replay_horizon_s
 from services.quarantine.policy import AutoQuarantine
 from services.store.autoquarantine import due_changes
@@ -87,7 +87,7 @@ class Store:
         metrics: StoreMetrics | None = None,
         auto_quarantine: AutoQuarantine | None = None,
         auto_interval_s: float = 60.0,
-        give_up_after_s: float = 120.0,
+        give_up_after_s: float = GIVE_UP_AFTER_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
