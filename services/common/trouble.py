@@ -10,7 +10,7 @@ the service exits (status 1) and its supervisor starts it afresh.
 
 from __future__ import annotations
 
-import asyncio
+from asyncio import sleep
 import logging
 from time import monotonic
 
@@ -53,7 +53,7 @@ class KafkaTrouble:
             exc,
             self.pause_s,
         )
-        await asyncio.sleep(self.pause_s)
+        await sleep(self.pause_s)
         self.pause_s = min(self.pause_s * 2, LONGEST_PAUSE_S)
 
     def over(self) -> None:

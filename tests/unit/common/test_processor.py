@@ -246,7 +246,7 @@ def no_pause(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         pauses.append(delay)
         await sleep(0)
 
-    monkeypatch.setattr("services.common.trouble.asyncio.sleep", record)
+    monkeypatch.setattr("services.common.trouble.sleep", record)
     return pauses
 
 
