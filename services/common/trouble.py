@@ -10,8 +10,8 @@ the service exits (status 1) and its supervisor starts it afresh.
 
 from __future__ import annotations
 
-from asyncio import sleep
 import logging
+from asyncio import sleep
 from time import monotonic
 
 from aiokafka.errors import KafkaError
