@@ -244,26 +244,28 @@ class StreamProcessor:
     ) -> None:
         """Batch after batch. A Kafka error anywhere (a commit aborted, a leader or group
         coordinator moving while the consumer fetches, restores or rewinds) is met by a
-        pause, a rewind to the last commit and another try, until Kafka has failed for
+        pause and another try, after a rewind to the last commit when the state may have
+        got ahead of it (a failed fetch hands out nothing), until Kafka has failed for
         ``give_up_after_s`` on end: then the processor stops with
         :class:`~services.common.trouble.KafkaGaveUp` and its supervisor restarts it with
         fresh clients (:mod:`services.common.trouble`)."""
         trouble = KafkaTrouble(self.service, self.give_up_after_s)
-        rewind = False
+        rewind = False  # True while the state may be ahead of the last commit
         while not stop.is_set():
             try:
                 if rewind:
                     await self._rewind(consumer)
                     rewind = False
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+                rewind = True
                 self._idle.clear()  # no await since getmany: a revocation now waits for us
                 try:
                     await self.handle(producer, batch)
                 finally:
                     self._idle.set()
+                rewind = False
                 await self._note_lag(consumer)
             except KafkaError as exc:
-                rewind = True
                 await trouble.wait_after(exc)
             else:
                 trouble.over()

@@ -310,6 +310,8 @@ async def test_kafka_failing_while_fetching_rewinds_and_loses_nothing(
     made: list[Counting] = []
     proc = await run(clients, made)
     assert no_pause == [0.5]
+    assert clients.consumer_.seeks == []  # nothing was handed out: nothing to undo
+    assert len(made) == 1  # the state was kept, not rebuilt
     assert (proc.processed, made[-1].count) == (3, 3)
 
 
