@@ -227,16 +227,20 @@ async def test_the_lag_gauge_is_zero_on_every_topic_once_the_store_has_caught_up
     store = _store(engine, kafka_bootstrap, kafka_topics, metrics=metrics)
     stop = asyncio.Event()
     task = asyncio.create_task(store.run(stop))
+    caught_up = dict.fromkeys(store.base.values(), 0.0)
     try:
         await wait_for_offsets(engine, total)
-        await asyncio.sleep(1.5)  # a turn of the loop (at most 0.5 s idle) sets the gauge
-        lag = {
-            topic: metrics.registry.get_sample_value(
-                "kitestream_store_lag_records", {"topic": topic}
-            )
-            for topic in store.base.values()
-        }
+        for _ in range(300):  # each turn of the loop (at most 0.5 s idle) sets the gauge
+            lag = {
+                topic: metrics.registry.get_sample_value(
+                    "kitestream_store_lag_records", {"topic": topic}
+                )
+                for topic in store.base.values()
+            }
+            if lag == caught_up:
+                break
+            await asyncio.sleep(0.1)
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
-    assert lag == dict.fromkeys(store.base.values(), 0.0)
+    assert lag == caught_up  # None: never set
