@@ -7,7 +7,8 @@ that the limits are enforced once, the same way, before any parsing:
 - ``Content-Type`` must be one of the endpoint's media types (415);
 - ``Content-Length`` over the cap is refused before reading (413), and so is a body
   that grows past it while streaming in (chunked uploads);
-- the whole body must arrive within ``timeout_s`` (408), so that a slow client cannot
+- the whole body must arrive within ``timeout_s`` (408; a coarse
+  :func:`~services.receiver.deadlines.deadline`, up to 50 ms late), so that a slow client cannot
   hold a connection and its buffers open;
 - ``Content-Encoding: gzip`` is decompressed only where allowed, with the cap applied
   to the decompressed size (a gzip bomb is a 413, not a memory spike);
@@ -19,7 +20,6 @@ The pure parts (media types, gzip within a cap, JSON within a depth) are
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from services.ingest.errors import (
     UnsupportedMedia,
 )
 from services.ingest.request import JSON_TYPES, check_media_type, gunzip, load_json
+from services.receiver.deadlines import deadline
 from services.receiver.endpoints import Incoming
 from services.receiver.settings import ReceiverSettings
 
@@ -74,7 +75,7 @@ async def read_body(request: Incoming, limits: BodyLimits) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(limits.timeout_s):
+        with deadline(limits.timeout_s):
             more = True
             while more:
                 message = await request.receive()

@@ -41,6 +41,7 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from services.common.kafka import make_producer
+from services.receiver.deadlines import deadline
 from services.receiver.errors import ProduceFailed
 from services.receiver.frames import Outgoing
 
@@ -145,7 +146,7 @@ class ProducerLink:
         futures: list[asyncio.Future[object]] = []
         acked = False
         try:
-            async with asyncio.timeout(deadline_s):
+            with deadline(deadline_s):  # shared coarse timer, not one per request
                 for message in messages:
                     futures.append(
                         await producer.send(message.topic, message.value, key=message.key)

@@ -4,12 +4,18 @@ when wrong."""
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
+from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.ingest.errors import MalformedBody, PayloadTooLarge
 from services.ingest.request import (
+    bracket_depth_exceeds,
     check_media_type,
     depth_exceeds,
     gunzip,
@@ -114,3 +120,78 @@ def test_depth_counts_objects_and_arrays_not_scalars() -> None:
     assert not depth_exceeds({"a": [1, {"b": 2}]}, 3)
     assert depth_exceeds({"a": [1, {"b": 2}]}, 2)
     assert depth_exceeds({"a": {}, "b": [[[]]]}, 3)
+
+
+# Strings full of what could fool a byte-level reading: brackets, quotes, backslashes.
+_TRICKY_TEXT = st.text(alphabet='{}[]"\\/ab\n\u00e9\u2603', max_size=6)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TRICKY_TEXT, inner, max_size=4),
+    max_leaves=40,
+)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string of ``value``, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(s for v in value.values() for s in _strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _encodings(value: Any) -> list[bytes]:
+    """The same value as orjson writes it, and as indented, ASCII-escaped JSON."""
+    return [orjson.dumps(value), json.dumps(value, indent=1, ensure_ascii=True).encode()]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON, st.integers(min_value=0, max_value=7))
+def test_the_byte_level_depth_check_agrees_with_the_walk(value: Any, max_depth: int) -> None:
+    for raw in _encodings(value):
+        walked = depth_exceeds(orjson.loads(raw), max_depth)
+        read = bracket_depth_exceeds(raw, max_depth)
+        assert read is None or read == walked
+        if read is None:  # only undecided when a string holds a bracket
+            assert any(set(text) & set("[]{}") for text in _strings(value))
+        if walked:
+            with pytest.raises(MalformedBody, match="deeper"):
+                load_json(raw, max_depth=max_depth)
+        else:
+            assert load_json(raw, max_depth=max_depth) == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "max_depth", "verdict"),
+    [
+        (b"1", 0, False),
+        (b"[]", 0, True),
+        (b"[]", 1, False),
+        (b'{"a": [1, {"b": 2}]}', 3, False),
+        (b'{"a": [1, {"b": 2}]}', 2, True),
+        (rb'{"a\\": [["x\\\"y"]]}', 3, False),  # escaped backslash, then quote
+        (rb'{"a\\": [["x\\\"y"]]}', 2, True),
+        (rb'["\\\\", {"k": "\""}]', 1, True),
+        (rb'["\\\\", {"k": "\""}]', 2, False),
+        (b"[" * 32 + b"]" * 32, 32, False),
+        (b"[" * 33 + b"]" * 33, 32, True),
+        (b'["[[[[", "]]"]', 1, None),  # brackets inside a string: the walk decides
+    ],
+)
+def test_the_byte_level_depth_check_reads_escapes_and_strings(
+    raw: bytes, max_depth: int, verdict: bool | None
+) -> None:
+    assert orjson.loads(raw) is not None or raw == b"null"
+    assert bracket_depth_exceeds(raw, max_depth) is verdict
+
+
+def test_the_byte_level_depth_check_decides_the_benchmark_webhook() -> None:
+    """The shortcut is taken on a realistic payload (no bracket inside its strings)."""
+    from bench.receiver import build_finished
+
+    raw = orjson.dumps(build_finished(7))
+    assert bracket_depth_exceeds(raw, 32) is False
+    assert bracket_depth_exceeds(raw, 3) is True
+    assert depth_exceeds(orjson.loads(raw), 3) is True
