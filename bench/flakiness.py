@@ -58,7 +58,14 @@ import orjson
 from aiokafka.structs import TopicPartition
 
 from services.common.kafka import make_consumer, make_producer
-from services.common.processor import BatchStep, Output, PartitionTask, Record, StreamProcessor
+from services.common.processor import (
+    BatchStep,
+    KafkaClients,
+    Output,
+    PartitionTask,
+    Record,
+    StreamProcessor,
+)
 from services.common.topics import (
     Topic,
     Topics,
@@ -69,6 +76,7 @@ from services.common.topics import (
 )
 from services.flakiness.compiled import compiled_modules
 from services.flakiness.execution import Context, Execution, TestSubject
+from services.flakiness.partitioner import partition_of
 from services.flakiness.service import tune_gc
 from services.flakiness.settings import FlakinessSettings, ServiceSettings
 from services.flakiness.task import FlakinessTask, FlakinessTopics
@@ -193,6 +201,7 @@ async def through_processor(
         service="bench-flakiness",
         instance_id="bench",
         max_batch=max_batch,
+        clients=KafkaClients(bootstrap, partitioner=partition_of),  # as the service's
     )
     stop = asyncio.Event()
     running = asyncio.create_task(processor.run(stop))

@@ -11,7 +11,7 @@ producer in a test of dead-lettering, rewinds and fencing; another client librar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aiokafka.structs import TopicPartition
@@ -63,16 +63,26 @@ class ChangelogReader(Protocol):
     async def position(self, tp: TopicPartition) -> int: ...
 
 
-class KafkaClients:
-    """Makes the runtime's clients for the brokers at ``bootstrap_servers`` (aiokafka)."""
+Partitioner = Callable[[bytes | None, list[int], list[int]], int]
 
-    def __init__(self, bootstrap_servers: str) -> None:
+
+class KafkaClients:
+    """Makes the runtime's clients for the brokers at ``bootstrap_servers`` (aiokafka).
+
+    ``partitioner`` (default: aiokafka's) places the producer's keyed outputs that name
+    no partition; it must place every key where aiokafka's default one does."""
+
+    def __init__(self, bootstrap_servers: str, *, partitioner: Partitioner | None = None) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.partitioner = partitioner
 
     def producer(self, *, client_id: str, transactional_id: str) -> TransactionalProducer:
         """Idempotent, ``acks=all``, with ``transactional_id`` (a restart fences the old)."""
         producer: TransactionalProducer = make_producer(
-            self.bootstrap_servers, client_id=client_id, transactional_id=transactional_id
+            self.bootstrap_servers,
+            client_id=client_id,
+            transactional_id=transactional_id,
+            partitioner=self.partitioner,
         )
         return producer
 

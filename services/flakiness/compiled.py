@@ -54,6 +54,7 @@ COMPILED = (
     "segments",
     "changelog",
     "task",
+    "partitioner",
 )
 _HERE = Path(__file__).parent
 

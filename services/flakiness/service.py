@@ -44,9 +44,10 @@ def tune_gc() -> None:
 async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asyncio.Event) -> None:
     """Run the processor until ``stop`` is set."""
     from services.common.metrics import ProcessorMetrics, serve_metrics
-    from services.common.processor import PartitionTask, StreamProcessor
+    from services.common.processor import KafkaClients, PartitionTask, StreamProcessor
     from services.common.topics import Topics
     from services.flakiness.owners import Owners
+    from services.flakiness.partitioner import partition_of
     from services.flakiness.task import FlakinessTask
 
     tune_gc()
@@ -69,6 +70,7 @@ async def serve(settings: ServiceSettings, core: FlakinessSettings, stop: asynci
         instance_id=settings.instance_id,
         max_batch=settings.max_batch,
         metrics=metrics,
+        clients=KafkaClients(settings.bootstrap_servers, partitioner=partition_of),
     )
     log.info(
         "flakiness up as %s: last %d executions within %g days, clear after %g days or %d runs",

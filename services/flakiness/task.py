@@ -23,7 +23,7 @@ from services.common.topics import Topic, Topics
 from services.flakiness import BadRecord
 from services.flakiness.changelog import Changelog
 from services.flakiness.inputs import LastContext, from_job_event, from_result_value, json_object
-from services.flakiness.messages import alert, state, test_run
+from services.flakiness.messages import alert, state_json, test_run
 from services.flakiness.owners import Owners
 from services.flakiness.runs import RunKey
 from services.flakiness.settings import FlakinessSettings
@@ -129,7 +129,7 @@ class FlakinessTask:
         if changes.states:
             for subject in dict.fromkeys(changes.states):
                 entry = entries.get(subject)
-                value = None if entry is None else state(entry, changes.at).to_json()
+                value = None if entry is None else state_json(entry, changes.at)
                 self._states[subject.key.encode()] = value
         if changes.runs:
             for key in dict.fromkeys(changes.runs):

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import DefaultPartitioner
 
 from services.common.topics import Topic, Topics, partition_counts
 from tests.kafka_io import committed_reader, produce, read_until
@@ -119,6 +120,15 @@ async def test_a_known_flaky_stream_gives_exactly_the_expected_alerts(
     flagged = [a for a in alerts if a["kind"] == "flaky_test"]
     assert {a["severity"] for a in flagged} == {"warning"}
     assert all(str(a["links"]).count("https://buildkite.com/acme/") >= 1 for a in flagged)
+    # the service's own partitioner (services.flakiness.partitioner) places each state
+    # where aiokafka's default one would
+    states = kafka_topics.name(Topic.FLAKINESS_STATE)
+    async with committed_reader(kafka_bootstrap, states) as reader:
+        placed = await read_until(reader, [], 10**6, 5, lambda r: (r.key, r.partition))
+    everywhere = list(range((await partition_counts(kafka_bootstrap, [states]))[states]))
+    assert len({partition for _, partition in placed}) > 1
+    for key, partition in placed:
+        assert partition == DefaultPartitioner()(key, everywhere, everywhere), key
 
 
 async def test_sigkill_mid_stream_and_restart_gives_the_same_alerts_without_duplicates(
