@@ -100,6 +100,7 @@ class ProducerLink:
         self._producer: AIOKafkaProducer | None = None
         self._partitioner = KeyHashPartitioner()
         self._fatal = False
+        self._start_failed = False  # the last start failed (logged once per streak)
         self.failures = 0  # consecutive failed batches
         self.kafka_up = False  # as last seen by a send, a start or a probe
 
@@ -115,7 +116,14 @@ class ProducerLink:
             async with asyncio.timeout(timeout_s):
                 await producer.start()
         except (KafkaError, OSError, TimeoutError) as exc:
-            log.debug("the Kafka producer did not start: %r", exc)
+            # said once until a start succeeds, then at debug level (tried every few s)
+            log.log(
+                logging.DEBUG if self._start_failed else logging.WARNING,
+                "the Kafka producer did not start within %gs: %r",
+                timeout_s,
+                exc,
+            )
+            self._start_failed = True
             await _dispose(producer)
             self.kafka_up = False
             return False
@@ -123,6 +131,9 @@ class ProducerLink:
             await _dispose(producer)
             raise
         self._producer, self._fatal, self.failures, self.kafka_up = producer, False, 0, True
+        if self._start_failed:
+            self._start_failed = False
+            log.info("the Kafka producer started")
         return True
 
     def _new_producer(self) -> AIOKafkaProducer:

@@ -25,9 +25,13 @@ SLUGS = ("payments-api", "ledger", "checkout")
 
 
 async def _spool_empty(receiver: Receiver, timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        while (await receiver.client.get("/readyz")).json()["spool"]["records"]:  # noqa: ASYNC110 - polls over HTTP
-            await asyncio.sleep(0.2)
+    ready: object = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            while (ready := (await receiver.client.get("/readyz")).json())["spool"]["records"]:  # noqa: ASYNC110 - polls over HTTP
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"the spool was not drained in {timeout_s}s: {ready}") from None
 
 
 async def test_broker_restart_during_a_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
