@@ -168,30 +168,43 @@ class Delivery:
     # -- draining ----------------------------------------------------------------------
 
     async def _drain_forever(self) -> None:
+        """Drain until told to stop. Nothing ends this loop but stopping: an error it did
+        not foresee (from the Kafka client, say, while a wedged producer is replaced) is
+        logged with its traceback and the loop goes on after a pause, for a drainer
+        that died would leave every later message in the spool until a restart."""
         backoff = 0.1
         while not self._stopping:  # also ends the loop if a cancellation got lost in aiokafka
             try:
-                async with asyncio.timeout(5.0):
-                    await self.spool.has_pending.wait()
-            except TimeoutError:
-                if not self.link.ready:  # nothing to drain, but reconnect while idle
-                    await self.link.recover()
-                continue
-            records = self.spool.read(self.drain_batch)
-            if not records:
-                if self.spool.pending_records == 0:
-                    self.spool.has_pending.clear()
-                else:  # counted but unreadable: should not happen; do not spin
-                    await asyncio.sleep(1.0)
-                continue
-            if await self._drain(records):
-                backoff = 0.1
-                if self.spool.pending_records == 0:
-                    await self.spool.compact()
-                continue
-            await self.link.recover()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+                backoff = await self._drain_step(backoff)
+            except Exception:
+                log.exception("the spool drainer failed; going on in %gs", backoff)
+                self.metrics.drainer_errors.inc()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _drain_step(self, backoff: float) -> float:
+        """One turn of the drainer; the pause before the next retry after a failure."""
+        try:
+            async with asyncio.timeout(5.0):
+                await self.spool.has_pending.wait()
+        except TimeoutError:
+            if not self.link.ready:  # nothing to drain, but reconnect while idle
+                await self.link.recover()
+            return backoff
+        records = self.spool.read(self.drain_batch)
+        if not records:
+            if self.spool.pending_records == 0:
+                self.spool.has_pending.clear()
+            else:  # counted but unreadable: should not happen; do not spin
+                await asyncio.sleep(1.0)
+            return backoff
+        if await self._drain(records):
+            if self.spool.pending_records == 0:
+                await self.spool.compact()
+            return 0.1
+        await self.link.recover()
+        await asyncio.sleep(backoff)
+        return min(backoff * 2, 5.0)
 
     async def _drain(self, records: list[SpooledRecord]) -> bool:
         """Send one batch from the spool; True when it is in Kafka (or quarantined)."""

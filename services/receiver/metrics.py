@@ -91,6 +91,11 @@ class Metrics:
             "Spooled messages Kafka refused for good (kept in rejected.seg).",
             registry=r,
         )
+        self.drainer_errors = Counter(
+            "kitestream_receiver_spool_drainer_errors",
+            "Unforeseen errors the spool drainer logged and went on after.",
+            registry=r,
+        )
         self.spool_full = Counter(
             "kitestream_receiver_spool_full", "Requests refused with 503: spool full.", registry=r
         )

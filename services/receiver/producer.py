@@ -261,11 +261,16 @@ def _fail_queued(producer: AIOKafkaProducer) -> None:
 
 
 async def _dispose(producer: AIOKafkaProducer, timeout_s: float = 3.0) -> None:
-    """Stop a producer we give up on, without waiting for a flush that cannot happen."""
+    """Stop a producer we give up on, without waiting for a flush that cannot happen.
+
+    Whatever its stop raises is logged and dropped: a wedged producer's sender task can
+    end with any error (its stop re-raises it), and none of it concerns the new one."""
     _fail_queued(producer)
-    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+    try:
         async with asyncio.timeout(timeout_s):
             await producer.stop()
+    except Exception as exc:
+        log.debug("the old Kafka producer stopped with %r", exc)
 
 
 def _mark_seen(futures: list[asyncio.Future[object]]) -> None:
