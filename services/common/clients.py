@@ -19,7 +19,14 @@ from aiokafka.structs import TopicPartition
 from services.common.kafka import make_consumer, make_producer
 from services.common.topics import partition_counts
 
-__all__ = ["ChangelogReader", "GroupConsumer", "KafkaClients", "TransactionalProducer"]
+__all__ = [
+    "ChangelogReader",
+    "GroupConsumer",
+    "KafkaClients",
+    "Positioned",
+    "TransactionalProducer",
+    "unread",
+]
 
 
 class TransactionalProducer(Protocol):
@@ -49,6 +56,27 @@ class GroupConsumer(Protocol):
     async def seek_to_beginning(self, *tps: TopicPartition) -> Any: ...
     async def position(self, tp: TopicPartition) -> int: ...
     def last_stable_offset(self, tp: TopicPartition) -> int | None: ...
+
+
+class Positioned(Protocol):
+    """What :func:`unread` asks of a consumer (aiokafka's, or a :class:`GroupConsumer`)."""
+
+    def assignment(self) -> set[TopicPartition]: ...
+    async def position(self, tp: TopicPartition) -> int: ...
+    def last_stable_offset(self, tp: TopicPartition) -> int | None: ...
+
+
+async def unread(consumer: Positioned) -> dict[TopicPartition, int]:
+    """Committed records not read yet, per partition ``consumer`` owns: its last stable
+    offset less the consumer's position. A partition not fetched since it was assigned
+    (no last stable offset yet) is left out; a caught-up one counts 0 once the fetch
+    after its last records has moved the position past the commit marker."""
+    lag: dict[TopicPartition, int] = {}
+    for tp in consumer.assignment():
+        end = consumer.last_stable_offset(tp)
+        if end is not None:
+            lag[tp] = max(0, end - await consumer.position(tp))
+    return lag
 
 
 class ChangelogReader(Protocol):

@@ -51,6 +51,7 @@ from services.common.clients import (
     GroupConsumer,
     KafkaClients,
     TransactionalProducer,
+    unread,
 )
 from services.common.metrics import ProcessorMetrics
 from services.common.trouble import GIVE_UP_AFTER_S, KafkaTrouble
@@ -266,7 +267,7 @@ class StreamProcessor:
                 finally:
                     self._idle.set()
                 rewind = False
-                await self._note_lag(consumer)
+                self._m.lag.set(sum((await unread(consumer)).values()))
             except KafkaError as exc:
                 await trouble.wait_after(exc)
             else:
@@ -317,19 +318,6 @@ class StreamProcessor:
         self.processed += count
         self._m.committed.inc()
         self._m.records.inc(count)
-
-    async def _note_lag(self, consumer: GroupConsumer) -> None:
-        """The gauge of committed records not read yet: over the partitions this member
-        owns, each one's last stable offset less the consumer's position. A partition
-        not fetched since it was assigned (no last stable offset yet) counts 0; a
-        caught-up one counts 0 too once the fetch after its last records has moved the
-        position past the transaction's commit marker."""
-        lag = 0
-        for tp in consumer.assignment():
-            end = consumer.last_stable_offset(tp)
-            if end is not None:
-                lag += max(0, end - await consumer.position(tp))
-        self._m.lag.set(lag)
 
     async def _rewind(self, consumer: GroupConsumer) -> None:
         """After an aborted batch: drop in-memory state, go back to committed offsets."""

@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 from sqlalchemy.engine import Engine
 
+from services.common.clients import unread
 from services.common.kafka import make_consumer, make_producer, send_with_deadline
 from services.common.topics import Topic, Topics, TopicSpec, create_topics, topic_specs
 from services.common.trouble import GIVE_UP_AFTER_S, KafkaTrouble
@@ -172,13 +173,10 @@ class Store:
                 self._producer = None
 
     async def _note_lag(self, consumer: AIOKafkaConsumer) -> None:
-        """``kitestream_store_lag_records`` per topic, over the partitions owned here; a
-        partition not fetched since its assignment counts 0."""
+        """``kitestream_store_lag_records`` per topic (:func:`unread`, summed)."""
         lag = dict.fromkeys(self.base.values(), 0)
-        for tp in consumer.assignment():
-            end = consumer.last_stable_offset(tp)
-            if end is not None:
-                lag[self.base[tp.topic]] += max(0, end - await consumer.position(tp))
+        for tp, count in (await unread(consumer)).items():
+            lag[self.base[tp.topic]] += count
         for topic, count in lag.items():
             self.metrics.lag.labels(topic).set(count)
 
