@@ -179,8 +179,7 @@ class Delivery:
             except Exception:
                 log.exception("the spool drainer failed; going on in %gs", backoff)
                 self.metrics.drainer_errors.inc()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = await _pause(backoff)
 
     async def _drain_step(self, backoff: float) -> float:
         """One turn of the drainer; the pause before the next retry after a failure."""
@@ -203,8 +202,7 @@ class Delivery:
                 await self.spool.compact()
             return 0.1
         await self.link.recover()
-        await asyncio.sleep(backoff)
-        return min(backoff * 2, 5.0)
+        return await _pause(backoff)
 
     async def _drain(self, records: list[SpooledRecord]) -> bool:
         """Send one batch from the spool; True when it is in Kafka (or quarantined)."""
@@ -290,3 +288,9 @@ class Delivery:
         else:
             await self.spool.compact()
         self.spool.close()
+
+
+async def _pause(backoff: float) -> float:
+    """Sleep ``backoff`` after a failed turn; the next pause (doubled, at most 5 s)."""
+    await asyncio.sleep(backoff)
+    return min(backoff * 2, 5.0)
