@@ -236,20 +236,6 @@ async def run(clients: Clients, made: list[Counting]) -> StreamProcessor:
     return proc
 
 
-@pytest.fixture
-def no_pause(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The processor's pauses between retries, recorded instead of slept."""
-    pauses: list[float] = []
-    sleep = asyncio.sleep
-
-    async def record(delay: float) -> None:
-        pauses.append(delay)
-        await sleep(0)
-
-    monkeypatch.setattr("services.common.trouble.sleep", record)
-    return pauses
-
-
 async def test_a_batch_is_one_transaction_with_its_dead_letters_changes_and_offsets() -> None:
     clients = Clients([raw(0, b"a"), raw(1, b"poison")], fail={})
     proc = await run(clients, [])
@@ -262,7 +248,7 @@ async def test_a_batch_is_one_transaction_with_its_dead_letters_changes_and_offs
 
 
 async def test_a_failed_commit_aborts_and_replays_the_batch_from_restored_state(
-    no_pause: list[float],
+    pauses: list[float],
 ) -> None:
     records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
     clients = Clients(records, fail={2: KafkaConnectionError("broker went away")})
@@ -270,7 +256,7 @@ async def test_a_failed_commit_aborts_and_replays_the_batch_from_restored_state(
     proc = await run(clients, made)
     calls = clients.producer_.calls
     assert ("abort",) in calls
-    assert no_pause == [0.5]
+    assert pauses == [0.5]
     assert clients.consumer_.seeks == [2]  # back to the offset the first batch committed
     assert len(made) == 2  # the task was dropped and rebuilt from the changelog
     assert made[1].count == 4  # 2 restored (batch 1) + 2 (batch 2 again); kept state: 6
@@ -285,7 +271,7 @@ async def test_a_fenced_producer_stops_the_processor_saying_so() -> None:
 
 
 async def test_kafka_failing_while_rewinding_is_retried_and_the_state_stays_right(
-    no_pause: list[float],
+    pauses: list[float],
 ) -> None:
     """A broker loss aborts a commit, and the group coordinator is still moving when the
     processor asks for its committed offsets: it waits, rewinds again and goes on."""
@@ -294,7 +280,7 @@ async def test_kafka_failing_while_rewinding_is_retried_and_the_state_stays_righ
     clients.consumer_.failing["committed"] = [KafkaError("coordinator not available")] * 2
     made: list[Counting] = []
     proc = await run(clients, made)
-    assert no_pause == [0.5, 1.0, 2.0]  # the commit, then the rewind twice
+    assert pauses == [0.5, 1.0, 2.0]  # the commit, then the rewind twice
     assert clients.consumer_.seeks == [2]
     assert made[-1].count == 4
     assert [c for c in clients.producer_.calls if c[0] == "offsets"][-1] == ("offsets", {IN: 4})
@@ -302,21 +288,21 @@ async def test_kafka_failing_while_rewinding_is_retried_and_the_state_stays_righ
 
 
 async def test_kafka_failing_while_fetching_rewinds_and_loses_nothing(
-    no_pause: list[float],
+    pauses: list[float],
 ) -> None:
     records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c")]
     clients = Clients(records, fail={})
     clients.consumer_.failing["getmany"] = [RequestTimedOutError()]
     made: list[Counting] = []
     proc = await run(clients, made)
-    assert no_pause == [0.5]
+    assert pauses == [0.5]
     assert clients.consumer_.seeks == []  # nothing was handed out: nothing to undo
     assert len(made) == 1  # the state was kept, not rebuilt
     assert (proc.processed, made[-1].count) == (3, 3)
 
 
 async def test_kafka_failing_for_longer_than_the_limit_stops_the_processor_saying_so(
-    no_pause: list[float],
+    pauses: list[float],
 ) -> None:
     clients = Clients([raw(0, b"a")], fail={})
     clients.consumer_.failing["getmany"] = [KafkaConnectionError("no broker")] * 10_000
@@ -324,11 +310,11 @@ async def test_kafka_failing_for_longer_than_the_limit_stops_the_processor_sayin
         await asyncio.wait_for(
             processor(clients, [], give_up_after_s=0.0).run(clients.consumer_.drained), 10
         )
-    assert no_pause == [0.5]
+    assert pauses == [0.5]
 
 
 async def test_commits_failing_for_longer_than_the_limit_stop_the_processor_too(
-    no_pause: list[float],
+    pauses: list[float],
 ) -> None:
     """A producer that can no longer commit (its sender died) is not retried for ever."""
     clients = Clients([raw(n, b"a") for n in range(100)], fail={})
