@@ -103,6 +103,18 @@ class BatchStep:
         :class:`BatchingTask`'s flush; changes addressed to the changelog."""
         out: list[Output] = []
         touched: dict[int, PartitionTask] = {}
+        self.feed(tasks, records, out, touched)
+        return self.finish(touched, out)
+
+    def feed(
+        self,
+        tasks: Mapping[int, PartitionTask],
+        records: Iterable[Record],
+        out: list[Output],
+        touched: dict[int, PartitionTask],
+    ) -> None:
+        """:meth:`run` without the flush, for a batch fed in several parts: what the
+        tasks emit goes onto ``out``, each task met into ``touched``."""
         partition = -1
         process: Callable[[Record], Sequence[Output | Change]]
         for record in records:
@@ -117,6 +129,10 @@ class BatchStep:
                 continue
             if emitted:
                 out += self.addressed(emitted, partition)
+
+    def finish(self, touched: Mapping[int, PartitionTask], out: list[Output]) -> list[Output]:
+        """``out`` with the flush of each touched :class:`BatchingTask` added: the
+        batch's outputs, in order."""
         for number, task in touched.items():
             if isinstance(task, BatchingTask):
                 out += self.addressed(task.flush(), number)

@@ -58,7 +58,8 @@ class Counting:
 
 
 class Producer:
-    """Records the calls; the n-th ``commit_transaction`` raises ``fail[n]``."""
+    """Records the calls; the n-th ``commit_transaction`` raises ``fail[n]``, each after
+    ``turns`` turns of the event loop."""
 
     def __init__(self, fail: dict[int, Exception]) -> None:
         self.calls: list[tuple[Any, ...]] = []
@@ -67,6 +68,7 @@ class Producer:
         self.committed_changelog: list[tuple[bytes | None, bytes | None]] = []
         self._sent: list[tuple[bytes | None, bytes | None]] = []
         self.offsets: dict[TopicPartition, int] = {}
+        self.turns = 0
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -90,6 +92,8 @@ class Producer:
 
     async def commit_transaction(self) -> None:
         self.commits += 1
+        for _ in range(self.turns):  # a broker's answer takes a few turns of the loop
+            await asyncio.sleep(0)
         if self.commits in self.fail:
             raise self.fail[self.commits]
         self.calls.append(("commit",))
@@ -102,7 +106,8 @@ class Producer:
 
 class Consumer:
     """Assigns partition 0 of ``in`` on subscribe, then hands out ``batches`` in turn
-    (after a seek, from the offset sought); sets ``drained`` when they run out.
+    (after a seek, from the offset sought); sets ``drained`` at the second ``getmany``
+    in a row that finds them run out.
     ``failing[name]`` holds errors its method ``name`` raises, one per call, first."""
 
     def __init__(self, records: list[ConsumerRecord[bytes, bytes]], producer: Producer) -> None:
@@ -110,6 +115,7 @@ class Consumer:
         self.producer = producer
         self.at = 0
         self.seeks: list[int] = []
+        self.empty = 0
         self.drained = asyncio.Event()
         self.failing: dict[str, list[Exception]] = {}
         self.lag: Callable[[], float | None] = lambda: None
@@ -123,6 +129,7 @@ class Consumer:
     async def stop(self) -> None: ...
 
     def subscribe(self, topics: Sequence[str], *, listener: Any) -> None:
+        self.listener = listener
         listener.on_partitions_assigned([IN])
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
@@ -130,8 +137,13 @@ class Consumer:
         self.fetched.append(self.lag())
         batch = self.records[self.at : self.at + 2]
         if not batch:
-            self.drained.set()
+            # twice in a row: the commit under way at the first has landed (or failed
+            # and been rewound) by the second
+            self.empty += 1
+            if self.empty == 2:
+                self.drained.set()
             return {}
+        self.empty = 0
         self.at += len(batch)
         return {IN: batch}
 
@@ -334,5 +346,85 @@ async def test_the_lag_gauge_counts_the_records_left_after_each_batch() -> None:
     )
     proc = processor(clients, [], metrics=metrics)
     await asyncio.wait_for(proc.run(clients.consumer_.drained), timeout=10)
-    # batches of two: none measured before the first (0), then 3, 1 and 0 left
-    assert clients.consumer_.fetched == [0.0, 3.0, 1.0, 0.0]
+    # batches of two: none measured before the first (0), then 3, 1 and 0 left (twice:
+    # the fake stops at the second fetch that finds nothing)
+    assert clients.consumer_.fetched == [0.0, 3.0, 1.0, 0.0, 0.0]
+
+
+class Logging(Counting):
+    """Counting, and each record it processes noted among the producer's calls."""
+
+    def __init__(self, calls: list[tuple[Any, ...]]) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def process(self, record: Record) -> Sequence[Output | Change]:
+        self.calls.append(("process", record.value))
+        return super().process(record)
+
+
+async def test_the_next_batch_is_processed_while_a_commit_is_under_way_and_sent_after_it() -> None:
+    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
+    clients = Clients(records, fail={})
+    clients.producer_.turns = 3
+    calls = clients.producer_.calls
+    proc = StreamProcessor(
+        bootstrap_servers="unused:9092",
+        group_id="g",
+        input_topics=["in"],
+        task_factory=lambda partition: Logging(calls),
+        changelog_topic="log",
+        dlq_topic="dlq",
+        service="svc",
+        instance_id="i",
+        clients=clients,
+    )
+    await asyncio.wait_for(proc.run(clients.consumer_.drained), timeout=10)
+    kinds = [c[0] if c[0] != "process" else c[1].decode() for c in calls]
+    first_commit = kinds.index("commit")
+    # batch 2 (c, d) went through its task before batch 1's commit landed ...
+    assert kinds.index("c") < first_commit
+    assert kinds.index("d") < first_commit
+    # ... and its transaction began only after it: outputs stay in batch order
+    assert [n for n, kind in enumerate(kinds) if kind == "begin"][1] > first_commit
+    assert [c for c in calls if c[0] == "offsets"] == [("offsets", {IN: 2}), ("offsets", {IN: 4})]
+    assert (proc.processed, proc.transactions) == (4, 2)
+
+
+async def test_a_revocation_waits_for_the_commit_under_way_and_no_batch_starts_meanwhile() -> None:
+    records = [raw(n, v) for n, v in enumerate([b"a", b"b", b"c", b"d", b"e", b"f"])]
+    clients = Clients(records, fail={})
+    clients.producer_.turns = 5
+    calls = clients.producer_.calls
+    consumer = clients.consumer_
+    fetch = consumer.getmany
+    revoking: list[asyncio.Task[None]] = []
+
+    async def revoke() -> None:
+        await consumer.listener.on_partitions_revoked([IN])
+        calls.append(("revoked",))
+
+    async def getmany(*, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        if consumer.at == 2 and not revoking:  # batch 1's commit is under way
+            revoking.append(asyncio.ensure_future(revoke()))
+        return await fetch(timeout_ms=timeout_ms, max_records=max_records)
+
+    consumer.getmany = getmany  # type: ignore[method-assign]
+    proc = StreamProcessor(
+        bootstrap_servers="unused:9092",
+        group_id="g",
+        input_topics=["in"],
+        task_factory=lambda partition: Logging(calls),
+        changelog_topic="log",
+        dlq_topic="dlq",
+        service="svc",
+        instance_id="i",
+        clients=clients,
+    )
+    await asyncio.wait_for(proc.run(consumer.drained), timeout=10)
+    kinds = [c[0] if c[0] != "process" else c[1].decode() for c in calls]
+    commits = [n for n, kind in enumerate(kinds) if kind == "commit"]
+    # batch 2 was in hand when the rebalance began: it commits, then the revocation
+    # goes on, and only then is batch 3 taken
+    assert commits[1] < kinds.index("revoked") < kinds.index("e")
+    assert proc.processed == 6
