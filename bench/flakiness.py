@@ -19,7 +19,10 @@
 
    Each Kafka pass is timed from its first record to its last; the CPU time of this
    process per result over the same span is shown too (the machine may be shared; CPU
-   time is less sensitive to other load than wall time). For the processor, the
+   time is less sensitive to other load than wall time). ``--rounds N`` runs the Kafka
+   passes N times, round after round, and adds the medians: on a shared machine the
+   speed of one pass drifts by 2x within a minute, and a ratio of passes run seconds
+   apart says more than any one pass. For the processor, the
    changelog it wrote (records, bytes) is read back and counted.
 2. Memory. ``--memory-tests`` tests, each with a full window of N = 50 executions (one
    build context per execution, shared by every test of the build, as an upload
@@ -46,11 +49,12 @@ import gc
 import logging
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -321,31 +325,40 @@ PASSES = (*KAFKA_PASSES, "core")
 
 
 async def throughput(
-    bootstrap: str, values: list[bytes], small_batch: int, passes: list[str]
-) -> tuple[dict[str, Rate], tuple[int, int]]:
+    bootstrap: str, values: list[bytes], small_batch: int, passes: list[str], rounds: int = 1
+) -> tuple[dict[str, list[Rate]], tuple[int, int]]:
     """The Kafka passes asked for (bare loop, processor at two batch sizes, runtime
-    floor), each on topics of its own."""
-    count = len(values)
-    rates: dict[str, Rate] = {}
+    floor), each on topics of its own; all of them ``rounds`` times, one round after
+    the other, so that each round's ratios compare passes run seconds apart."""
+    rates: dict[str, list[Rate]] = {}
     volume = (0, 0)
-    for run in (p for p in KAFKA_PASSES if p in passes):
-        topics = Topics(prefix=f"bench{uuid.uuid4().hex[:8]}.")
-        changelog = TopicSpec(topics.internal("flakiness-changelog"), {"cleanup.policy": "compact"})
-        await create_topics(bootstrap, topic_specs(topics, extra=[changelog]), partitions=1)
-        try:
-            await produce(bootstrap, topics.name(Topic.TEST_RESULTS), values)
-            if run == "bare":
-                rates[run] = await bare_loop(bootstrap, topics.name(Topic.TEST_RESULTS), count)
-                continue
-            batch = small_batch if run == "small" else DEFAULT_BATCH
-            rates[run] = await through_processor(
-                bootstrap, topics, count, batch, floor=run == "floor"
-            )
-            if run == "processor":
-                volume = await changelog_volume(bootstrap, changelog.name)
-        finally:
-            await delete_topics(bootstrap, topics.prefix)
+    for _ in range(rounds):
+        for run in (p for p in KAFKA_PASSES if p in passes):
+            rate, made = await _kafka_pass(bootstrap, values, small_batch, run)
+            rates.setdefault(run, []).append(rate)
+            volume = made or volume
     return rates, volume
+
+
+async def _kafka_pass(
+    bootstrap: str, values: list[bytes], small_batch: int, run: str
+) -> tuple[Rate, tuple[int, int] | None]:
+    """One pass on fresh topics; the processor's changelog volume too."""
+    count = len(values)
+    topics = Topics(prefix=f"bench{uuid.uuid4().hex[:8]}.")
+    changelog = TopicSpec(topics.internal("flakiness-changelog"), {"cleanup.policy": "compact"})
+    await create_topics(bootstrap, topic_specs(topics, extra=[changelog]), partitions=1)
+    try:
+        await produce(bootstrap, topics.name(Topic.TEST_RESULTS), values)
+        if run == "bare":
+            return await bare_loop(bootstrap, topics.name(Topic.TEST_RESULTS), count), None
+        batch = small_batch if run == "small" else DEFAULT_BATCH
+        rate = await through_processor(bootstrap, topics, count, batch, floor=run == "floor")
+        if run == "processor":
+            return rate, await changelog_volume(bootstrap, changelog.name)
+        return rate, None
+    finally:
+        await delete_topics(bootstrap, topics.prefix)
 
 
 def _in_fresh_interpreter(path: str, tests: int, default_gc: bool) -> float:
@@ -369,6 +382,13 @@ def main() -> int:
         default=",".join(PASSES),
         help=f"comma-separated throughput passes to run, of {','.join(PASSES)} "
         "(ratios need bare); default: all",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the Kafka passes this many times, round after round, and give each "
+        "round and the medians (on a shared machine one pass says little)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
     parser.add_argument(
@@ -398,9 +418,11 @@ def main() -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
     values = list(results(args.results, args.tests))
-    rates, (records, size) = asyncio.run(throughput(bootstrap, values, args.small_batch, passes))
+    rates, (records, size) = asyncio.run(
+        throughput(bootstrap, values, args.small_batch, passes, max(1, args.rounds))
+    )
     if "core" in passes:
-        rates["core"] = core_alone(values)
+        rates["core"] = [core_alone(values)]
     out = sys.stdout.write
     build = "compiled with mypyc" if compiled_modules() else "pure Python"
     out(f"flakiness core: {build} (KITESTREAM_PURE_PYTHON=1 runs the sources)\n")
@@ -412,12 +434,17 @@ def main() -> int:
         "floor": f"runtime floor (decode only), max batch {DEFAULT_BATCH}",
         "core": "flakiness task alone, no Kafka",
     }
-    bare = rates["bare"].per_s if "bare" in rates else None
-    for run in (p for p in PASSES if p in rates):
-        rate = rates[run]
-        ratio = f"ratio {rate.per_s / bare:.3f}" if bare else ""
-        out(f"  {labels[run]:48} {rate.per_s:8.0f} results/s  {ratio:11}")
-        out(f"  cpu {rate.cpu_us:5.1f} us/result\n")
+    rounds = max(len(r) for r in rates.values())
+    for n in range(rounds):
+        if rounds > 1:
+            out(f" round {n + 1}:\n")
+        bare = rates["bare"][n].per_s if "bare" in rates else None
+        for run in (p for p in PASSES if p in rates and n < len(rates[p])):
+            _line(out, labels[run], rates[run][n], bare)
+    if rounds > 1:
+        out(f" medians over {rounds} rounds (ratio: the median of the rounds' ratios):\n")
+        for run in (p for p in PASSES if p in rates):
+            _median_line(out, labels[run], rates[run], rates.get("bare"))
     if "processor" in rates:
         out(f"  changelog: {records} records, {size / args.results:.0f} bytes per result\n")
     if args.no_memory:
@@ -428,6 +455,22 @@ def main() -> int:
     out(f"  {args.memory_tests} tests (restore path)        {restored:6.0f} bytes\n")
     out(f"  {args.memory_tests // 4} tests (task: add + changelog)  {through_task:6.0f} bytes\n")
     return 0
+
+
+def _line(out: Callable[[str], object], label: str, rate: Rate, bare: float | None) -> None:
+    ratio = f"ratio {rate.per_s / bare:.3f}" if bare else ""
+    out(f"  {label:48} {rate.per_s:8.0f} results/s  {ratio:11}")
+    out(f"  cpu {rate.cpu_us:5.1f} us/result\n")
+
+
+def _median_line(
+    out: Callable[[str], object], label: str, runs: list[Rate], bare: list[Rate] | None
+) -> None:
+    per_s = statistics.median(r.per_s for r in runs)
+    ratios = [r.per_s / b.per_s for r, b in zip(runs, bare or [], strict=False)]
+    ratio = f"ratio {statistics.median(ratios):.3f}" if len(ratios) == len(runs) else ""
+    cpu = statistics.median(r.cpu_us for r in runs)
+    out(f"  {label:48} {per_s:8.0f} results/s  {ratio:11}  cpu {cpu:5.1f} us/result\n")
 
 
 if __name__ == "__main__":
