@@ -107,3 +107,41 @@ def test_a_change_without_a_changelog_is_a_bug_not_a_dead_letter() -> None:
 
 def test_an_output_addressed_by_the_task_is_left_as_it_is() -> None:
     assert step().addressed([Output("log", b"k", b"v", 5)], 0) == [Output("log", b"k", b"v", 5)]
+
+
+class Bulk(Summing):
+    """Summing, with the records of a slice taken in one call (records it raises on
+    reported by index, as a task that works in phases would)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def process_all(
+        self, records: Sequence[Record]
+    ) -> tuple[Sequence[Output | Change], Sequence[tuple[int, Exception]]]:
+        self.calls += 1
+        out: list[Output | Change] = []
+        rejected: list[tuple[int, Exception]] = []
+        for i, record in enumerate(records):
+            try:
+                out += self.process(record)
+            except ValueError as exc:
+                rejected.append((i, exc))
+        return out, rejected
+
+
+def test_a_bulk_task_takes_each_partitions_records_in_one_call_with_the_same_outputs() -> None:
+    records = [
+        rec(0, b"a", b"1"),
+        rec(0, b"a", b"x", offset=1),
+        rec(1, b"b", b"2"),
+        rec(0, b"a", b"3"),
+    ]
+    bulk = {0: Bulk(), 1: Bulk()}
+    out = step().run(bulk, records)
+    one_by_one = step().run({0: Summing(), 1: Summing()}, records)
+    assert [o for o in out if o.topic != "dlq"] == [o for o in one_by_one if o.topic != "dlq"]
+    letters = [DeadLetter.model_validate_json(o.value or b"") for o in out if o.topic == "dlq"]
+    assert [(d.origin_partition, d.origin_offset, d.value) for d in letters] == [(0, 1, "x")]
+    assert (bulk[0].calls, bulk[1].calls) == (2, 1)  # partition 0, 1, then 0 again

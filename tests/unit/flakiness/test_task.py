@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from schemas.alerts import Alert
 from schemas.flakiness import FlakinessState, TestRun
-from services.common.processor import BatchStep, Output, Record
+from services.common.processor import BatchStep, Change, Output, Record
 from services.common.topics import Topics
 from services.flakiness import BadRecord
 from services.flakiness.changelog import Changelog
@@ -224,6 +224,29 @@ def test_an_unreadable_record_is_refused_for_the_dead_letter_topic(value: bytes)
     task = FlakinessTask(0, NAMES, CONFIG)
     with pytest.raises(BadRecord):
         task.process(Record(NAMES.results, 0, 0, b"pytest", value, 0))
+
+
+def test_records_taken_in_bulk_give_what_one_process_call_each_gives() -> None:
+    """``process_all`` decodes a slice of records before it takes any in: the outputs,
+    changelog and dead letters are those of ``process`` record by record."""
+    bad = [
+        Record(NAMES.results, 0, 0, b"pytest", b"not json", 0),
+        Record("t.other", 0, 0, b"", b"{}", 0),
+    ]
+    stream = [*STREAM[:150], bad[0], *STREAM[150:400], bad[1], *STREAM[400:]]
+    one_by_one = FlakinessTask(0, NAMES, CONFIG)
+    expected: list[Output | Change | str] = []
+    for record in stream:
+        try:
+            expected += one_by_one.process(record)
+        except BadRecord as exc:
+            expected.append(str(exc))
+    expected += one_by_one.flush()
+    bulk = FlakinessTask(0, NAMES, CONFIG)
+    emitted, rejected = bulk.process_all(stream)
+    assert [stream[i] for i, _ in rejected] == bad
+    assert [o for o in expected if isinstance(o, str)] == [str(exc) for _, exc in rejected]
+    assert [*emitted, *bulk.flush()] == [o for o in expected if not isinstance(o, str)]
 
 
 def test_an_unreadable_changelog_record_is_skipped_on_restore() -> None:
