@@ -24,7 +24,7 @@ from services.common.batch import Change, Output, Record, Rejected
 from services.common.topics import Topic, Topics
 from services.flakiness import BadRecord
 from services.flakiness.changelog import Changelog
-from services.flakiness.execution import Execution
+from services.flakiness.execution import Execution, event_hash
 from services.flakiness.inputs import LastContext, from_job_event, from_result_value, json_object
 from services.flakiness.messages import alert, state_json, test_run
 from services.flakiness.owners import Owners
@@ -103,7 +103,8 @@ class FlakinessTask:
 
     def process_all(self, records: Sequence[Any]) -> tuple[list[Output], list[Rejected]]:
         """:meth:`process` for each of ``records``, in phases over a slice at a time:
-        first every record of the slice decoded, then each execution taken in. Decoding
+        first every record of the slice decoded (and its event id hashed), then each
+        execution taken in. Decoding
         does not depend on what was taken in before, so the outputs are those of a
         :meth:`process` per record; but each phase's code (msgspec and the input
         shapes; the windows and the changelog) then stays in the CPU's instruction
@@ -114,7 +115,7 @@ class FlakinessTask:
         rejected: list[Rejected] = []
         count = len(records)
         for start in range(0, count, _PHASE):
-            taken: list[tuple[int, Execution]] = []
+            taken: list[tuple[int, Execution, int]] = []
             for i in range(start, min(start + _PHASE, count)):
                 record = records[i]
                 try:
@@ -123,10 +124,10 @@ class FlakinessTask:
                     rejected.append((i, exc))
                     continue
                 if execution is not None:
-                    taken.append((i, execution))
-            for i, execution in taken:
+                    taken.append((i, execution, event_hash(execution.event_id)))
+            for i, execution, eid in taken:
                 try:
-                    emitted = self._take(execution)
+                    emitted = self._take(execution, eid)
                 except Exception as exc:
                     rejected.append((i, exc))
                     continue
@@ -143,8 +144,8 @@ class FlakinessTask:
             return from_job_event(json_object(value), self._branches)
         raise BadRecord(f"unexpected topic {topic}")
 
-    def _take(self, execution: Execution) -> list[Output]:
-        changes = self.tracker.add(execution)
+    def _take(self, execution: Execution, eid: int | None = None) -> list[Output]:
+        changes = self.tracker.add(execution, eid)
         if changes is None:
             return []
         self.changelog.changed(changes)
