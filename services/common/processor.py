@@ -73,7 +73,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_SLICE = 500  # records processed between two looks at the commit under way
+_SLICE = 128  # records processed between two looks at the commit under way (~1 ms of work)
 
 
 class ProcessorError(Exception):
