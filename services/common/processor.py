@@ -48,7 +48,15 @@ from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import TopicPartition
 
-from services.common.batch import BatchingTask, BatchStep, Change, Output, PartitionTask, Record
+from services.common.batch import (
+    SLICE,
+    BatchingTask,
+    BatchStep,
+    Change,
+    Output,
+    PartitionTask,
+    Record,
+)
 from services.common.clients import (
     ChangelogReader,
     GroupConsumer,
@@ -72,8 +80,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_SLICE = 128  # records processed between two looks at the commit under way (~1 ms of work)
 
 
 class ProcessorError(Exception):
@@ -347,10 +353,10 @@ class StreamProcessor:
         touched: dict[int, PartitionTask] = {}
         for tp, raw in batch.items():
             task = tasks[tp.partition]
-            for first in range(0, len(raw), _SLICE):
+            for first in range(0, len(raw), SLICE):
                 if self._committing is not None and not self._committing.done():
                     await asyncio.sleep(0)
-                step.feed(tp.partition, task, raw[first : first + _SLICE], out, touched)
+                step.feed(tp.partition, task, raw[first : first + SLICE], out, touched)
         return step.finish(touched, out)
 
     async def _commit(
