@@ -363,10 +363,9 @@ class Logging(Counting):
         return super().process(record)
 
 
-async def test_the_next_batch_is_processed_while_a_commit_is_under_way_and_sent_after_it() -> None:
-    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
-    clients = Clients(records, fail={})
-    clients.producer_.turns = 3
+async def logged_run(clients: Clients) -> tuple[StreamProcessor, list[str]]:
+    """Run with :class:`Logging` tasks until drained: the processor, and what happened
+    in order (the producer's calls by name, each record processed by its value)."""
     calls = clients.producer_.calls
     proc = StreamProcessor(
         bootstrap_servers="unused:9092",
@@ -380,14 +379,22 @@ async def test_the_next_batch_is_processed_while_a_commit_is_under_way_and_sent_
         clients=clients,
     )
     await asyncio.wait_for(proc.run(clients.consumer_.drained), timeout=10)
-    kinds = [c[0] if c[0] != "process" else c[1].decode() for c in calls]
+    return proc, [c[0] if c[0] != "process" else c[1].decode() for c in calls]
+
+
+async def test_the_next_batch_is_processed_while_a_commit_is_under_way_and_sent_after_it() -> None:
+    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
+    clients = Clients(records, fail={})
+    clients.producer_.turns = 3
+    proc, kinds = await logged_run(clients)
     first_commit = kinds.index("commit")
     # batch 2 (c, d) went through its task before batch 1's commit landed ...
     assert kinds.index("c") < first_commit
     assert kinds.index("d") < first_commit
     # ... and its transaction began only after it: outputs stay in batch order
     assert [n for n, kind in enumerate(kinds) if kind == "begin"][1] > first_commit
-    assert [c for c in calls if c[0] == "offsets"] == [("offsets", {IN: 2}), ("offsets", {IN: 4})]
+    offsets = [c for c in clients.producer_.calls if c[0] == "offsets"]
+    assert offsets == [("offsets", {IN: 2}), ("offsets", {IN: 4})]
     assert (proc.processed, proc.transactions) == (4, 2)
 
 
@@ -410,19 +417,7 @@ async def test_a_revocation_waits_for_the_commit_under_way_and_no_batch_starts_m
         return await fetch(timeout_ms=timeout_ms, max_records=max_records)
 
     consumer.getmany = getmany  # type: ignore[method-assign]
-    proc = StreamProcessor(
-        bootstrap_servers="unused:9092",
-        group_id="g",
-        input_topics=["in"],
-        task_factory=lambda partition: Logging(calls),
-        changelog_topic="log",
-        dlq_topic="dlq",
-        service="svc",
-        instance_id="i",
-        clients=clients,
-    )
-    await asyncio.wait_for(proc.run(consumer.drained), timeout=10)
-    kinds = [c[0] if c[0] != "process" else c[1].decode() for c in calls]
+    proc, kinds = await logged_run(clients)
     commits = [n for n, kind in enumerate(kinds) if kind == "commit"]
     # batch 2 was in hand when the rebalance began: it commits, then the revocation
     # goes on, and only then is batch 3 taken
