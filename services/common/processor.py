@@ -168,7 +168,7 @@ class StreamProcessor:
         self._idle.set()
         self._holding = False  # a batch is between getmany and the start of its commit
         self._committing: asyncio.Future[None] | None = None  # the commit under way
-        self._unlanded = 0  # batches processed whose commits have not landed
+        self._unlanded = 0  # batches fetched whose commits have not landed
         self._revoking = False  # a revocation waits for _idle
         self._revoked = asyncio.Event()  # set when it has stopped waiting
         self.processed = 0
@@ -328,6 +328,8 @@ class StreamProcessor:
         a batch's outputs go out only in a transaction begun after the one before it
         committed, so outputs stay in batch order and a failed commit still rewinds
         everything after the last commit that landed."""
+        if batch:  # from here the consumer's position is ahead of the last commit
+            self._unlanded += 1
         if self._pending:  # a restore reads committed changelog: let ours land first
             await self._landed(producer)
         await self._restore_pending()
@@ -335,7 +337,6 @@ class StreamProcessor:
             await self._landed(producer)
             return
         started = loop_time()
-        self._unlanded += 1
         outputs = await self._outputs(batch)
         offsets = {tp: raw[-1].offset + 1 for tp, raw in batch.items()}
         count = sum(len(raw) for raw in batch.values())
@@ -416,7 +417,7 @@ class StreamProcessor:
         """After an error: let the commit under way, if any, land or abort (so that the
         committed offsets are final), drop in-memory state, go back to those offsets."""
         await self._landed(producer)
-        if not self._unlanded:  # it landed, and no batch after it was processed
+        if not self._unlanded:  # it landed, and no batch after it was fetched
             return
         owned = {tp.partition for tp in consumer.assignment()}
         self.tasks.clear()

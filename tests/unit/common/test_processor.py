@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from aiokafka.errors import (
@@ -169,7 +169,10 @@ class Consumer:
 
 
 class Reader:
-    """Replays what the producer committed to the changelog."""
+    """Replays what the producer committed to the changelog; ``failing`` errors are
+    raised by ``end_offsets``, one per call, first."""
+
+    failing: ClassVar[list[Exception]] = []
 
     def __init__(self, producer: Producer) -> None:
         self.log = [
@@ -183,6 +186,8 @@ class Reader:
     async def seek_to_beginning(self, *tps: TopicPartition) -> None: ...
 
     async def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        if self.failing:
+            raise self.failing.pop(0)
         return {LOG: len(self.log)}
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
@@ -311,6 +316,21 @@ async def test_kafka_failing_while_fetching_rewinds_and_loses_nothing(
     assert clients.consumer_.seeks == []  # nothing was handed out: nothing to undo
     assert len(made) == 1  # the state was kept, not rebuilt
     assert (proc.processed, made[-1].count) == (3, 3)
+
+
+async def test_kafka_failing_while_restoring_loses_none_of_the_batch_in_hand(
+    pauses: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first batch came before its partition's state: the restore fails, the batch
+    is fetched again once the state is back, and every record is counted once."""
+    monkeypatch.setattr(Reader, "failing", [KafkaError("coordinator not available")])
+    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
+    clients = Clients(records, fail={})
+    made: list[Counting] = []
+    proc = await run(clients, made)
+    assert pauses == [0.5]
+    assert clients.consumer_.seeks == [0]  # back to the start: nothing committed yet
+    assert (proc.processed, made[-1].count) == (4, 4)
 
 
 async def test_kafka_failing_for_longer_than_the_limit_stops_the_processor_saying_so(
