@@ -104,11 +104,11 @@ class FlakinessTask:
     def process_all(self, records: Sequence[Any]) -> tuple[list[Output], list[Rejected]]:
         """:meth:`process` for each of ``records``, in phases over a slice at a time:
         first every record of the slice decoded (and its event id hashed), then each
-        execution taken in. Decoding
-        does not depend on what was taken in before, so the outputs are those of a
-        :meth:`process` per record; but each phase's code (msgspec and the input
-        shapes; the windows and the changelog) then stays in the CPU's instruction
-        cache across the slice instead of evicting the other's at every record."""
+        execution taken in. Decoding does not depend on what was taken in before, so
+        the outputs are those of a :meth:`process` per record; but each phase's code
+        (msgspec and the input shapes; the windows and the changelog) then stays in the
+        CPU's instruction cache across the slice instead of evicting the other's at
+        every record."""
         if self._restoring:
             self._finish_restore()
         out: list[Output] = []
@@ -120,11 +120,10 @@ class FlakinessTask:
                 record = records[i]
                 try:
                     execution = self._execution(record.topic, record.value)
+                    if execution is not None:
+                        taken.append((i, execution, event_hash(execution.event_id)))
                 except Exception as exc:  # a dead letter, as process's caller makes it
                     rejected.append((i, exc))
-                    continue
-                if execution is not None:
-                    taken.append((i, execution, event_hash(execution.event_id)))
             for i, execution, eid in taken:
                 try:
                     emitted = self._take(execution, eid)
