@@ -17,6 +17,7 @@ when it does not run). Topics get a unique prefix and are deleted at the end.
 
     python bench/receiver.py                 # the default configuration (what make bench runs)
     python bench/receiver.py --matrix        # also asyncio/h11 and producer linger variants
+    python bench/receiver.py --rounds 5      # five bare/receiver pairs and their medians
 """
 
 from __future__ import annotations
@@ -432,6 +433,23 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
             f"{bare.closed.cpu_per_request_us:.0f} µs "
             f"(ratio {_ratio(bare.closed.cpu_per_request_us, row.closed.cpu_per_request_us)})"
         )
+    compared = [row for row in rows if row.versus is not None and "round" in row.name]
+    if len(compared) > 1:
+        throughput = [
+            r.closed.throughput / r.versus.closed.throughput for r in compared if r.versus
+        ]
+        cpu = [
+            r.versus.closed.cpu_per_request_us / r.closed.cpu_per_request_us
+            for r in compared
+            if r.versus and r.closed.cpu_per_request_us
+        ]
+        p99 = [r.fixed.quantile(0.99) * ms for r in compared]
+        lines.append(
+            f"medians over {len(compared)} rounds: throughput ratio "
+            f"{statistics.median(throughput):.2f} (aim >= 0.3), p99 at {args.rate:g} req/s "
+            f"{statistics.median(p99):.1f} ms (aim < 50 ms), CPU ratio "
+            + (f"{statistics.median(cpu):.2f}" if cpu else "n/a")
+        )
     return "\n".join(lines)
 
 
@@ -462,6 +480,13 @@ def main() -> int:
         default=None,
         help="producer linger_ms (default: the receiver's own, as it ships: 0)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure bare and receiver this many times, one after the other, and add the "
+        "medians of the rounds' ratios (on a shared machine one pair says little)",
+    )
     parser.add_argument("--matrix", action="store_true", help="also try other loops and lingers")
     parser.add_argument(
         "--workers",
@@ -488,8 +513,11 @@ def main() -> int:
             "KITESTREAM_SPOOL_DIR": str(Path(tmp) / "spool"),
         }
         try:
-            bare = run_one("bare", args, env)
-            rows = [bare, run_one("receiver", args, env, versus=bare)]
+            rows = []
+            for n in range(max(1, args.rounds)):
+                label = f"(round {n + 1})" if args.rounds > 1 else ""
+                bare = run_one("bare", args, env, label)
+                rows += [bare, run_one("receiver", args, env, label, versus=bare)]
             if args.workers > 1:
                 label = f"(--workers {args.workers})"
                 rows.append(run_one("receiver", args, env, label, bare, workers=str(args.workers)))
