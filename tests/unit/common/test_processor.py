@@ -384,8 +384,10 @@ class Logging(Counting):
 
 
 async def logged_run(clients: Clients) -> tuple[StreamProcessor, list[str]]:
-    """Run with :class:`Logging` tasks until drained: the processor, and what happened
-    in order (the producer's calls by name, each record processed by its value)."""
+    """Run with :class:`Logging` tasks until drained, two records a batch (as the fake
+    consumer hands them out): the processor, and what happened in order (the producer's
+    calls by name, each record processed by its value). While two or more records are
+    unread after a batch, a full batch waits, and commits overlap the next batch."""
     calls = clients.producer_.calls
     proc = StreamProcessor(
         bootstrap_servers="unused:9092",
@@ -396,6 +398,7 @@ async def logged_run(clients: Clients) -> tuple[StreamProcessor, list[str]]:
         dlq_topic="dlq",
         service="svc",
         instance_id="i",
+        max_batch=2,
         clients=clients,
     )
     await asyncio.wait_for(proc.run(clients.consumer_.drained), timeout=10)
@@ -415,6 +418,27 @@ async def test_the_next_batch_is_processed_while_a_commit_is_under_way_and_sent_
     assert [n for n, kind in enumerate(kinds) if kind == "begin"][1] > first_commit
     offsets = [c for c in clients.producer_.calls if c[0] == "offsets"]
     assert offsets == [("offsets", {IN: 2}), ("offsets", {IN: 4})]
+    assert (proc.processed, proc.transactions) == (4, 2)
+
+
+async def test_a_batch_that_catches_up_commits_before_the_next_fetch() -> None:
+    """The second batch leaves less than a batch unread: its commit lands before the
+    loop fetches again, so its outputs are not held back while the loop waits."""
+    records = [raw(0, b"a"), raw(1, b"b"), raw(2, b"c"), raw(3, b"d")]
+    clients = Clients(records, fail={})
+    clients.producer_.turns = 3
+    consumer, calls = clients.consumer_, clients.producer_.calls
+    fetch = consumer.getmany
+
+    async def getmany(*, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        calls.append(("fetch",))
+        return await fetch(timeout_ms=timeout_ms, max_records=max_records)
+
+    consumer.getmany = getmany  # type: ignore[method-assign]
+    proc, kinds = await logged_run(clients)
+    commits = [n for n, kind in enumerate(kinds) if kind == "commit"]
+    assert kinds.index("c") < commits[0]  # batch 1 left two unread: overlapped
+    assert commits[1] < kinds.index("fetch", kinds.index("d"))  # batch 2 caught up
     assert (proc.processed, proc.transactions) == (4, 2)
 
 
