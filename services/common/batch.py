@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import groupby, islice
+from operator import attrgetter
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from schemas.deadletter import DeadLetter
@@ -156,7 +157,7 @@ class BatchStep:
         :class:`BatchingTask`'s flush; changes addressed to the changelog."""
         out: list[Output] = []
         touched: dict[int, PartitionTask] = {}
-        for partition, group in groupby(records, key=_partition):
+        for partition, group in groupby(records, key=attrgetter("partition")):
             task = tasks[partition]
             while chunk := list(islice(group, SLICE)):
                 self.feed(partition, task, chunk, out, touched)
@@ -238,10 +239,6 @@ class BatchStep:
 
 
 _new = tuple.__new__
-
-
-def _partition(record: Record) -> int:
-    return record.partition
 
 
 def _record(r: Any) -> Record:

@@ -105,12 +105,10 @@ class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         processor = self.processor
-        processor._revoking = True
         processor._revoked.clear()
         try:
             await processor._idle.wait()
         finally:
-            processor._revoking = False
             processor._revoked.set()
         log.debug("revoked %s", sorted(tp.partition for tp in revoked))
 
@@ -170,8 +168,8 @@ class StreamProcessor:
         self._holding = False  # a batch is between getmany and the start of its commit
         self._committing: asyncio.Future[None] | None = None  # the commit under way
         self._unlanded = 0  # batches fetched whose commits have not landed
-        self._revoking = False  # a revocation waits for _idle
-        self._revoked = asyncio.Event()  # set when it has stopped waiting
+        self._revoked = asyncio.Event()  # clear while a revocation waits for _idle
+        self._revoked.set()
         self.processed = 0
         self.transactions = 0
 
@@ -298,7 +296,7 @@ class StreamProcessor:
                         self._holding = False
                         if self._committing is None or self._committing.done():
                             self._idle.set()
-                    if self._revoking:  # a rebalance waits: let it go on before more
+                    if not self._revoked.is_set():  # a rebalance waits: let it go first
                         await self._landed(producer)
                         self._idle.set()
                         await self._revoked.wait()
