@@ -18,10 +18,9 @@ the same build gets a new one.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas.base import stable_id
@@ -39,6 +38,7 @@ from services.receiver.buildkite_payload import (
     PipelineIn,
     parse_timestamp,
 )
+from services.receiver.routed import Routed, encode, event_id_for
 
 __all__ = [
     "EVENT_NAME_PATTERN",
@@ -66,27 +66,6 @@ KNOWN_EVENTS = frozenset(
 EVENT_NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}"
 _NAME = re.compile(EVENT_NAME_PATTERN)
 _FAMILY_TOPICS = {"build": Topic.BUILDS, "job": Topic.JOBS, "agent": Topic.AGENTS}
-
-
-class Routed(NamedTuple):
-    """One webhook, normalised: where it goes, under which key, and its message as JSON.
-
-    ``value`` is built straight from the validated edge models (one validation, one
-    serialization, the raw payload handed to orjson as it came); ``message`` reads it back
-    through the contract model, and the tests hold the two to be the same bytes. (A
-    named tuple: made once per request, for less than a frozen dataclass costs.)
-    """
-
-    topic: Topic
-    key: str
-    event_id: str
-    value: bytes
-    model: type[BuildEvent | JobEvent | AgentEvent]
-
-    @property
-    def message(self) -> BuildEvent | JobEvent | AgentEvent:
-        """The contract model of ``value``, validated."""
-        return self.model.model_validate_json(self.value)
 
 
 def event_name(header: str | None, body: Any) -> str:
@@ -131,7 +110,7 @@ def _build_event(name: str, payload: dict[str, Any], received_at: datetime) -> R
     pipeline = _pipeline_json(dumped["pipeline"] or nested)
     build["meta_data"] = build["meta_data"] or {}
     event_id = _event_id(name, hook.build.id, hook.build.state, payload.get("build"), hook.build)
-    value = _encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=payload)
+    value = encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=payload)
     return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
 
@@ -143,7 +122,7 @@ def _job_event(name: str, payload: dict[str, Any], received_at: datetime) -> Rou
         job["retry_source"]["retry_type"] = None  # the raw value stays in the payload
     build = hook.build.model_dump(mode="json", include=_BUILD_REF)
     event_id = _event_id(name, hook.job.id, hook.job.state, payload.get("job"), hook.job)
-    value = _encode(
+    value = encode(
         event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=payload
     )
     return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
@@ -162,23 +141,17 @@ def _agent_event(name: str, payload: dict[str, Any], received_at: datetime) -> R
     state = agent.connection_state if agent else None
     event_id = _event_id(name, object_id, state, payload.get("agent"))
     ref = None if agent is None else agent.model_dump(mode="json", exclude={"connection_state"})
-    value = _encode(event_id, name, received_at, agent=ref, payload=payload)
+    value = encode(event_id, name, received_at, agent=ref, payload=payload)
     key = agent.id if agent and agent.id else name
     topic = _FAMILY_TOPICS.get(event_family(name), Topic.AGENTS)
     return Routed(topic, key, event_id, value, AgentEvent)
-
-
-def _encode(event_id: str, name: str, received_at: datetime, **fields: Any) -> bytes:
-    """The message JSON, fields in the contract model's order (``payload`` last)."""
-    stamp = received_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return orjson.dumps({"event_id": event_id, "event": name, "received_at": stamp, **fields})
 
 
 def _event_id(
     name: str, object_id: str, state: str | None, raw: object, read: BaseModel | None = None
 ) -> str:
     latest = _latest_timestamp(raw, vars(read) if read is not None else {})
-    return stable_id(name, object_id, state, latest.isoformat() if latest else None)
+    return event_id_for(name, object_id, state, latest)
 
 
 def _latest_timestamp(raw: object, read: dict[str, Any]) -> datetime | None:

@@ -1,0 +1,64 @@
+"""A normalised webhook: where it goes, under which key, its event id and message bytes.
+
+Both readers of a webhook make these, with the same recipe for the last two:
+
+- the message JSON: ``event_id``, ``event``, ``received_at``, then the event's fields in
+  the contract model's order, ``payload`` (the raw webhook) last (:func:`encode`);
+- the event id: a hash of the event name, the object's id, its state and the latest
+  ``*_at`` timestamp in the object (:func:`event_id_for`).
+
+:mod:`services.receiver.events` reads a webhook through the tolerant edge models;
+:mod:`services.receiver.webhook_reader` reads well-formed build and job webhooks
+without them, to the same bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import orjson
+
+from schemas.base import stable_id
+from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
+from services.common.topics import Topic
+
+__all__ = ["Routed", "encode", "event_id_for", "json_time"]
+
+
+class Routed(NamedTuple):
+    """One webhook, normalised: where it goes, under which key, and its message as JSON.
+
+    ``value`` is built straight from what a reader read (one serialization, the raw
+    payload handed to orjson as it came); ``message`` reads it back through the contract
+    model, and the tests hold the two to be the same bytes. (A named tuple: made once per
+    request, for less than a frozen dataclass costs.)
+    """
+
+    topic: Topic
+    key: str
+    event_id: str
+    value: bytes
+    model: type[BuildEvent | JobEvent | AgentEvent]
+
+    @property
+    def message(self) -> BuildEvent | JobEvent | AgentEvent:
+        """The contract model of ``value``, validated."""
+        return self.model.model_validate_json(self.value)
+
+
+def encode(event_id: str, name: str, received_at: datetime, **fields: Any) -> bytes:
+    """The message JSON, fields in the contract model's order (``payload`` last)."""
+    stamp = json_time(received_at.astimezone(UTC))
+    return orjson.dumps({"event_id": event_id, "event": name, "received_at": stamp, **fields})
+
+
+def event_id_for(name: str, object_id: str, state: str | None, latest: datetime | None) -> str:
+    """Same delivery, same id; a later state or timestamp of the same object, a new one."""
+    return stable_id(name, object_id, state, latest.isoformat() if latest else None)
+
+
+def json_time(stamp: datetime) -> str:
+    """A UTC datetime as pydantic writes it in JSON: ISO 8601, ``Z`` for ``+00:00``,
+    microseconds only when there are any (``2026-08-01T10:00:05Z``)."""
+    return stamp.isoformat().replace("+00:00", "Z")
