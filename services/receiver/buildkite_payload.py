@@ -77,6 +77,8 @@ def _utc(parsed: datetime) -> datetime | None:
     """``parsed`` in UTC (naive means UTC); ``None`` when UTC falls outside year 1–9999."""
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is UTC:  # ISO 8601 with Z, the common case
+        return parsed
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-10:00

@@ -23,7 +23,7 @@ from schemas.base import stable_id
 from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
 from services.common.topics import Topic
 
-__all__ = ["Routed", "encode", "event_id_for", "json_time"]
+__all__ = ["Routed", "encode", "event_id_for"]
 
 
 class Routed(NamedTuple):
@@ -48,17 +48,21 @@ class Routed(NamedTuple):
 
 
 def encode(event_id: str, name: str, received_at: datetime, **fields: Any) -> bytes:
-    """The message JSON, fields in the contract model's order (``payload`` last)."""
-    stamp = json_time(received_at.astimezone(UTC))
-    return orjson.dumps({"event_id": event_id, "event": name, "received_at": stamp, **fields})
+    """The message JSON, fields in the contract model's order (``payload`` last).
+
+    Datetimes among ``fields`` are written by orjson as pydantic writes a UTC datetime
+    (``2026-08-01T10:00:05Z``, microseconds when there are any), ``received_at`` too.
+    """
+    stamp = received_at.astimezone(UTC)
+    message = {"event_id": event_id, "event": name, "received_at": stamp, **fields}
+    return orjson.dumps(message, option=orjson.OPT_UTC_Z)
 
 
 def event_id_for(name: str, object_id: str, state: str | None, latest: datetime | None) -> str:
-    """Same delivery, same id; a later state or timestamp of the same object, a new one."""
-    return stable_id(name, object_id, state, latest.isoformat() if latest else None)
+    """Same delivery, same id; a later state or timestamp of the same object, a new one.
 
-
-def json_time(stamp: datetime) -> str:
-    """A UTC datetime as pydantic writes it in JSON: ISO 8601, ``Z`` for ``+00:00``,
-    microseconds only when there are any (``2026-08-01T10:00:05Z``)."""
-    return stamp.isoformat().replace("+00:00", "Z")
+    The hash is over ``[name, object_id, state, latest.isoformat()]``; orjson writes the
+    datetime itself, as ``isoformat`` does (``2026-08-01T10:08:41+00:00``), for a tenth
+    of the cost.
+    """
+    return stable_id(name, object_id, state, latest)
