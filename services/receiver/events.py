@@ -13,6 +13,11 @@ caller logs each once). ``event_id`` is a hash of the event name, the object's i
 state and the latest ``*_at`` timestamp in the object, so the same delivery sent twice
 gets the same id and consumers can drop the duplicate, while a later state change of
 the same build gets a new one.
+
+Well-formed build and job webhooks are read by :mod:`services.receiver.webhook_reader`
+without pydantic; whatever it does not read exactly falls back to the tolerant edge
+models (:func:`_build_event`, :func:`_job_event`), which make the same bytes and stay
+the reference.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from services.receiver.buildkite_payload import (
     parse_timestamp,
 )
 from services.receiver.routed import Routed, encode, event_id_for
+from services.receiver.webhook_reader import read_build, read_job
 
 __all__ = [
     "EVENT_NAME_PATTERN",
@@ -93,9 +99,11 @@ def normalise(name: str, payload: Any, received_at: datetime) -> Routed | None:
     family = event_family(name)
     try:
         if family == "build":
-            return _build_event(name, payload, received_at)
+            fast = read_build(name, payload, received_at)
+            return fast if fast is not None else _build_event(name, payload, received_at)
         if family == "job":
-            return _job_event(name, payload, received_at)
+            fast = read_job(name, payload, received_at)
+            return fast if fast is not None else _job_event(name, payload, received_at)
         return _agent_event(name, payload, received_at)
     except ValidationError as exc:
         raise InvalidPayload(f"{family} event: {_describe(exc)}") from None

@@ -14,6 +14,7 @@ from services.common.topics import Topic
 from services.ingest.errors import InvalidPayload
 from services.receiver.events import KNOWN_EVENTS, event_name, normalise
 from tests.unit.receiver.payloads import agent_webhook, build_webhook, job_webhook
+from tests.unit.receiver.strategies import json_values, near_payloads
 
 AT = datetime(2026, 8, 1, 10, 9, 0, 120_000, tzinfo=UTC)
 
@@ -207,35 +208,6 @@ def test_event_name_comes_from_the_header_then_the_body() -> None:
 def test_missing_or_unusable_event_name_is_422(header: str | None, body: Any) -> None:
     with pytest.raises(InvalidPayload):
         event_name(header, body)
-
-
-# What orjson.loads can return: integers beyond 64 bits arrive as floats, never as ints.
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
-    ),
-    max_leaves=30,
-)
-near_payloads = st.fixed_dictionaries(
-    {},
-    optional={
-        "build": st.dictionaries(
-            st.sampled_from(["id", "number", "state", "creator", "finished_at", "pipeline"]),
-            json_values,
-        ),
-        "job": st.dictionaries(
-            st.sampled_from(["id", "exit_status", "retry_source", "agent", "started_at"]),
-            json_values,
-        ),
-        "pipeline": st.dictionaries(st.sampled_from(["slug", "tags", "provider"]), json_values),
-        "agent": json_values,
-    },
-)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
