@@ -13,6 +13,12 @@ puts the real producer behind it instead (topics made and deleted).
 
 The same run times a bare ASGI handler that reads the body and answers 202 (the bare
 starlette endpoint of :mod:`bench.receiver`), so the ratio of the two is printed too.
+
+    python -m bench.receiver_path --normalise          # normalise alone: models vs reader
+
+times :func:`~services.receiver.events.normalise` on 2,000 ``build.finished`` payloads
+(decoded, as orjson gives them) through the edge models and through the webhook reader,
+rounds of the two interleaved, and prints the best round of each in µs per payload.
 """
 
 from __future__ import annotations
@@ -212,6 +218,31 @@ async def measure(
         )
 
 
+def normalise_rounds(count: int, rounds: int) -> None:
+    """µs per payload of ``normalise``'s two readers, best of ``rounds`` interleaved."""
+    from datetime import UTC, datetime
+
+    from bench.receiver import build_finished
+    from services.receiver import events
+
+    payloads = [build_finished(n) for n in range(count)]
+    at = datetime.now(UTC)
+    readers = {"models": events._build_event, "reader": events.normalise}
+    best = dict.fromkeys(readers, float("inf"))
+    for _ in range(rounds):
+        for name, read in readers.items():
+            started = time.perf_counter()
+            for payload in payloads:
+                read("build.finished", payload, at)
+            best[name] = min(best[name], (time.perf_counter() - started) / count * 1e6)
+    models, reader = best["models"], best["reader"]
+    sys.stdout.write(
+        f"normalise, best of {rounds} rounds of {count} build.finished payloads: "
+        f"models {models:.1f} µs, reader {reader:.1f} µs "
+        f"(saved {models - reader:.1f} µs, ratio {reader / models:.2f})\n"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--count", type=int, default=3000, help="requests per round")
@@ -225,9 +256,17 @@ def main() -> int:
         "--receiver-only", action="store_true", help="no bare rounds (for callgrind)"
     )
     parser.add_argument("--profile", action="store_true", help="print a cProfile instead")
+    parser.add_argument(
+        "--normalise",
+        action="store_true",
+        help="time normalise alone instead: edge models vs webhook reader (2000 payloads)",
+    )
     parser.add_argument("--sort", default="tottime", help="cProfile sort key")
     parser.add_argument("--top", type=int, default=40, help="cProfile rows")
     args = parser.parse_args()
+    if args.normalise:
+        normalise_rounds(min(args.count, 2000), args.rounds)
+        return 0
     try:
         import uvloop
 
