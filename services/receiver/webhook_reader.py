@@ -15,7 +15,7 @@ an int here, as it is to Python)::
     number, exit_status, counts      int or null or absent
     blocked, soft_failed, retried    bool or null or absent
     creator, author, agent, ...      object of the above, or null or absent
-    pull_request, meta_data, ...     object (copied as it is), or null or absent
+    pull_request, meta_data, ...     object (passed on as it came), or null or absent
     tags                             list of str, or null or absent
     provider                         object whose id is text, or null or absent
     timestamps                       str (read by the models' own ``parse_timestamp``),
@@ -216,7 +216,7 @@ def _object(value: object) -> dict[str, Any]:
 
 
 def _mapping(value: object) -> dict[str, Any] | None:
-    """A free-form object (``meta_data``, ``pull_request``), copied as it came."""
+    """A free-form object (``meta_data``, ``pull_request``), passed on as it came."""
     if value is None or type(value) is dict:
         return value
     raise _Unread
