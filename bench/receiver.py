@@ -18,6 +18,7 @@ when it does not run). Topics get a unique prefix and are deleted at the end.
     python bench/receiver.py                 # the default configuration (what make bench runs)
     python bench/receiver.py --matrix        # also asyncio/h11 and producer linger variants
     python bench/receiver.py --rounds 5      # five bare/receiver pairs and their medians
+    python bench/receiver.py --no-kafka      # also the receiver with a link that acks at once
 """
 
 from __future__ import annotations
@@ -287,7 +288,14 @@ def serve(kind: str, port: int, loop: str, http: str) -> None:
         from services.receiver.app import create_app
         from services.receiver.settings import load_settings
 
-        app = create_app(load_settings())
+        if kind == "instant":  # the receiver's own cost: a Kafka link that acks at once
+            # run as a script, this file's package is not importable until its parent is
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from bench.receiver_path import InstantLink
+
+            app = create_app(load_settings(), link=InstantLink)
+        else:
+            app = create_app(load_settings())
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, loop=loop, http=http, log_config=None, access_log=False
     )
@@ -389,8 +397,11 @@ def run_one(
 ) -> Row:
     with server(kind, args, env, **over) as (port, pid):
         closed, fixed = _run_async(measure(port, pid, args))
-    name = f"{'bare starlette' if kind == 'bare' else 'receiver → Kafka'} {label}".strip()
+    name = f"{_NAMES[kind]} {label}".strip()
     return Row(name, closed, fixed, versus)
+
+
+_NAMES = {"bare": "bare starlette", "receiver": "receiver → Kafka", "instant": "receiver, no Kafka"}
 
 
 def _run_async(coro: Any) -> Any:
@@ -433,7 +444,13 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
             f"{bare.closed.cpu_per_request_us:.0f} µs "
             f"(ratio {_ratio(bare.closed.cpu_per_request_us, row.closed.cpu_per_request_us)})"
         )
-    compared = [row for row in rows if row.versus is not None and "round" in row.name]
+    compared = [
+        row
+        for row in rows
+        if row.versus is not None
+        and "round" in row.name
+        and row.name.startswith(_NAMES["receiver"])
+    ]
     if len(compared) > 1:
         throughput = [
             r.closed.throughput / r.versus.closed.throughput for r in compared if r.versus
@@ -494,7 +511,13 @@ def main() -> int:
         default=1,
         help="also measure `kitestream receiver --workers N` (N above 1; CPU summed over workers)",
     )
-    parser.add_argument("--serve", choices=["bare", "receiver"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-kafka",
+        action="store_true",
+        help="also measure the receiver with a Kafka link that acks at once (each round): "
+        "what the receiver costs without the producer",
+    )
+    parser.add_argument("--serve", choices=sorted(_NAMES), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -518,6 +541,8 @@ def main() -> int:
                 label = f"(round {n + 1})" if args.rounds > 1 else ""
                 bare = run_one("bare", args, env, label)
                 rows += [bare, run_one("receiver", args, env, label, versus=bare)]
+                if args.no_kafka:
+                    rows.append(run_one("instant", args, env, label, versus=bare))
             if args.workers > 1:
                 label = f"(--workers {args.workers})"
                 rows.append(run_one("receiver", args, env, label, bare, workers=str(args.workers)))
