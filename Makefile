@@ -8,9 +8,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test test-compiled check fmt bench install clean kafka-up kafka-down
 
-# setup.py compiles the flakiness core with mypyc (where a C compiler is at hand): its
-# sources are inputs of the install, so that an edit is compiled again.
-$(STAMP): pyproject.toml setup.py $(wildcard services/flakiness/*.py)
+# setup.py compiles the hot paths listed in services/compiled.py with mypyc (where a C
+# compiler is at hand): their sources are inputs of the install, so that an edit is
+# compiled again.
+$(STAMP): pyproject.toml setup.py services/compiled.py $(wildcard services/flakiness/*.py) \
+		services/receiver/webhook_reader.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
@@ -27,8 +29,8 @@ run: $(STAMP)
 # (TEST_WORKERS pytest-xdist workers; the tests mostly wait on Kafka). tests.session
 # starts one broker for all workers unless KAFKA_BOOTSTRAP_SERVERS is set or Docker
 # answers, and stops what it started, also when tests fail.
-# The whole suite runs the flakiness core as pure Python (KITESTREAM_PURE_PYTHON=1:
-# coverage sees its lines); test-compiled runs the flakiness tests again on the
+# The whole suite runs the compiled modules as pure Python (KITESTREAM_PURE_PYTHON=1:
+# coverage sees their lines); test-compiled runs their tests again on the
 # mypyc-compiled modules, with the test that both give identical outputs.
 TEST_WORKERS ?= 4
 test: check
@@ -37,7 +39,8 @@ test: check
 	$(MAKE) --no-print-directory test-compiled
 
 test-compiled: $(STAMP)
-	$(BIN)/python -m tests.session -n 2 -q tests/unit/flakiness tests/integration/flakiness
+	$(BIN)/python -m tests.session -n 2 -q tests/unit/flakiness tests/integration/flakiness \
+		tests/unit/receiver/test_webhook_reader.py tests/unit/receiver/test_events.py
 
 check: $(STAMP)
 	$(BIN)/ruff format --check .

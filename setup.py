@@ -1,8 +1,8 @@
-"""The build step pyproject.toml cannot say: compile the flakiness core with mypyc.
+"""The build step pyproject.toml cannot say: compile the hot paths with mypyc.
 
 Everything about the package is in pyproject.toml; this only adds extension modules.
 Where mypy (a build requirement) can compile and a C compiler with Python's headers is
-at hand, the modules listed in ``services/flakiness/compiled.py`` are compiled with
+at hand, the modules listed in ``services/compiled.py`` are compiled with
 mypyc into extension modules beside their sources, which Python then imports instead
 of them. Otherwise, or with ``KITESTREAM_PURE_PYTHON=1`` at install time, the install
 is pure Python: the same modules, the same outputs. The extensions are optional, so a
@@ -21,7 +21,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
-LIST = HERE / "services" / "flakiness" / "compiled.py"
+LIST = HERE / "services" / "compiled.py"
 
 
 def _say(message: str) -> None:
@@ -29,7 +29,7 @@ def _say(message: str) -> None:
 
 
 def _listed() -> tuple[str, tuple[str, ...], bool, bool]:
-    """(package, module names, pure requested, can compile) from compiled.py, read
+    """(package, module names under it, pure requested, can compile) from compiled.py, read
     without importing the package (its dependencies need not be installed here)."""
     spec = importlib.util.spec_from_file_location("_kitestream_compiled", LIST)
     assert spec is not None
@@ -44,8 +44,7 @@ def _mypyc_extensions(package: str, names: tuple[str, ...]) -> list[Extension]:
     """The extension modules of the compiled modules, or [] when mypyc cannot make them."""
     from mypyc.build import mypycify
 
-    folder = package.replace(".", "/")
-    paths = [f"{folder}/{name}.py" for name in names]
+    paths = [f"{package}.{name}".replace(".", "/") + ".py" for name in names]
     # Own mypy options, not pyproject's: the build environment has mypy but not the
     # project's dependencies, so only the compiled modules are read and whatever they
     # import from elsewhere is taken as Any (`make check` type-checks all of it), the
@@ -60,7 +59,7 @@ def _mypyc_extensions(package: str, names: tuple[str, ...]) -> list[Extension]:
             [*options, *paths],
             opt_level="3",
             debug_level="0",
-            group_name=f"{package}.core",
+            group_name=f"{package}.core",  # its library: {package}.core__mypyc
             target_dir="build/mypyc",
         )
     except (Exception, SystemExit) as exc:  # a mypyc that cannot compile: build pure

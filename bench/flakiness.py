@@ -78,7 +78,7 @@ from services.common.topics import (
     delete_topics,
     topic_specs,
 )
-from services.flakiness.compiled import compiled_modules
+from services.compiled import compiled_modules
 from services.flakiness.execution import Context, Execution, TestSubject
 from services.flakiness.partitioner import partition_of
 from services.flakiness.service import tune_gc

@@ -7,7 +7,8 @@ messages into executions, ``changelog`` (with ``segments``, its records) and
 stream runtime (once per record, and once per batch); ``service`` and
 ``listing`` are the ``kitestream flakiness`` and ``kitestream flaky list`` commands.
 Where a C compiler is at hand the install compiles the per-result modules with mypyc;
-``compiled`` lists them, and ``KITESTREAM_PURE_PYTHON=1`` runs their sources instead.
+``services.compiled`` lists them, and ``KITESTREAM_PURE_PYTHON=1`` runs their sources
+instead.
 
 Exceptions::
 
@@ -16,15 +17,6 @@ Exceptions::
 """
 
 from __future__ import annotations
-
-from services.flakiness.compiled import (
-    extensions_usable,
-    import_sources_only,
-    pure_python_requested,
-)
-
-if pure_python_requested() or not extensions_usable():
-    import_sources_only()
 
 __all__ = ["BadRecord", "FlakinessError"]
 

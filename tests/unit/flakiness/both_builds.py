@@ -19,7 +19,7 @@ import orjson
 from bench.flakiness import results
 from services.common.processor import BatchStep, Output, Record
 from services.common.topics import Topics
-from services.flakiness.compiled import compiled_modules
+from services.compiled import compiled_modules
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.task import FlakinessTask, FlakinessTopics
 from tests.unit.flakiness.replay import tiny_changelog

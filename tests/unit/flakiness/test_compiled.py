@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from services.flakiness.compiled import (
+from services.compiled import (
     COMPILED,
     PURE_PYTHON_ENV,
     can_compile,

@@ -1,17 +1,19 @@
-"""Which flakiness modules mypyc compiles, and how to run them as pure Python anyway.
+"""Which modules mypyc compiles, and how to run them as pure Python anyway.
 
-The per-result path (``inputs`` → ``tracker`` → ``changelog``) is plain typed Python.
+Two hot paths are plain typed Python: the flakiness processor's per result (``inputs``
+→ ``tracker`` → ``changelog``) and the receiver's per webhook (``webhook_reader``).
 Where a C compiler and mypy are at hand, ``pip install`` (``setup.py``) compiles the
-modules of :data:`COMPILED` with mypyc into extension modules that sit beside their
-sources (``window.py`` and ``window.cpython-311-….so``); Python imports the extension
-when there is one. Elsewhere the install is pure Python: the same modules, the same
-outputs, slower.
+modules of :data:`COMPILED` with mypyc, in one group, into extension modules that sit
+beside their sources (``services/flakiness/window.py`` and
+``window.cpython-311-….so``, their shared code in ``services/core__mypyc….so``);
+Python imports the extension when there is one. Elsewhere the install is pure Python:
+the same modules, the same outputs, slower.
 
-``KITESTREAM_PURE_PYTHON=1`` (read once, when ``services.flakiness`` is imported) makes
-this process import the ``.py`` sources even where the extensions exist, which is how
-the tests run against both builds and how to rule the compiled build out when in
-doubt. This module is never compiled itself (``setup.py`` reads :data:`COMPILED` from
-it without importing the package).
+``KITESTREAM_PURE_PYTHON=1`` (read once, when ``services`` is imported) makes this
+process import the ``.py`` sources even where the extensions exist, which is how the
+tests run against both builds and how to rule the compiled build out when in doubt.
+This module is never compiled itself (``setup.py`` reads :data:`COMPILED` from it
+without importing the package).
 """
 
 from __future__ import annotations
@@ -29,34 +31,51 @@ from types import ModuleType
 
 __all__ = [
     "COMPILED",
+    "GROUP",
+    "PACKAGE",
     "PURE_PYTHON_ENV",
     "can_compile",
     "compiled_modules",
     "extensions_usable",
     "import_sources_only",
     "pure_python_requested",
+    "source",
 ]
 
 log = logging.getLogger(__name__)
 
 PURE_PYTHON_ENV = "KITESTREAM_PURE_PYTHON"
 
-PACKAGE = "services.flakiness"
-# The modules mypyc compiles, in one extension group (calls between them stay native).
+PACKAGE = "services"
+# The modules mypyc compiles, under PACKAGE, in one extension group (calls between them
+# stay native); its shared library is PACKAGE.GROUP.
 COMPILED = (
-    "execution",
-    "window",
-    "runs",
-    "evidence",
-    "status",
-    "tracker",
-    "inputs",
-    "segments",
-    "changelog",
-    "task",
-    "partitioner",
+    "flakiness.execution",
+    "flakiness.window",
+    "flakiness.runs",
+    "flakiness.evidence",
+    "flakiness.status",
+    "flakiness.tracker",
+    "flakiness.inputs",
+    "flakiness.segments",
+    "flakiness.changelog",
+    "flakiness.task",
+    "flakiness.partitioner",
+    "receiver.webhook_reader",
 )
+GROUP = "core__mypyc"
 _HERE = Path(__file__).parent
+
+
+def source(name: str) -> Path:
+    """The ``.py`` file of :data:`COMPILED` module ``name``."""
+    return _HERE.joinpath(*name.split(".")).with_suffix(".py")
+
+
+def _extensions(name: str) -> list[Path]:
+    """The extension modules of ``name`` beside its source (none in a pure install)."""
+    path = source(name)
+    return list(path.parent.glob(f"{path.stem}.*.so"))
 
 
 class _SourceFinder:
@@ -66,10 +85,10 @@ class _SourceFinder:
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        package, _, name = fullname.rpartition(".")
+        package, _, name = fullname.partition(".")
         if package != PACKAGE or name not in COMPILED:
             return None
-        return importlib.util.spec_from_file_location(fullname, _HERE / f"{name}.py")
+        return importlib.util.spec_from_file_location(fullname, source(name))
 
 
 def can_compile() -> bool:
@@ -96,20 +115,20 @@ def extensions_usable() -> bool:
     and, in a source checkout (an editable install), no source is newer than its
     extension (edited since the last ``make install``: the extension would run the old
     code). Without extensions at all the answer does not matter, and is ``True``."""
-    extensions = [p for name in COMPILED for p in _HERE.glob(f"{name}.*.so")]
+    extensions = [p for name in COMPILED for p in _extensions(name)]
     if not extensions:
         return True
-    if importlib.util.find_spec(f"{PACKAGE}.core__mypyc") is None:
+    if importlib.util.find_spec(f"{PACKAGE}.{GROUP}") is None:
         return False
-    if not (_HERE.parents[1] / "setup.py").exists():  # installed from a wheel
+    if not (_HERE.parent / "setup.py").exists():  # installed from a wheel
         return True
     built = min(p.stat().st_mtime for p in extensions)
-    stale = [n for n in COMPILED if (_HERE / f"{n}.py").stat().st_mtime > built]
+    stale = [n for n in COMPILED if source(n).stat().st_mtime > built]
     if stale:
         log.warning(
             "%s changed since they were compiled: running the sources (make install "
             "compiles them again)",
-            ", ".join(f"{n}.py" for n in stale),
+            ", ".join(str(source(n).relative_to(_HERE.parent)) for n in stale),
         )
     return not stale
 
