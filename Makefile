@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # compiler is at hand): their sources are inputs of the install, so that an edit is
 # compiled again.
 $(STAMP): pyproject.toml setup.py services/compiled.py $(wildcard services/flakiness/*.py) \
-		services/receiver/webhook_reader.py
+		services/receiver/webhook_reader.py services/ingest/depth.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
@@ -40,7 +40,8 @@ test: check
 
 test-compiled: $(STAMP)
 	$(BIN)/python -m tests.session -n 2 -q tests/unit/flakiness tests/integration/flakiness \
-		tests/unit/receiver/test_webhook_reader.py tests/unit/receiver/test_events.py
+		tests/unit/receiver/test_webhook_reader.py tests/unit/receiver/test_events.py \
+		tests/unit/ingest/test_request.py
 
 check: $(STAMP)
 	$(BIN)/ruff format --check .

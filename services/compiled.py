@@ -1,7 +1,8 @@
 """Which modules mypyc compiles, and how to run them as pure Python anyway.
 
 Two hot paths are plain typed Python: the flakiness processor's per result (``inputs``
-→ ``tracker`` → ``changelog``) and the receiver's per webhook (``webhook_reader``).
+→ ``tracker`` → ``changelog``) and the receiver's per webhook (``webhook_reader``, and
+the JSON depth check of ``services.ingest.depth``).
 Where a C compiler and mypy are at hand, ``pip install`` (``setup.py``) compiles the
 modules of :data:`COMPILED` with mypyc, in one group, into extension modules that sit
 beside their sources (``services/flakiness/window.py`` and
@@ -38,6 +39,7 @@ __all__ = [
     "compiled_modules",
     "extensions_usable",
     "import_sources_only",
+    "is_extension",
     "pure_python_requested",
     "source",
 ]
@@ -62,6 +64,7 @@ COMPILED = (
     "flakiness.task",
     "flakiness.partitioner",
     "receiver.webhook_reader",
+    "ingest.depth",
 )
 GROUP = "core__mypyc"
 _HERE = Path(__file__).parent
@@ -140,12 +143,12 @@ def import_sources_only() -> None:
         sys.meta_path.insert(0, _SourceFinder())
 
 
+def is_extension(module: ModuleType) -> bool:
+    """Whether ``module`` runs as an extension module (compiled), not from its source."""
+    return isinstance(getattr(module, "__loader__", None), importlib.machinery.ExtensionFileLoader)
+
+
 def compiled_modules() -> list[str]:
     """Those of :data:`COMPILED` this process runs as extension modules (imports them)."""
-    out = []
-    for name in COMPILED:
-        module = importlib.import_module(f"{PACKAGE}.{name}")
-        loader = getattr(module, "__loader__", None)
-        if isinstance(loader, importlib.machinery.ExtensionFileLoader):
-            out.append(name)
-    return out
+    names = [(name, importlib.import_module(f"{PACKAGE}.{name}")) for name in COMPILED]
+    return [name for name, module in names if is_extension(module)]

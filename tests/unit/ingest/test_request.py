@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.ingest import request
 from services.ingest.errors import MalformedBody, PayloadTooLarge
 from services.ingest.request import (
     bracket_depth_exceeds,
@@ -113,6 +114,18 @@ def test_json_nested_deeper_than_the_cap_is_400() -> None:
         load_json(b"[" * 33 + b"]" * 33, max_depth=32)
     with pytest.raises(MalformedBody):
         load_json(b'{"a":' * 5000 + b"1" + b"}" * 5000, max_depth=32)
+
+
+@pytest.mark.parametrize("walk_compiled", [True, False])
+def test_load_json_gives_one_verdict_whichever_depth_check_the_build_picks(
+    walk_compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request, "_WALK_COMPILED", walk_compiled)
+    assert load_json(b'{"a": [1, {"b": 2}]}', max_depth=3) == {"a": [1, {"b": 2}]}
+    assert load_json(b'["[[[[", "]]"]', max_depth=1) == ["[[[[", "]]"]
+    for deep in (b'{"a": [1, {"b": 2}]}', b'["[[[[", ["]]"]]'):
+        with pytest.raises(MalformedBody, match="deeper"):
+            load_json(deep, max_depth=1 if deep.startswith(b"[") else 2)
 
 
 def test_depth_counts_objects_and_arrays_not_scalars() -> None:
