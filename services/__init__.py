@@ -37,9 +37,9 @@ A service has ``settings.py`` (its ``KITESTREAM_*`` variables), ``cli.py`` (its 
 library has no command of its own beyond inspection. ``cli.py`` here is the one
 ``kitestream`` command that names them all (:data:`services.cli.COMMANDS`).
 
-The hot paths (the flakiness core, the receiver's webhook reader) are compiled with
-mypyc where the install can (:mod:`services.compiled`); ``KITESTREAM_PURE_PYTHON=1``,
-read here, runs their sources instead.
+The hot paths (the flakiness core; the receiver's webhook reader and JSON depth check)
+are compiled with mypyc where the install can (:mod:`services.compiled`);
+``KITESTREAM_PURE_PYTHON=1``, read here, runs their sources instead.
 """
 
 from services.compiled import extensions_usable, import_sources_only, pure_python_requested
