@@ -41,10 +41,9 @@ from services.receiver.buildkite_payload import (
     BuildWebhook,
     JobWebhook,
     PipelineIn,
-    parse_timestamp,
 )
 from services.receiver.routed import Routed, encode, event_id_for
-from services.receiver.webhook_reader import read_build, read_job
+from services.receiver.webhook_reader import latest_timestamp, read_build, read_job
 
 __all__ = [
     "EVENT_NAME_PATTERN",
@@ -158,27 +157,8 @@ def _agent_event(name: str, payload: dict[str, Any], received_at: datetime) -> R
 def _event_id(
     name: str, object_id: str, state: str | None, raw: object, read: BaseModel | None = None
 ) -> str:
-    latest = _latest_timestamp(raw, vars(read) if read is not None else {})
+    latest = latest_timestamp(raw, vars(read) if read is not None else {})
     return event_id_for(name, object_id, state, latest)
-
-
-def _latest_timestamp(raw: object, read: dict[str, Any]) -> datetime | None:
-    """The latest ``*_at`` of ``raw``; those the edge model read (``read``: its fields,
-    ``Timestamp``-s already made by :func:`parse_timestamp`) are not parsed again."""
-    if not isinstance(raw, dict):
-        return None
-    latest: datetime | None = None
-    for key, value in raw.items():
-        if isinstance(key, str) and key.endswith("_at"):
-            stamp = read.get(key, _UNREAD)
-            if stamp is _UNREAD or not (stamp is None or isinstance(stamp, datetime)):
-                stamp = parse_timestamp(value)
-            if stamp is not None and (latest is None or stamp > latest):
-                latest = stamp
-    return latest
-
-
-_UNREAD = object()
 
 
 def _pipeline(pipeline: PipelineIn | None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from services.common.topics import Topic
 from services.receiver.buildkite_payload import parse_timestamp
 from services.receiver.routed import Routed, encode, event_id_for
 
-__all__ = ["read_build", "read_job"]
+__all__ = ["latest_timestamp", "read_build", "read_job"]
 
 
 class _Unread(Exception):
@@ -51,7 +51,7 @@ def read_build(name: str, payload: dict[str, Any], received_at: datetime) -> Rou
         pipeline = _pipeline_of(payload, raw)
     except _Unread:
         return None
-    event_id = event_id_for(name, build["id"], build["state"], _latest(raw, stamps))
+    event_id = event_id_for(name, build["id"], build["state"], latest_timestamp(raw, stamps))
     value = encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=payload)
     return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
@@ -66,7 +66,7 @@ def read_job(name: str, payload: dict[str, Any], received_at: datetime) -> Route
         pipeline = _pipeline_of(payload, raw_build)
     except _Unread:
         return None
-    event_id = event_id_for(name, job["id"], job["state"], _latest(raw, stamps))
+    event_id = event_id_for(name, job["id"], job["state"], latest_timestamp(raw, stamps))
     value = encode(
         event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=payload
     )
@@ -256,9 +256,12 @@ def _stamp(value: object) -> datetime | None:
     raise _Unread
 
 
-def _latest(raw: dict[str, Any], read: dict[str, datetime | None]) -> datetime | None:
-    """The latest ``*_at`` of ``raw``: those already read are not parsed again, the
-    others (a job's ``runnable_at``, …) are."""
+def latest_timestamp(raw: object, read: dict[str, datetime | None]) -> datetime | None:
+    """The latest ``*_at`` of ``raw`` (``None`` when it is not an object), for the event
+    id: those already read (``read``, by key) are not parsed again, the others (a job's
+    ``runnable_at``, …) are. The edge models' path calls it too, with a model's fields."""
+    if type(raw) is not dict:
+        return None
     latest: datetime | None = None
     for key, value in raw.items():
         if key.endswith("_at"):
