@@ -9,10 +9,10 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test test-compiled check fmt bench install clean kafka-up kafka-down
 
 # setup.py compiles the hot paths listed in services/compiled.py with mypyc (where a C
-# compiler is at hand): their sources are inputs of the install, so that an edit is
-# compiled again.
-$(STAMP): pyproject.toml setup.py services/compiled.py $(wildcard services/flakiness/*.py) \
-		services/receiver/webhook_reader.py services/ingest/depth.py
+# compiler is at hand): their sources (which compiled.py prints) are inputs of the
+# install, so that an edit is compiled again.
+COMPILED_SOURCES := $(shell $(PYTHON) services/compiled.py)
+$(STAMP): pyproject.toml setup.py services/compiled.py $(COMPILED_SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

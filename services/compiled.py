@@ -152,3 +152,7 @@ def compiled_modules() -> list[str]:
     """Those of :data:`COMPILED` this process runs as extension modules (imports them)."""
     names = [(name, importlib.import_module(f"{PACKAGE}.{name}")) for name in COMPILED]
     return [name for name, module in names if is_extension(module)]
+
+
+if __name__ == "__main__":  # the Makefile's inputs of the install: the sources compiled
+    print(" ".join(str(source(name).relative_to(_HERE.parent)) for name in COMPILED))
