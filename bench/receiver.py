@@ -39,14 +39,19 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from services.localkafka.broker import kafka_for_session
+
+if TYPE_CHECKING:
+    from services.receiver.frames import Outgoing
+    from services.receiver.metrics import Metrics
+    from services.receiver.settings import ReceiverSettings
 
 log = logging.getLogger("bench.receiver")
 TOKEN = "bench-webhook-token"  # noqa: S105 - a throwaway token for the benchmark
@@ -266,6 +271,31 @@ async def open_loop(
 # -- servers -------------------------------------------------------------------------
 
 
+class InstantLink:
+    """A Kafka link whose every send is acked at once (the receiver's side of a send only)."""
+
+    def __init__(self, settings: ReceiverSettings, _metrics: Metrics) -> None:
+        self.bootstrap_servers = settings.bootstrap_servers
+        self.kafka_up = True
+        self.sent = 0
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    async def start(self, timeout_s: float = 5.0) -> bool:
+        return True
+
+    async def send(self, messages: Sequence[Outgoing], deadline_s: float) -> None:
+        self.sent += len(messages)
+
+    async def recover(self) -> None:
+        """Nothing to reconnect to."""
+
+    async def close(self) -> None:
+        """Nothing to flush."""
+
+
 def serve(kind: str, port: int, loop: str, http: str) -> None:
     """Child process: run one server until SIGTERM."""
     import uvicorn
@@ -288,14 +318,9 @@ def serve(kind: str, port: int, loop: str, http: str) -> None:
         from services.receiver.app import create_app
         from services.receiver.settings import load_settings
 
-        if kind == "instant":  # the receiver's own cost: a Kafka link that acks at once
-            # run as a script, this file's package is not importable until its parent is
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-            from bench.receiver_path import InstantLink
-
-            app = create_app(load_settings(), link=InstantLink)
-        else:
-            app = create_app(load_settings())
+        settings = load_settings()
+        # "instant": the receiver's own cost, with a Kafka link that acks at once
+        app = create_app(settings, link=InstantLink) if kind == "instant" else create_app(settings)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, loop=loop, http=http, log_config=None, access_log=False
     )
@@ -377,6 +402,8 @@ class Row:
     closed: Result
     fixed: Result
     versus: Row | None = None  # the bare run this one is compared with
+    kind: str = "receiver"  # what served it: a key of _NAMES
+    round: int | None = None  # which of --rounds (None: a single or extra run)
 
 
 async def measure(port: int, pid: int, args: argparse.Namespace) -> tuple[Result, Result]:
@@ -393,12 +420,14 @@ def run_one(
     env: dict[str, str],
     label: str = "",
     versus: Row | None = None,
+    *,
+    round_: int | None = None,
     **over: str,
 ) -> Row:
     with server(kind, args, env, **over) as (port, pid):
         closed, fixed = _run_async(measure(port, pid, args))
     name = f"{_NAMES[kind]} {label}".strip()
-    return Row(name, closed, fixed, versus)
+    return Row(name, closed, fixed, versus, kind, round_)
 
 
 _NAMES = {"bare": "bare starlette", "receiver": "receiver → Kafka", "instant": "receiver, no Kafka"}
@@ -444,30 +473,29 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
             f"{bare.closed.cpu_per_request_us:.0f} µs "
             f"(ratio {_ratio(bare.closed.cpu_per_request_us, row.closed.cpu_per_request_us)})"
         )
-    compared = [
-        row
-        for row in rows
-        if row.versus is not None
-        and "round" in row.name
-        and row.name.startswith(_NAMES["receiver"])
-    ]
-    if len(compared) > 1:
-        throughput = [
-            r.closed.throughput / r.versus.closed.throughput for r in compared if r.versus
-        ]
-        cpu = [
-            r.versus.closed.cpu_per_request_us / r.closed.cpu_per_request_us
-            for r in compared
-            if r.versus and r.closed.cpu_per_request_us
-        ]
-        p99 = [r.fixed.quantile(0.99) * ms for r in compared]
-        lines.append(
-            f"medians over {len(compared)} rounds: throughput ratio "
-            f"{statistics.median(throughput):.2f} (aim >= 0.3), p99 at {args.rate:g} req/s "
-            f"{statistics.median(p99):.1f} ms (aim < 50 ms), CPU ratio "
-            + (f"{statistics.median(cpu):.2f}" if cpu else "n/a")
-        )
+    for kind in ("receiver", "instant"):
+        lines += _medians([r for r in rows if r.kind == kind and r.round is not None], args)
     return "\n".join(lines)
+
+
+def _medians(rounds: list[Row], args: argparse.Namespace) -> list[str]:
+    """The medians of the rounds' ratios to their bare runs (nothing for one round)."""
+    compared = [(r, r.versus) for r in rounds if r.versus is not None]
+    if len(compared) < 2:
+        return []
+    throughput = [r.closed.throughput / bare.closed.throughput for r, bare in compared]
+    cpu = [
+        bare.closed.cpu_per_request_us / r.closed.cpu_per_request_us
+        for r, bare in compared
+        if r.closed.cpu_per_request_us
+    ]
+    p99 = [r.fixed.quantile(0.99) * 1000 for r, _ in compared]
+    return [
+        f"{_NAMES[rounds[0].kind]}, medians over {len(compared)} rounds: throughput ratio "
+        f"{statistics.median(throughput):.2f} (aim >= 0.3), p99 at {args.rate:g} req/s "
+        f"{statistics.median(p99):.1f} ms (aim < 50 ms), CPU ratio "
+        + (f"{statistics.median(cpu):.2f}" if cpu else "n/a")
+    ]
 
 
 def _ratio(bare: float, other: float) -> str:
@@ -539,10 +567,10 @@ def main() -> int:
             rows = []
             for n in range(max(1, args.rounds)):
                 label = f"(round {n + 1})" if args.rounds > 1 else ""
-                bare = run_one("bare", args, env, label)
-                rows += [bare, run_one("receiver", args, env, label, versus=bare)]
-                if args.no_kafka:
-                    rows.append(run_one("instant", args, env, label, versus=bare))
+                kinds = ("receiver", "instant") if args.no_kafka else ("receiver",)
+                at = n if args.rounds > 1 else None
+                bare = run_one("bare", args, env, label, round_=at)
+                rows += [bare, *(run_one(k, args, env, label, bare, round_=at) for k in kinds)]
             if args.workers > 1:
                 label = f"(--workers {args.workers})"
                 rows.append(run_one("receiver", args, env, label, bare, workers=str(args.workers)))

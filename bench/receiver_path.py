@@ -31,17 +31,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
-from bench.receiver import TOKEN, signed_requests
+from bench.receiver import TOKEN, InstantLink, signed_requests
 from services.common.topics import Topics, create_topics, delete_topics, topic_specs
 from services.receiver.app import create_app
-from services.receiver.frames import Outgoing
-from services.receiver.metrics import Metrics
 from services.receiver.settings import ReceiverSettings
 
 Message = MutableMapping[str, Any]
@@ -53,31 +51,6 @@ App = Callable[
     ],
     Awaitable[None],
 ]
-
-
-class InstantLink:
-    """A Kafka link whose every send is acked at once (the receiver's side of a send only)."""
-
-    def __init__(self, settings: ReceiverSettings, _metrics: Metrics) -> None:
-        self.bootstrap_servers = settings.bootstrap_servers
-        self.kafka_up = True
-        self.sent = 0
-
-    @property
-    def ready(self) -> bool:
-        return True
-
-    async def start(self, timeout_s: float = 5.0) -> bool:
-        return True
-
-    async def send(self, messages: Sequence[Outgoing], deadline_s: float) -> None:
-        self.sent += len(messages)
-
-    async def recover(self) -> None:
-        """Nothing to reconnect to."""
-
-    async def close(self) -> None:
-        """Nothing to flush."""
 
 
 def scopes(count: int) -> list[tuple[dict[str, Any], bytes]]:
