@@ -64,7 +64,7 @@ async def receive(request: Incoming, context: AppContext) -> Response:
         verifier.verify(token=token, signature=signature, body=raw, now=now)
     body = load_json(raw, "body", limits.max_depth)
     name = event_name(request.headers.get("x-buildkite-event"), body)
-    routed = normalise(name, body, datetime.fromtimestamp(now, UTC))
+    routed = normalise(name, body, datetime.fromtimestamp(now, UTC), raw)
     if routed is None:
         return json_response(200, {"status": "ok", "event": name})
     if name not in KNOWN_EVENTS:

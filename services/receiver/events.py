@@ -26,6 +26,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas.base import stable_id
@@ -89,26 +90,36 @@ def event_family(name: str) -> str:
     return name.split(".", 1)[0]
 
 
-def normalise(name: str, payload: Any, received_at: datetime) -> Routed | None:
-    """The message for one webhook, or ``None`` for ``ping``; 422 when it cannot be built."""
+def normalise(
+    name: str, payload: Any, received_at: datetime, raw: bytes | None = None
+) -> Routed | None:
+    """The message for one webhook, or ``None`` for ``ping``; 422 when it cannot be built.
+
+    ``raw``: the JSON text ``payload`` was parsed from. The message then carries it as
+    its ``payload``, as it came (surrounding whitespace aside), instead of writing the
+    parsed value out again; without it (a payload from the REST API), the parsed value
+    is written."""
     if not isinstance(payload, dict):
         raise InvalidPayload("the body must be a JSON object")
     if name == "ping":
         return None
+    echo: Any = payload if raw is None else orjson.Fragment(raw.strip())
     family = event_family(name)
     try:
         if family == "build":
-            fast = read_build(name, payload, received_at)
-            return fast if fast is not None else _build_event(name, payload, received_at)
+            fast = read_build(name, payload, received_at, echo)
+            return fast if fast is not None else _build_event(name, payload, received_at, echo)
         if family == "job":
-            fast = read_job(name, payload, received_at)
-            return fast if fast is not None else _job_event(name, payload, received_at)
-        return _agent_event(name, payload, received_at)
+            fast = read_job(name, payload, received_at, echo)
+            return fast if fast is not None else _job_event(name, payload, received_at, echo)
+        return _agent_event(name, payload, received_at, echo)
     except ValidationError as exc:
         raise InvalidPayload(f"{family} event: {_describe(exc)}") from None
 
 
-def _build_event(name: str, payload: dict[str, Any], received_at: datetime) -> Routed:
+def _build_event(
+    name: str, payload: dict[str, Any], received_at: datetime, echo: Any = None
+) -> Routed:
     hook = BuildWebhook.model_validate(payload)
     # One serializer pass for the build and both places its pipeline may be in.
     dumped = hook.model_dump(mode="json", include=_BUILD_PARTS)
@@ -117,11 +128,14 @@ def _build_event(name: str, payload: dict[str, Any], received_at: datetime) -> R
     pipeline = _pipeline_json(dumped["pipeline"] or nested)
     build["meta_data"] = build["meta_data"] or {}
     event_id = _event_id(name, hook.build.id, hook.build.state, payload.get("build"), hook.build)
-    value = encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=payload)
+    echo = payload if echo is None else echo
+    value = encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=echo)
     return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
 
-def _job_event(name: str, payload: dict[str, Any], received_at: datetime) -> Routed:
+def _job_event(
+    name: str, payload: dict[str, Any], received_at: datetime, echo: Any = None
+) -> Routed:
     hook = JobWebhook.model_validate(payload)
     pipeline = _pipeline(hook.pipeline or hook.build.pipeline)
     job = hook.job.model_dump(mode="json", exclude={"agent": {"connection_state"}})
@@ -129,8 +143,9 @@ def _job_event(name: str, payload: dict[str, Any], received_at: datetime) -> Rou
         job["retry_source"]["retry_type"] = None  # the raw value stays in the payload
     build = hook.build.model_dump(mode="json", include=_BUILD_REF)
     event_id = _event_id(name, hook.job.id, hook.job.state, payload.get("job"), hook.job)
+    echo = payload if echo is None else echo
     value = encode(
-        event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=payload
+        event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=echo
     )
     return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
 
@@ -140,7 +155,9 @@ _RETRIES = {"manual", "automatic"}
 _BUILD_REF = {"id", "number", "state", "branch", "commit", "web_url"}
 
 
-def _agent_event(name: str, payload: dict[str, Any], received_at: datetime) -> Routed:
+def _agent_event(
+    name: str, payload: dict[str, Any], received_at: datetime, echo: Any = None
+) -> Routed:
     hook = AgentWebhook.model_validate(payload)
     agent = hook.agent
     # Without an agent id, the payload itself tells one event from another.
@@ -148,7 +165,8 @@ def _agent_event(name: str, payload: dict[str, Any], received_at: datetime) -> R
     state = agent.connection_state if agent else None
     event_id = _event_id(name, object_id, state, payload.get("agent"))
     ref = None if agent is None else agent.model_dump(mode="json", exclude={"connection_state"})
-    value = encode(event_id, name, received_at, agent=ref, payload=payload)
+    echo = payload if echo is None else echo
+    value = encode(event_id, name, received_at, agent=ref, payload=echo)
     key = agent.id if agent and agent.id else name
     topic = _FAMILY_TOPICS.get(event_family(name), Topic.AGENTS)
     return Routed(topic, key, event_id, value, AgentEvent)

@@ -43,8 +43,11 @@ class _Unread(Exception):
     """Something the models read differently (coerced, made ``None``, refused)."""
 
 
-def read_build(name: str, payload: dict[str, Any], received_at: datetime) -> Routed | None:
-    """``build.*``: the message of :class:`~schemas.buildkite.BuildEvent`, or ``None``."""
+def read_build(
+    name: str, payload: dict[str, Any], received_at: datetime, echo: object = None
+) -> Routed | None:
+    """``build.*``: the message of :class:`~schemas.buildkite.BuildEvent`, or ``None``.
+    ``echo``: what the message carries as its ``payload`` (``payload`` when ``None``)."""
     try:
         raw = _object(payload.get("build"))
         build, stamps = _build(raw)
@@ -52,12 +55,16 @@ def read_build(name: str, payload: dict[str, Any], received_at: datetime) -> Rou
     except _Unread:
         return None
     event_id = event_id_for(name, build["id"], build["state"], latest_timestamp(raw, stamps))
-    value = encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=payload)
+    echo = payload if echo is None else echo
+    value = encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=echo)
     return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
 
-def read_job(name: str, payload: dict[str, Any], received_at: datetime) -> Routed | None:
-    """``job.*``: the message of :class:`~schemas.buildkite.JobEvent`, or ``None``."""
+def read_job(
+    name: str, payload: dict[str, Any], received_at: datetime, echo: object = None
+) -> Routed | None:
+    """``job.*``: the message of :class:`~schemas.buildkite.JobEvent`, or ``None``
+    (``echo`` as for :func:`read_build`)."""
     try:
         raw = _object(payload.get("job"))
         job, stamps = _job(raw)
@@ -67,8 +74,9 @@ def read_job(name: str, payload: dict[str, Any], received_at: datetime) -> Route
     except _Unread:
         return None
     event_id = event_id_for(name, job["id"], job["state"], latest_timestamp(raw, stamps))
+    echo = payload if echo is None else echo
     value = encode(
-        event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=payload
+        event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=echo
     )
     return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
 

@@ -3,6 +3,7 @@ refused request writes nothing."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -71,6 +72,17 @@ async def test_job_message_carries_normalised_job_build_and_pipeline(receiver: R
     assert value["build"]["number"] == 1514
     assert value["pipeline"]["slug"] == "payments-api"
     assert value["received_at"].endswith("Z") or "+00:00" in value["received_at"]
+
+
+async def test_the_message_carries_the_webhook_body_byte_for_byte(receiver: Receiver) -> None:
+    # as a client other than Buildkite might write it: spaced, non-ASCII escaped, a newline
+    payload = {**build_webhook(), "note": "caf\u00e9 <b>"}
+    body = (json.dumps(payload, indent=1) + "\n").encode()
+    response = await receiver.post(payload, signed_with=TOKEN, raw=body)
+    assert response.status_code == 202, response.text
+    [record] = await read_all(receiver.settings.bootstrap_servers, receiver.topics, 1)
+    assert record.value.endswith(b',"payload":' + body.strip() + b"}")
+    assert orjson.loads(record.value)["payload"] == payload
 
 
 async def test_duplicate_delivery_is_accepted_twice_with_the_same_event_id(

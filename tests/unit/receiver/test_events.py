@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
 from services.common.topics import Topic
 from services.ingest.errors import InvalidPayload
-from services.receiver.events import KNOWN_EVENTS, event_name, normalise
+from services.receiver.events import KNOWN_EVENTS, Routed, event_name, normalise
 from tests.unit.receiver.payloads import agent_webhook, build_webhook, job_webhook
 from tests.unit.receiver.strategies import json_values, near_payloads
 
@@ -231,3 +233,75 @@ def test_fast_encoding_is_byte_for_byte_the_models_json(payload: dict[str, Any])
     routed = normalise(str(payload["event"]), payload, AT)
     assert routed is not None
     assert routed.value == routed.message.to_json()
+
+
+def _as_sent(payload: Any, style: int) -> bytes:
+    """``payload`` as a client might have written it: compact, spaced, indented, with
+    non-ASCII text escaped or not, a newline after it."""
+    if style == 0:
+        return orjson.dumps(payload)
+    if style == 1:
+        return json.dumps(payload).encode()  # ", " and ": ", non-ASCII as \\u escapes
+    return (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def _with_raw(name: str, payload: Any, style: int) -> tuple[Any, Any]:
+    """(the message without ``raw``, with it); an exception stands for itself."""
+    raw = _as_sent(payload, style)
+    outcomes: list[Routed | str | None] = []
+    for carried in (None, raw):
+        try:
+            outcomes.append(normalise(name, orjson.loads(raw), AT, carried))
+        except InvalidPayload as exc:
+            outcomes.append(str(exc))
+    return outcomes[0], outcomes[1]
+
+
+@pytest.mark.parametrize("style", [0, 1, 2])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        build_webhook(),
+        job_webhook(),
+        agent_webhook(),
+        {**build_webhook(), "note": "café ☕ <b>&</b>"},
+        # the edge models' path (an id given as a number)
+        {**job_webhook(), "job": {**job_webhook()["job"], "id": 12345}},
+    ],
+)
+def test_the_message_carries_the_body_as_it_came(payload: dict[str, Any], style: int) -> None:
+    name = str(payload["event"])
+    written, carried = _with_raw(name, payload, style)
+    raw = _as_sent(payload, style).strip()
+    # the same message, but for the payload's bytes: the body's own, not written again
+    assert carried.value == written.value.replace(orjson.dumps(payload), raw)
+    assert carried.value.endswith(b',"payload":' + raw + b"}")
+    assert (carried.topic, carried.key, carried.event_id) == (
+        written.topic,
+        written.key,
+        written.event_id,
+    )
+    assert carried.message == written.message
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from([*sorted(KNOWN_EVENTS), "build.x", "job.y", "other.z"]),
+    payload=near_payloads | json_values,
+    style=st.integers(0, 2),
+)
+def test_carrying_the_body_changes_nothing_but_the_payloads_bytes(
+    name: str, payload: Any, style: int
+) -> None:
+    written, carried = _with_raw(name, payload, style)
+    if not isinstance(written, Routed):
+        assert carried == written  # the same 422 (or ping's None)
+        return
+    assert isinstance(carried, Routed)
+    assert (carried.topic, carried.key, carried.event_id) == (
+        written.topic,
+        written.key,
+        written.event_id,
+    )
+    assert orjson.loads(carried.value) == orjson.loads(written.value)
+    assert carried.message == written.message
