@@ -12,27 +12,109 @@ and histograms (a dead worker's included, so totals never go back), the spool ga
 summed over the live workers, the oldest spooled age their maximum and ``kafka_up``
 their minimum. Gauges are read from live state at each scrape in one process, and
 written every second (and at each scrape) by each worker when there are several.
+
+The hot path records through :meth:`Metrics.child`. In one process its counts and
+observations are kept in plain numbers (:class:`Tally`, :class:`Observations`) and added
+to the prometheus_client metrics whenever the registry is read (a scrape), which is the
+only time anyone sees them: prometheus_client's own ``inc``/``observe`` take a lock and
+several calls each, a few percent of a webhook's CPU. With several workers the children
+are prometheus_client's own and write through at once, so a worker killed mid-second
+has already written everything it counted where the others' scrapes read it.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["MULTIPROC_ENV", "Metrics", "MetricsMiddleware", "forget_dead_workers"]
+__all__ = [
+    "MULTIPROC_ENV",
+    "Metrics",
+    "MetricsMiddleware",
+    "Observations",
+    "Tally",
+    "forget_dead_workers",
+]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Tally:
+    """A counter child's increments, kept until :meth:`settle` adds them to it."""
+
+    __slots__ = ("child", "pending")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.pending = 0.0
+
+    def inc(self, amount: float = 1) -> None:
+        if amount < 0:  # as prometheus_client refuses it, at once
+            raise ValueError("Counters can only be incremented by non-negative amounts.")
+        self.pending += amount
+
+    def settle(self) -> None:
+        if self.pending:
+            amount, self.pending = self.pending, 0.0
+            self.child.inc(amount)
+
+
+class Observations:
+    """A histogram child's observations, kept as a sum and a count per bucket until
+    :meth:`settle` adds them to it (the bucket of an amount is the first whose upper
+    bound is at least the amount, as ``Histogram.observe`` finds it)."""
+
+    __slots__ = ("bounds", "child", "counts", "sum")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.bounds: list[float] = list(child._upper_bounds)  # the last is +Inf
+        self.counts = [0] * len(self.bounds)
+        self.sum = 0.0
+
+    def observe(self, amount: float) -> None:
+        self.sum += amount
+        self.counts[bisect_left(self.bounds, amount)] += 1
+
+    def settle(self) -> None:
+        counts, child = self.counts, self.child
+        if not any(counts):
+            return
+        # prometheus_client's own values: a sum, and a (non-cumulative) count per bucket
+        for i, count in enumerate(counts):
+            if count:
+                child._buckets[i].inc(count)
+                counts[i] = 0
+        amount, self.sum = self.sum, 0.0
+        child._sum.inc(amount)
+
+
+class _Settle:
+    """Registered first: every read of the registry settles what is pending first."""
+
+    def __init__(self, pending: list[Tally | Observations]) -> None:
+        self._pending = pending
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        for kept in self._pending:
+            kept.settle()
+        return []
 
 
 class Metrics:
@@ -44,7 +126,9 @@ class Metrics:
         # prometheus_client chose its value class at import, from the same variable
         self.shared_dir = os.environ.get(MULTIPROC_ENV) or None
         self._gauges: list[tuple[Gauge, Callable[[], float]]] = []
+        self._pending: list[Tally | Observations] = []
         r = self.registry
+        r.register(_Settle(self._pending))
         self.requests = Counter(
             "kitestream_receiver_requests",
             "HTTP answers.",
@@ -130,12 +214,19 @@ class Metrics:
         )
 
     def child(self, metric: Counter | Histogram, *labels: str) -> Any:
-        """``metric.labels(*labels)``, cached: ``labels()`` validates and locks each call,
-        which shows on the hot path; label sets here are few and bounded."""
+        """What to ``inc`` or ``observe`` for ``metric.labels(*labels)``, cached (label
+        sets here are few and bounded): in one process a :class:`Tally` or
+        :class:`Observations` of the child, with workers the child itself."""
         key = (id(metric), labels)
         found = self._children.get(key)
         if found is None:
-            found = self._children[key] = metric.labels(*labels)
+            child = metric.labels(*labels)
+            if self.shared_dir is not None:
+                found = child
+            else:
+                found = Tally(child) if isinstance(metric, Counter) else Observations(child)
+                self._pending.append(found)
+            self._children[key] = found
         return found
 
     def watch(
