@@ -102,7 +102,12 @@ def make_client(
     resolver: Resolver = system_resolver,
     max_connections: int = 4,
 ) -> httpx.AsyncClient:
-    """An ``AsyncClient`` whose every connection goes through :class:`GuardedBackend`."""
+    """An ``AsyncClient`` whose every connection goes through :class:`GuardedBackend`.
+
+    A sink's client needs ``max_connections`` for every delivery it may have in flight:
+    a request that waits for a free connection longer than the connect timeout fails with
+    ``PoolTimeout``, which reads as the sink timing out though nothing was sent.
+    """
     # httpx logs each request with its full URL at INFO, and a Slack webhook URL is a
     # credential: keep httpx's (and httpcore's) own logging to warnings and above.
     for name in ("httpx", "httpcore"):

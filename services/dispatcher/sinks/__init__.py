@@ -3,7 +3,8 @@
 Building checks everything that can be checked before the first alert: every secret is
 there, every URL passes outbound safety (scheme, literal addresses), so that a broken
 configuration stops the dispatcher at start with one clear message. Each HTTP sink gets
-its own client (its own connection pool and guard), made here, once.
+its own client (its own connection pool and guard), made here, once, with a connection
+for each delivery its window may have in flight (``sink_concurrency``).
 """
 
 from __future__ import annotations
@@ -123,4 +124,5 @@ def _client(reach: Reach, settings: DispatcherSettings, resolver: Resolver) -> h
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
         resolver=resolver,
+        max_connections=settings.sink_concurrency,
     )

@@ -23,6 +23,7 @@ def make_sink(
     dev_mode: bool = False,
     resolver: Resolver = system_resolver,
     slack_interval_s: float = 0.0,
+    sink_concurrency: int = 16,
 ) -> Sink:
     """One sink named ``sink`` from its routes-file mapping."""
     routes = parse_routes({"sinks": {"sink": config}, "routes": [{"to": ["sink"]}]})
@@ -30,6 +31,7 @@ def make_sink(
         routes=Path("routes.yaml"),
         dev_mode=dev_mode,
         slack_interval_s=slack_interval_s,
+        sink_concurrency=sink_concurrency,
         connect_timeout_s=2,
         read_timeout_s=5,
     )

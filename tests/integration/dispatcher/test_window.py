@@ -156,6 +156,49 @@ async def test_an_alert_being_retried_does_not_hold_up_the_rest_of_the_window() 
     assert Counter(r.headers["idempotency-key"] for r in server.received)[late] == 2
 
 
+class Gate:
+    """Holds each request until ``size`` are held at once, then answers them all 200 (or
+    each after ``timeout_s``, if that many never come); notes the most it held at once."""
+
+    def __init__(self, size: int, timeout_s: float = 5.0) -> None:
+        self.size = size
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._held = 0
+        self._full = threading.Event()
+        self.peak = 0
+
+    def __call__(self, request: Received, n: int) -> Reply:
+        with self._lock:
+            self._held += 1
+            self.peak = max(self.peak, self._held)
+            if self._held >= self.size:
+                self._full.set()
+        self._full.wait(self.timeout_s)
+        with self._lock:
+            self._held -= 1
+        return Reply(200, b"ok")
+
+
+async def test_a_sink_gets_its_whole_window_of_requests_at_once() -> None:
+    # More than the 4 connections a sink's HTTP client once had: the deliveries past
+    # those waited for one, and a wait longer than the pool timeout failed as the sink
+    # timing out, though no request had left, and counted against its circuit.
+    window = 8
+    alerts = [make_alert(n, service=f"svc-{n}") for n in range(window)]
+    gate = Gate(window)
+    with RecordingServer(gate) as server:
+        env = {"URL": server.url(), "SECRET": "s3cret"}
+        sink = make_sink(HOOK, env, sink_concurrency=window)
+        async with running_worker(sink, concurrency=window) as (worker, settled):
+            for alert in alerts:
+                worker.submit(make_job(alert, key=alert.service))
+            outcomes = await settled.wait(len(alerts), timeout_s=30)
+    assert gate.peak == window
+    assert all(isinstance(o, Delivered) and o.attempts == 1 for o in outcomes)
+    assert len(server.received) == window
+
+
 class WatchedBreaker(CircuitBreaker):
     """A breaker that notes each time the circuit opens (after failures in a row, or a
     failed probe): when, on the worker's clock, and for how long."""
