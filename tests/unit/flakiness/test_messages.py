@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.flakiness import Evidence
 from services.flakiness.execution import Context, Execution, StepSubject, Subject, TestSubject
 from services.flakiness.messages import state, state_json
 from services.flakiness.status import Meta
@@ -38,6 +41,48 @@ def test_a_state_written_straight_is_the_models_json(
     subject: Subject, outcomes: list[tuple[float, bool]], at: float
 ) -> None:
     entry = entry_of(subject, outcomes)
+    assert state_json(entry, at) == state(entry, at).to_json()
+
+
+TEXT = st.text(max_size=30)
+EVIDENCE = st.builds(
+    Evidence,
+    kind=st.sampled_from(["same_commit", "transition_rate", "job_retry"]),
+    at=st.datetimes(
+        min_value=datetime(1950, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+    ),
+    commit=st.none() | TEXT,
+    branch=st.none() | TEXT,
+    build_ids=st.lists(TEXT, max_size=2),
+    job_ids=st.lists(TEXT, max_size=2),
+    urls=st.lists(TEXT, max_size=2),
+    retry_type=st.sampled_from([None, "manual", "automatic"]),
+    detail=TEXT,
+)
+METAS = st.builds(
+    Meta,
+    flaky=st.booleans(),
+    episodes=st.integers(0, 50),
+    since=st.none() | TIMES.map(float),
+    last_evidence_at=st.none() | TIMES.map(float),
+    evidence=st.lists(EVIDENCE, max_size=4),
+)
+
+
+@settings(max_examples=300)
+@given(
+    SUBJECTS,
+    st.lists(st.tuples(TIMES.map(float), st.booleans()), max_size=12),
+    METAS,
+    TIMES,
+)
+def test_a_state_with_any_status_written_straight_is_the_models_json(
+    subject: Subject, outcomes: list[tuple[float, bool]], meta: Meta, at: float
+) -> None:
+    entry = entry_of(subject, outcomes)
+    entry.meta = meta
+    assert state_json(entry, at) == state(entry, at).to_json()
+    # again, with the evidence's JSON cached by now
     assert state_json(entry, at) == state(entry, at).to_json()
 
 
