@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from sys import intern
 from typing import NamedTuple
 
+from mypy_extensions import i64
+
 __all__ = [
     "Context",
     "Execution",
@@ -190,11 +192,47 @@ def interned(subject: Subject) -> Subject:
 
 def event_hash(event_id: str) -> int:
     """A 64-bit signed hash of an event id (hex ids use their first 16 digits)."""
+    if len(event_id) >= 16:
+        head = event_id[:16].encode()  # (a lone surrogate here fails as hash_text would)
+        if _hex_head(head):  # the usual id: read here, natively
+            return _signed_hex(head)
     try:
         value = int(event_id[:16], 16) if len(event_id) >= 16 else hash_text(event_id)
     except ValueError:
         value = hash_text(event_id)
     return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def _hex_head(data: bytes) -> bool:
+    """Whether ``data`` is 16 hex digits (16 bytes of 16 characters: all ASCII)."""
+    if len(data) != 16:
+        return False
+    i: i64 = 0
+    while i < 16:
+        c: i64 = data[i]
+        if not (48 <= c <= 57 or 97 <= c <= 102 or 65 <= c <= 70):  # 0-9 a-f A-F
+            return False
+        i += 1
+    return True
+
+
+def _signed_hex(data: bytes) -> i64:
+    """16 hex digits as ``int(data, 16)`` read as a signed 64-bit number, in two 32-bit
+    halves (compiled, ``i64`` is a native integer and no step leaves its range)."""
+    high: i64 = 0
+    low: i64 = 0
+    i: i64 = 0
+    while i < 16:
+        c: i64 = data[i]
+        digit: i64 = c - 48 if c <= 57 else (c - 87 if c >= 97 else c - 55)
+        if i < 8:
+            high = high * 16 + digit
+        else:
+            low = low * 16 + digit
+        i += 1
+    if high >= 0x80000000:
+        high -= 0x100000000
+    return high * 0x100000000 + low
 
 
 def hash_text(text: str) -> int:
