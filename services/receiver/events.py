@@ -103,7 +103,7 @@ def normalise(
         raise InvalidPayload("the body must be a JSON object")
     if name == "ping":
         return None
-    echo: Any = payload if raw is None else orjson.Fragment(raw.strip())
+    echo = None if raw is None else orjson.Fragment(raw.strip())
     family = event_family(name)
     try:
         if family == "build":
@@ -128,8 +128,9 @@ def _build_event(
     pipeline = _pipeline_json(dumped["pipeline"] or nested)
     build["meta_data"] = build["meta_data"] or {}
     event_id = _event_id(name, hook.build.id, hook.build.state, payload.get("build"), hook.build)
-    echo = payload if echo is None else echo
-    value = encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=echo)
+    value = encode(
+        event_id, name, received_at, pipeline=pipeline, build=build, payload=payload, echo=echo
+    )
     return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
 
@@ -143,9 +144,15 @@ def _job_event(
         job["retry_source"]["retry_type"] = None  # the raw value stays in the payload
     build = hook.build.model_dump(mode="json", include=_BUILD_REF)
     event_id = _event_id(name, hook.job.id, hook.job.state, payload.get("job"), hook.job)
-    echo = payload if echo is None else echo
     value = encode(
-        event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=echo
+        event_id,
+        name,
+        received_at,
+        pipeline=pipeline,
+        build=build,
+        job=job,
+        payload=payload,
+        echo=echo,
     )
     return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
 
@@ -165,8 +172,7 @@ def _agent_event(
     state = agent.connection_state if agent else None
     event_id = _event_id(name, object_id, state, payload.get("agent"))
     ref = None if agent is None else agent.model_dump(mode="json", exclude={"connection_state"})
-    echo = payload if echo is None else echo
-    value = encode(event_id, name, received_at, agent=ref, payload=echo)
+    value = encode(event_id, name, received_at, agent=ref, payload=payload, echo=echo)
     key = agent.id if agent and agent.id else name
     topic = _FAMILY_TOPICS.get(event_family(name), Topic.AGENTS)
     return Routed(topic, key, event_id, value, AgentEvent)

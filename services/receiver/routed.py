@@ -47,14 +47,30 @@ class Routed(NamedTuple):
         return self.model.model_validate_json(self.value)
 
 
-def encode(event_id: str, name: str, received_at: datetime, **fields: Any) -> bytes:
-    """The message JSON, fields in the contract model's order (``payload`` last).
+def encode(
+    event_id: str,
+    name: str,
+    received_at: datetime,
+    *,
+    payload: Any,
+    echo: Any = None,
+    **fields: Any,
+) -> bytes:
+    """The message JSON, ``fields`` in the contract model's order, ``payload`` last:
+    ``echo`` when given (the body as it came, an ``orjson.Fragment``), else ``payload``
+    written out.
 
     Datetimes among ``fields`` are written by orjson as pydantic writes a UTC datetime
     (``2026-08-01T10:00:05Z``, microseconds when there are any), ``received_at`` too.
     """
     stamp = received_at.astimezone(UTC)
-    message = {"event_id": event_id, "event": name, "received_at": stamp, **fields}
+    message = {
+        "event_id": event_id,
+        "event": name,
+        "received_at": stamp,
+        **fields,
+        "payload": payload if echo is None else echo,
+    }
     return orjson.dumps(message, option=orjson.OPT_UTC_Z)
 
 

@@ -55,8 +55,9 @@ def read_build(
     except _Unread:
         return None
     event_id = event_id_for(name, build["id"], build["state"], latest_timestamp(raw, stamps))
-    echo = payload if echo is None else echo
-    value = encode(event_id, name, received_at, pipeline=pipeline, build=build, payload=echo)
+    value = encode(
+        event_id, name, received_at, pipeline=pipeline, build=build, payload=payload, echo=echo
+    )
     return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
 
@@ -74,9 +75,15 @@ def read_job(
     except _Unread:
         return None
     event_id = event_id_for(name, job["id"], job["state"], latest_timestamp(raw, stamps))
-    echo = payload if echo is None else echo
     value = encode(
-        event_id, name, received_at, pipeline=pipeline, build=build, job=job, payload=echo
+        event_id,
+        name,
+        received_at,
+        pipeline=pipeline,
+        build=build,
+        job=job,
+        payload=payload,
+        echo=echo,
     )
     return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
 

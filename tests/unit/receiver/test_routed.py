@@ -23,7 +23,8 @@ def test_the_message_writes_a_utc_datetime_as_pydantic_does(at: datetime, zone: 
         received = at.astimezone(zone)
     except OverflowError:
         received = at
-    value = orjson.loads(encode("e", "build.finished", received, build={"finished_at": at}))
+    message = encode("e", "build.finished", received, build={"finished_at": at}, payload={})
+    value = orjson.loads(message)
     assert value["received_at"] == value["build"]["finished_at"] == as_pydantic
 
 
