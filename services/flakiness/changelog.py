@@ -31,11 +31,12 @@ import orjson
 from services.flakiness import BadRecord
 from services.flakiness.execution import Context, Subject
 from services.flakiness.segments import (
-    ContextJson,
+    JsonByIdentity,
     Segment,
     SegmentWriter,
     decode_key,
     decode_meta,
+    encode_context,
     segment_key,
     subject_of,
 )
@@ -78,7 +79,7 @@ class Changelog:
         self._dirty: dict[Entry, list[Changes]] = {}
         self._whole: set[Entry] = set()  # …of which these are written whole
         self._metas: set[Entry] = set()  # …and these changed status
-        self._contexts_json = ContextJson()
+        self._contexts_json = JsonByIdentity(encode_context)
         self._unreadable = 0
 
     # -- writing ----------------------------------------------------------------------

@@ -17,12 +17,14 @@ from schemas.base import stable_id
 from schemas.flakiness import Evidence, FlakinessState, TestRun
 from services.flakiness.execution import Subject, TestSubject
 from services.flakiness.runs import Run
+from services.flakiness.segments import JsonByIdentity
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.tracker import Alerted, Entry
 
-__all__ = ["EvidenceJson", "alert", "alert_id", "state", "state_json", "test_run"]
+__all__ = ["alert", "alert_id", "state", "state_json", "test_run"]
 
 _UTC_Z = orjson.OPT_UTC_Z
+_fragment = orjson.Fragment
 
 
 def _utc(at: float | None) -> datetime | None:
@@ -70,7 +72,7 @@ def state_json(entry: Entry, at: float) -> bytes:
     without making, validating and dumping the model: about 33,000 instructions a state
     instead of 100,000. Most states are of subjects with no status (one per new test);
     a flagged test's is published at each of its executions, its evidence (frozen
-    models) written once each (:class:`EvidenceJson`).
+    models) written once each (:class:`~services.flakiness.segments.JsonByIdentity`).
     ``tests/unit/flakiness/test_messages.py`` holds the two to the same bytes."""
     subject = entry.subject
     summary = entry.summary()
@@ -99,31 +101,16 @@ def state_json(entry: Entry, at: float) -> bytes:
             "episodes": 0 if meta is None else meta.episodes,
             "since": None if meta is None else _utc(meta.since),
             "last_evidence_at": None if meta is None else _utc(meta.last_evidence_at),
-            "evidence": [] if meta is None else [_EVIDENCE(e) for e in meta.evidence],
+            "evidence": []
+            if meta is None
+            else [_fragment(_EVIDENCE_JSON(e)) for e in meta.evidence],
             "updated_at": datetime.fromtimestamp(at, UTC),
         },
         option=_UTC_Z,
     )
 
 
-class EvidenceJson:
-    """Evidence as JSON (``Evidence.to_json()``), cached by identity: evidence is frozen,
-    and a flagged test's few pieces of it are written again at each of its states."""
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._cached: dict[int, tuple[Evidence, orjson.Fragment]] = {}
-        self._limit = limit
-
-    def __call__(self, evidence: Evidence) -> orjson.Fragment:
-        cached = self._cached.get(id(evidence))
-        if cached is None or cached[0] is not evidence:
-            if len(self._cached) >= self._limit:
-                self._cached.clear()
-            cached = self._cached[id(evidence)] = (evidence, orjson.Fragment(evidence.to_json()))
-        return cached[1]
-
-
-_EVIDENCE = EvidenceJson()
+_EVIDENCE_JSON = JsonByIdentity(Evidence.to_json)
 
 
 def alert_id(subject: Subject, kind: str, episode: int) -> str:

@@ -23,8 +23,9 @@ Contexts are numbered within each segment, so a segment can be read on its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -37,7 +38,7 @@ from services.flakiness.tracker import Changes, Entry
 from services.flakiness.window import Contexts
 
 __all__ = [
-    "ContextJson",
+    "JsonByIdentity",
     "Segment",
     "SegmentWriter",
     "decode_key",
@@ -52,6 +53,8 @@ __all__ = [
 _dumps: Final = orjson.dumps
 _fragment: Final = orjson.Fragment
 _CONTEXT_FIELDS = tuple(f for f, d in Context.__dataclass_fields__.items() if d.init)
+
+T = TypeVar("T")
 
 
 def segment_key(seq: int) -> bytes:
@@ -114,19 +117,22 @@ def decode_meta(data: dict[str, Any]) -> Meta:
         raise BadRecord(f"unreadable status in the changelog: {exc}") from exc
 
 
-class ContextJson:
-    """Contexts as JSON, cached by identity (the same few contexts recur batch after batch)."""
+class JsonByIdentity(Generic[T]):
+    """Immutable values as JSON (``encode``), cached by identity: values that recur, such
+    as the same few contexts batch after batch, or a flagged test's evidence at each of
+    its states, are written once."""
 
-    def __init__(self, limit: int = 4096) -> None:
-        self._cached: dict[int, tuple[Context, bytes]] = {}
+    def __init__(self, encode: Callable[[T], bytes], limit: int = 4096) -> None:
+        self._encode = encode
+        self._cached: dict[int, tuple[T, bytes]] = {}
         self._limit = limit
 
-    def __call__(self, ctx: Context) -> bytes:
-        cached = self._cached.get(id(ctx))
-        if cached is None or cached[0] is not ctx:
+    def __call__(self, value: T) -> bytes:
+        cached = self._cached.get(id(value))
+        if cached is None or cached[0] is not value:
             if len(self._cached) > self._limit:
                 self._cached.clear()
-            cached = self._cached[id(ctx)] = (ctx, encode_context(ctx))
+            cached = self._cached[id(value)] = (value, self._encode(value))
         return cached[1]
 
 
@@ -153,7 +159,7 @@ class SegmentWriter:
         self,
         first: int,
         segment_bytes: int,
-        context_json: ContextJson,
+        context_json: JsonByIdentity[Context],
         live: dict[int, Segment],
     ) -> None:
         self.next_seq = first
