@@ -55,7 +55,9 @@ def test_a_guarded_console_asks_for_a_token_and_keeps_it_in_an_httponly_cookie(
         assert "/login" in browser.current_url
         browser.find_element(By.ID, "token").send_keys("not-the-token")
         browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-        assert browser.find_element(By.ID, "login-error").is_displayed()
+        # the click may return before the answer's page is in: wait for it
+        refused = WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "login-error"))
+        assert refused[0].is_displayed()
         screenshot(browser, "login-refused")
 
         browser.find_element(By.ID, "token").send_keys(TOKEN)
