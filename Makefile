@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-compiled check fmt bench install clean kafka-up kafka-down
+.PHONY: run test test-thorough test-compiled check fmt bench install clean kafka-up kafka-down
 
 # setup.py compiles the hot paths listed in services/compiled.py with mypyc (where a C
 # compiler is at hand): their sources (which compiled.py prints) are inputs of the
@@ -37,6 +37,11 @@ test: check
 	KITESTREAM_PURE_PYTHON=1 $(BIN)/python -m tests.session -n $(TEST_WORKERS) --dist load \
 		--durations=10 --cov --cov-report=term
 	$(MAKE) --no-print-directory test-compiled
+
+# The same, with the longest property tests and sweeps whole instead of in their short
+# form (tests/thorough.py): after changing what they guard, and before a release.
+test-thorough: $(STAMP)
+	KITESTREAM_THOROUGH=1 $(MAKE) --no-print-directory test
 
 test-compiled: $(STAMP)
 	$(BIN)/python -m tests.session -n 2 -q tests/unit/flakiness tests/integration/flakiness \

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from services.flakiness.changelog import Changelog
 from services.flakiness.execution import Execution, TestSubject
 from services.flakiness.tracker import Tracker
+from tests.thorough import examples
 from tests.unit.flakiness.replay import TINY, LogRecord, compacted, snapshot, tiny_changelog
 from tests.unit.flakiness.timeline import T0, days, result
 from tests.unit.flakiness.timeline import settings as config
@@ -114,7 +115,7 @@ def streams(draw: st.DrawFn) -> list[list[Execution]]:
     return batches
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     streams(),
     st.floats(0, 1),

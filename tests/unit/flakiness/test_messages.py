@@ -13,6 +13,7 @@ from services.flakiness.messages import state, state_json
 from services.flakiness.status import Meta
 from services.flakiness.tracker import Entry
 from services.flakiness.window import Contexts
+from tests.thorough import examples
 
 NAMES = st.text(min_size=1, max_size=20)
 SUBJECTS: st.SearchStrategy[Subject] = st.one_of(
@@ -31,7 +32,7 @@ def entry_of(subject: Subject, outcomes: list[tuple[float, bool]]) -> Entry:
     return entry
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(
     SUBJECTS,
     st.lists(st.tuples(TIMES.map(float), st.booleans()), max_size=12),
@@ -69,7 +70,7 @@ METAS = st.builds(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(
     SUBJECTS,
     st.lists(st.tuples(TIMES.map(float), st.booleans()), max_size=12),

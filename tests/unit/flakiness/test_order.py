@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from services.flakiness.execution import Execution, TestSubject
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.tracker import Tracker
+from tests.thorough import examples
 from tests.unit.flakiness.timeline import SUBJECT, T0, result
 from tests.unit.flakiness.timeline import settings as config
 
@@ -72,7 +73,7 @@ def outcome(executions: list[Execution], settings: FlakinessSettings) -> tuple[o
 NO_OUTAGES = {"outage_min_tests": 10_000}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(commits(st.just("feature/x")), st.randoms(use_true_random=False))
 def test_any_arrival_order_gives_the_same_flags_and_alerts(
     groups: list[list[Execution]], rnd: random.Random
@@ -83,7 +84,7 @@ def test_any_arrival_order_gives_the_same_flags_and_alerts(
     assert outcome(shuffled, settings) == outcome(executions, settings)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(commits(st.sampled_from(["main", "main", "feature/x"])), st.randoms(use_true_random=False))
 def test_any_order_within_each_commit_gives_the_same_flags_and_alerts(
     groups: list[list[Execution]], rnd: random.Random
@@ -94,7 +95,7 @@ def test_any_order_within_each_commit_gives_the_same_flags_and_alerts(
     assert outcome(shuffled, settings) == outcome(in_order, settings)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(commits(st.sampled_from(["main", "feature/x"])), st.randoms(use_true_random=False))
 def test_duplicates_anywhere_change_nothing(
     groups: list[list[Execution]], rnd: random.Random

@@ -24,6 +24,7 @@ from services.flakiness.changelog import Changelog
 from services.flakiness.execution import TestSubject
 from services.flakiness.settings import FlakinessSettings
 from services.flakiness.task import FlakinessTask, FlakinessTopics
+from tests.thorough import examples
 from tests.unit.flakiness.replay import compacted, snapshot, tiny_changelog
 from tests.unit.flakiness.stream import (
     CLEAR_AFTER_RUNS,
@@ -160,7 +161,7 @@ def test_batching_changes_no_alert_and_no_latest_state_or_run() -> None:
     assert len(on(UNINTERRUPTED, NAMES.state)) < len(on(one_by_one, NAMES.state))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     cuts=st.lists(st.integers(0, len(STREAM)), min_size=1, max_size=3),
     batch=st.sampled_from([1, 7, 50, 500]),
@@ -187,7 +188,7 @@ def test_a_restart_at_any_batch_boundary_gives_the_same_alerts_state_runs_and_wi
     task.changelog.check(task.tracker)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(cleaned=st.floats(0, 1), drop_tombstones=st.booleans())
 def test_the_changelog_as_kafka_keeps_it_restores_every_window_slot_for_slot(
     cleaned: float, drop_tombstones: bool

@@ -15,6 +15,7 @@ from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
 from services.common.topics import Topic
 from services.ingest.errors import InvalidPayload
 from services.receiver.events import KNOWN_EVENTS, Routed, event_name, normalise
+from tests.thorough import examples
 from tests.unit.receiver.payloads import agent_webhook, build_webhook, job_webhook
 from tests.unit.receiver.strategies import json_values, near_payloads
 
@@ -212,7 +213,7 @@ def test_missing_or_unusable_event_name_is_422(header: str | None, body: Any) ->
         event_name(header, body)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from([*sorted(KNOWN_EVENTS), "build.x", "job.y", "other.z"]),
     payload=near_payloads | json_values,
@@ -284,7 +285,7 @@ def test_the_message_carries_the_body_as_it_came(payload: dict[str, Any], style:
     assert carried.message == written.message
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from([*sorted(KNOWN_EVENTS), "build.x", "job.y", "other.z"]),
     payload=near_payloads | json_values,
