@@ -26,7 +26,8 @@ run: $(STAMP)
 	$(BIN)/kitestream demo
 
 # Lint and type-check, then run every test against a real broker, in parallel
-# (TEST_WORKERS pytest-xdist workers; the tests mostly wait on Kafka). tests.session
+# (TEST_WORKERS pytest-xdist workers; the tests mostly wait on Kafka; an idle worker
+# takes tests queued for another, so a long test does not hold up the end). tests.session
 # starts one broker for all workers unless KAFKA_BOOTSTRAP_SERVERS is set or Docker
 # answers, and stops what it started, also when tests fail.
 # The whole suite runs the compiled modules as pure Python (KITESTREAM_PURE_PYTHON=1:
@@ -34,7 +35,7 @@ run: $(STAMP)
 # mypyc-compiled modules, with the test that both give identical outputs.
 TEST_WORKERS ?= 4
 test: check
-	KITESTREAM_PURE_PYTHON=1 $(BIN)/python -m tests.session -n $(TEST_WORKERS) --dist load \
+	KITESTREAM_PURE_PYTHON=1 $(BIN)/python -m tests.session -n $(TEST_WORKERS) --dist worksteal \
 		--durations=10 --cov --cov-report=term
 	$(MAKE) --no-print-directory test-compiled
 
