@@ -295,16 +295,28 @@ async def _open_loop(
 async def http_open_loop(
     port: int, requests: Sequence[Request], rate: float, sent: Sent, pool: int = 64
 ) -> None:
-    """The requests into the receiver over ``pool`` keep-alive connections."""
-    idle: asyncio.Queue[_Connection | None] = asyncio.Queue()  # None: open a new one
+    """The requests into the receiver over ``pool`` keep-alive connections, the one
+    used last first (at a low rate the others sit idle, and the server closes them
+    after its keep-alive timeout: a request that finds its connection closed before
+    any answer goes again once, on a new connection, as HTTP clients do)."""
+    idle: asyncio.LifoQueue[_Connection | None] = asyncio.LifoQueue()  # None: open a new one
     for _ in range(pool):
         idle.put_nowait(await _Connection.open(port))
 
     async def send(request: Request) -> None:
         conn = await idle.get()  # waiting for a connection counts as latency
         try:
-            conn = conn or await _Connection.open(port)
-            status = await conn.request(request.raw)
+            if conn is not None:
+                try:
+                    status = await conn.request(request.raw)
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial:  # an answer had begun: a failure, not a closed idle one
+                        raise
+                    conn.writer.close()
+                    conn = None
+            if conn is None:
+                conn = await _Connection.open(port)
+                status = await conn.request(request.raw)
         except (OSError, asyncio.IncompleteReadError):
             sent.failed += 1
             if conn is not None:
