@@ -50,3 +50,8 @@ def test_the_quick_system_benchmark_gets_every_alert_to_the_topic_and_the_sink(
         assert row is not None, (label, out)
         assert int(row.group(4)) > 0
     assert re.search(r"highest rate held: bare .*/s, system .*/s", out), out
+    # --quick runs two rounds: each has its row, every alert of both reached the sink
+    rounds = re.findall(r"^  ([12]) .* (\d+)/(\d+)\s+0\s+0$", out, re.MULTILINE)
+    assert [r[0] for r in rounds] == ["1", "2"], out
+    assert all(r[1] == r[2] != "0" for r in rounds), out
+    assert "medians of the rounds' p99" in out
