@@ -15,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import select
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import httpcore
 import httpx
@@ -36,6 +39,54 @@ async def system_resolver(host: str, port: int) -> list[str]:
     """The addresses ``getaddrinfo`` gives for ``host``, without repeats."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connection's stream that answers "is the socket readable" from the socket it
+    found once.
+
+    httpcore's pool asks that of each idle connection whenever it assigns requests to
+    connections (an idle HTTP/1.1 connection whose socket is readable was closed by the
+    server): about eight times a delivery under ``bench.system`` at 200/s. Through
+    anyio's typed attributes each answer cost 72 µs on a busy 2-core machine, against 8 µs
+    for the ``poll`` alone."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether a read would not block (data, or the end a closed connection gives); a
+    socket that is gone counts as readable, as httpcore counts it."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    return bool(poll.poll(0))
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -70,7 +121,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     address,
                     port,
                     timeout=timeout,
@@ -79,6 +130,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
+            else:
+                return _Stream(stream)
         assert last is not None
         raise last
 
