@@ -242,6 +242,13 @@ class Sent:
     answered: dict[int, float] = field(default_factory=dict)
     failed: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)  # connection errors, by type
+
+    def why_failed(self) -> str:
+        """The answers other than 2xx and the connection errors, counted."""
+        bad = {f"HTTP {k}": n for k, n in sorted(self.statuses.items()) if not 200 <= k < 300}
+        return ", ".join(f"{n} {what}" for what, n in {**bad, **self.errors}.items())
+
     slip: float = 0.0  # how late the generator was at worst when it sent a request
 
     @property
@@ -297,8 +304,8 @@ async def http_open_loop(
 ) -> None:
     """The requests into the receiver over ``pool`` keep-alive connections, the one
     used last first (at a low rate the others sit idle, and the server closes them
-    after its keep-alive timeout: a request that finds its connection closed before
-    any answer goes again once, on a new connection, as HTTP clients do)."""
+    after its keep-alive timeout: a request that finds its connection closed or reset
+    before any answer goes again once, on a new connection, as HTTP clients do)."""
     idle: asyncio.LifoQueue[_Connection | None] = asyncio.LifoQueue()  # None: open a new one
     for _ in range(pool):
         idle.put_nowait(await _Connection.open(port))
@@ -309,16 +316,17 @@ async def http_open_loop(
             if conn is not None:
                 try:
                     status = await conn.request(request.raw)
-                except asyncio.IncompleteReadError as exc:
-                    if exc.partial:  # an answer had begun: a failure, not a closed idle one
-                        raise
+                except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
+                    if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                        raise  # an answer had begun: a failure, not a closed idle one
                     conn.writer.close()
                     conn = None
             if conn is None:
                 conn = await _Connection.open(port)
                 status = await conn.request(request.raw)
-        except (OSError, asyncio.IncompleteReadError):
+        except (OSError, asyncio.IncompleteReadError) as exc:
             sent.failed += 1
+            sent.errors[type(exc).__name__] = sent.errors.get(type(exc).__name__, 0) + 1
             if conn is not None:
                 conn.writer.close()
             conn = None

@@ -125,6 +125,9 @@ async def system_step(system: System, rate: float, seconds: float, drain: float)
     while time.perf_counter() < deadline and not system.saw_all(expected.keys()):  # noqa: ASYNC110 - noted by the sink's connections and the watcher's task
         await asyncio.sleep(0.1)
 
+    if sent.failed:
+        _progress(f"{sent.failed} requests failed: {sent.why_failed()}")
+
     def timed(seen: dict[str, float]) -> Latency:
         at = {index: seen[key] for key, index in expected.items() if key in seen}
         return Latency.between(sent.scheduled, at)

@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 
+from bench.rig import Sent
 from bench.steps import Latency, Step
 from bench.system import Outcome, parse_args, report, rounds_report
 
@@ -70,3 +71,8 @@ def test_rounds_must_be_at_least_one() -> None:
     assert parse_args(["--quick"]).rounds == 2
     with pytest.raises(SystemExit):
         parse_args(["--rounds", "0"])
+
+
+def test_failed_requests_are_told_by_status_and_connection_error() -> None:
+    sent = Sent(failed=4, statuses={202: 96, 503: 2, 413: 1}, errors={"ConnectionResetError": 1})
+    assert sent.why_failed() == "1 HTTP 413, 2 HTTP 503, 1 ConnectionResetError"
