@@ -30,11 +30,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas.base import stable_id
-from schemas.buildkite import (
-    AgentEvent,
-    BuildEvent,
-    JobEvent,
-)
+from schemas.buildkite import AgentEvent
 from services.common.topics import Topic
 from services.ingest.errors import InvalidPayload
 from services.receiver.buildkite_payload import (
@@ -43,7 +39,7 @@ from services.receiver.buildkite_payload import (
     JobWebhook,
     PipelineIn,
 )
-from services.receiver.routed import Routed, encode, event_id_for
+from services.receiver.routed import Routed, build_routed, encode, event_id_for, job_routed
 from services.receiver.webhook_reader import latest_timestamp, read_build, read_job
 
 __all__ = [
@@ -128,10 +124,9 @@ def _build_event(
     pipeline = _pipeline_json(dumped["pipeline"] or nested)
     build["meta_data"] = build["meta_data"] or {}
     event_id = _event_id(name, hook.build.id, hook.build.state, payload.get("build"), hook.build)
-    value = encode(
+    return build_routed(
         event_id, name, received_at, pipeline=pipeline, build=build, payload=payload, echo=echo
     )
-    return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
 
 def _job_event(
@@ -144,7 +139,7 @@ def _job_event(
         job["retry_source"]["retry_type"] = None  # the raw value stays in the payload
     build = hook.build.model_dump(mode="json", include=_BUILD_REF)
     event_id = _event_id(name, hook.job.id, hook.job.state, payload.get("job"), hook.job)
-    value = encode(
+    return job_routed(
         event_id,
         name,
         received_at,
@@ -154,7 +149,6 @@ def _job_event(
         payload=payload,
         echo=echo,
     )
-    return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
 
 
 _BUILD_PARTS = {"build", "pipeline"}

@@ -23,7 +23,7 @@ from schemas.base import stable_id
 from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
 from services.common.topics import Topic
 
-__all__ = ["Routed", "encode", "event_id_for"]
+__all__ = ["Routed", "build_routed", "encode", "event_id_for", "job_routed"]
 
 
 class Routed(NamedTuple):
@@ -72,6 +72,50 @@ def encode(
         "payload": payload if echo is None else echo,
     }
     return orjson.dumps(message, option=orjson.OPT_UTC_Z)
+
+
+def build_routed(
+    event_id: str,
+    name: str,
+    received_at: datetime,
+    *,
+    pipeline: dict[str, Any],
+    build: dict[str, Any],
+    payload: Any,
+    echo: Any = None,
+) -> Routed:
+    """A ``build.*`` webhook's :class:`Routed`: its :class:`~schemas.buildkite.BuildEvent`
+    message onto ``buildkite.builds``, keyed by pipeline slug."""
+    value = encode(
+        event_id, name, received_at, pipeline=pipeline, build=build, payload=payload, echo=echo
+    )
+    return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
+
+
+def job_routed(
+    event_id: str,
+    name: str,
+    received_at: datetime,
+    *,
+    pipeline: dict[str, Any],
+    build: dict[str, Any],
+    job: dict[str, Any],
+    payload: Any,
+    echo: Any = None,
+) -> Routed:
+    """A ``job.*`` webhook's :class:`Routed`: its :class:`~schemas.buildkite.JobEvent`
+    message onto ``buildkite.jobs``, keyed by pipeline slug."""
+    value = encode(
+        event_id,
+        name,
+        received_at,
+        pipeline=pipeline,
+        build=build,
+        job=job,
+        payload=payload,
+        echo=echo,
+    )
+    return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
 
 
 def event_id_for(name: str, object_id: str, state: str | None, latest: datetime | None) -> str:

@@ -31,10 +31,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schemas.buildkite import BuildEvent, JobEvent
-from services.common.topics import Topic
 from services.receiver.buildkite_payload import parse_timestamp
-from services.receiver.routed import Routed, encode, event_id_for
+from services.receiver.routed import Routed, build_routed, event_id_for, job_routed
 
 __all__ = ["latest_timestamp", "read_build", "read_job"]
 
@@ -55,10 +53,9 @@ def read_build(
     except _Unread:
         return None
     event_id = event_id_for(name, build["id"], build["state"], latest_timestamp(raw, stamps))
-    value = encode(
+    return build_routed(
         event_id, name, received_at, pipeline=pipeline, build=build, payload=payload, echo=echo
     )
-    return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
 
 
 def read_job(
@@ -75,7 +72,7 @@ def read_job(
     except _Unread:
         return None
     event_id = event_id_for(name, job["id"], job["state"], latest_timestamp(raw, stamps))
-    value = encode(
+    return job_routed(
         event_id,
         name,
         received_at,
@@ -85,7 +82,6 @@ def read_job(
         payload=payload,
         echo=echo,
     )
-    return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
 
 
 # -- the objects, each field in the order of its contract model -------------------------
