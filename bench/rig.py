@@ -299,6 +299,24 @@ async def _open_loop(
             task.cancel()
 
 
+async def _answered(conn: _Connection | None, port: int, raw: bytes) -> tuple[_Connection, int]:
+    """``raw`` answered on ``conn``, or on a new connection when there is none or the
+    server closed or reset it before any answer: the connection used, and the status."""
+    if conn is not None:
+        try:
+            return conn, await conn.request(raw)
+        except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
+            if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                raise  # an answer had begun: a failure, not a closed idle connection
+            conn.writer.close()
+    fresh = await _Connection.open(port)
+    try:
+        return fresh, await fresh.request(raw)
+    except BaseException:
+        fresh.writer.close()
+        raise
+
+
 async def http_open_loop(
     port: int, requests: Sequence[Request], rate: float, sent: Sent, pool: int = 64
 ) -> None:
@@ -313,17 +331,7 @@ async def http_open_loop(
     async def send(request: Request) -> None:
         conn = await idle.get()  # waiting for a connection counts as latency
         try:
-            if conn is not None:
-                try:
-                    status = await conn.request(request.raw)
-                except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
-                    if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
-                        raise  # an answer had begun: a failure, not a closed idle one
-                    conn.writer.close()
-                    conn = None
-            if conn is None:
-                conn = await _Connection.open(port)
-                status = await conn.request(request.raw)
+            conn, status = await _answered(conn, port, request.raw)
         except (OSError, asyncio.IncompleteReadError) as exc:
             sent.failed += 1
             sent.errors[type(exc).__name__] = sent.errors.get(type(exc).__name__, 0) + 1
