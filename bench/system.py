@@ -335,21 +335,23 @@ def report(outcome: Outcome, args: argparse.Namespace, load_before: float) -> st
         f"{len(system.at_sink.values)} at the sink, {system.duplicates} duplicates at the sink; "
         f"{system.failed} requests failed",
     ]
-    if len(outcome.rounds) > 1:
-        lines[2:2] = [f"the median round of {len(outcome.rounds)} (each round below):"]
+    rounds = len(outcome.rounds)
+    if rounds > 1:
+        lines.insert(2, f"the median round of {rounds} (each round below):")
     p99_sink = _p99_at_sink(system)
     p99_bare = quantile(bare.on_topic.values, 0.99)
     met = sum(_p99_at_sink(r) < 1.0 for r in outcome.rounds)
-    aim = "met" if met == len(outcome.rounds) else "NOT met"
-    if len(outcome.rounds) > 1:
-        aim = f"met in {met} of {len(outcome.rounds)} rounds"
     if args.rate < 200:
         aim = f"not measured here (the run was at {args.rate:g}/s)"
+    elif rounds > 1:
+        aim = f"met in {met} of {rounds} rounds"
+    else:
+        aim = "met" if met else "NOT met"
     lines.append(
         f"  ratio p99 alert at sink / bare on topic: {p99_sink / p99_bare:.1f}x; "
         f"aim p99 < 1 s at 200/s mixed: {aim}"
     )
-    if len(outcome.rounds) > 1:
+    if rounds > 1:
         lines += rounds_report(outcome.rounds)
     if outcome.system_sweep or outcome.bare_sweep:
         lines += _sweep_report(outcome, args)
