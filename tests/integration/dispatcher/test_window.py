@@ -44,7 +44,8 @@ def webhook(url: str) -> dict[str, Any]:
 
 class SlowSink:
     """Answers 200 after ``delay_s``, and notes how many requests it held at once,
-    overall and per alert service (the alerts' Kafka key here)."""
+    overall and per alert service (the alerts' Kafka key here), and how many arrived
+    while it held another."""
 
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
@@ -52,10 +53,12 @@ class SlowSink:
         self._active: Counter[str] = Counter()
         self.peak = 0
         self.peak_per_key = 0
+        self.overlapped = 0
 
     def __call__(self, request: Received, n: int) -> Reply:
         key = str(request.json()["service"])
         with self._lock:
+            self.overlapped += sum(self._active.values()) > 0
             self._active[key] += 1
             self.peak = max(self.peak, sum(self._active.values()))
             self.peak_per_key = max(self.peak_per_key, self._active[key])
@@ -115,8 +118,9 @@ async def test_a_slow_sink_gets_concurrent_deliveries_while_a_failing_one_dead_l
         order[str(request.json()["service"])].append(request.headers["idempotency-key"])
     for service, sent in order.items():  # ... in the order read
         assert sent == [a.alert_id for a in alerts if a.service == service]
-    span = received[-1].at - received[0].at
-    assert span < len(alerts) * delay_s * 0.75  # one at a time takes 6 s and more
+    # Not stalled behind the failing sink: most deliveries overlapped another, where one
+    # at a time would overlap none (a count, not a duration, so load cannot fail it).
+    assert slow.overlapped >= len(alerts) // 2
 
     letters = [DeadLetter.model_validate_json(value or b"") for _, value in dead]
     assert sorted(orjson.loads(d.value or "{}")["alert_id"] for d in letters) == sorted(
