@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
 from pydantic import SecretStr
 
 from services.dispatcher.credentials import SecretSource
 from services.dispatcher.egress import Reach, reach_for
 from services.dispatcher.errors import ConfigError, DestinationRefused
-from services.dispatcher.outbound import Resolver, make_client, system_resolver
+from services.dispatcher.outbound import Resolver, SinkClient, make_client, system_resolver
 from services.dispatcher.routing import (
     BuildkiteBuildSinkConfig,
     LogSinkConfig,
@@ -118,7 +117,7 @@ def _maker(
             return lambda: LogSink(name)
 
 
-def _client(reach: Reach, settings: DispatcherSettings, resolver: Resolver) -> httpx.AsyncClient:
+def _client(reach: Reach, settings: DispatcherSettings, resolver: Resolver) -> SinkClient:
     return make_client(
         reach,
         connect_timeout_s=settings.connect_timeout_s,

@@ -25,6 +25,7 @@ from pydantic import SecretStr
 
 from schemas.alerts import Alert
 from services.dispatcher.errors import DeliveryFailed
+from services.dispatcher.outbound import SinkClient
 from services.dispatcher.sinks.base import Envelope, Receipt
 from services.dispatcher.sinks.request import raise_for_answer, request
 
@@ -77,7 +78,7 @@ class BuildkiteBuildSink:
         api_url: str,
         branch: str,
         commit: str,
-        client: httpx.AsyncClient,
+        client: SinkClient,
     ) -> None:
         self.name = name
         self._builds_url = (

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import orjson
 from pydantic import SecretStr
 
 from schemas.alerts import Alert
+from services.dispatcher.outbound import SinkClient
 from services.dispatcher.records import RECOVERY_KINDS
 from services.dispatcher.sinks.base import Envelope, Receipt
 from services.dispatcher.sinks.request import raise_for_answer, request
@@ -76,7 +76,7 @@ class PagerDutySink:
     min_interval_s = 0.0
 
     def __init__(
-        self, name: str, *, routing_key: SecretStr, events_url: str, client: httpx.AsyncClient
+        self, name: str, *, routing_key: SecretStr, events_url: str, client: SinkClient
     ) -> None:
         self.name = name
         self._routing_key = routing_key

@@ -21,12 +21,13 @@ import httpx
 
 from services.dispatcher.backoff import parse_retry_after
 from services.dispatcher.errors import DeliveryFailed, DestinationRefused
+from services.dispatcher.outbound import SinkClient
 
 __all__ = ["raise_for_answer", "request"]
 
 
 async def request(
-    client: httpx.AsyncClient,
+    client: SinkClient,
     method: str,
     url: str,
     *,

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import orjson
 from pydantic import SecretStr
 
 from schemas.alerts import Alert
+from services.dispatcher.outbound import SinkClient
 from services.dispatcher.sinks.base import Envelope, Receipt
 from services.dispatcher.sinks.request import raise_for_answer, request
 
@@ -109,7 +109,7 @@ class SlackSink:
     max_batch = MAX_ALERTS_PER_MESSAGE
 
     def __init__(
-        self, name: str, *, url: SecretStr, client: httpx.AsyncClient, min_interval_s: float
+        self, name: str, *, url: SecretStr, client: SinkClient, min_interval_s: float
     ) -> None:
         self.name = name
         self.min_interval_s = min_interval_s

@@ -18,9 +18,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-import httpx
 from pydantic import SecretStr
 
+from services.dispatcher.outbound import SinkClient
 from services.dispatcher.signature import SIGNATURE_HEADER, sign
 from services.dispatcher.sinks.base import Envelope, Receipt
 from services.dispatcher.sinks.request import raise_for_answer, request
@@ -49,7 +49,7 @@ class WebhookSink:
         *,
         url: SecretStr,
         secret: SecretStr,
-        client: httpx.AsyncClient,
+        client: SinkClient,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name

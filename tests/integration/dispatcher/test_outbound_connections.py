@@ -1,9 +1,9 @@
 """A sink's client reuses its keep-alive connections, and sees the ones the server closed
 while they sat idle: the next delivery goes on a new connection instead of failing.
 
-httpcore asks each idle connection whether its socket is readable (for an idle HTTP/1.1
-connection that means the server closed it); the dispatcher's guarded streams answer
-that themselves (``services.dispatcher.outbound``), so it is tested on real sockets."""
+The sinks' transport asks an idle connection whether its socket is readable before
+reusing it (for an idle HTTP/1.1 connection that means the server closed it,
+``services.dispatcher.transport``), so it is tested on real sockets."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ them, redirects to them, and plain http where it is not allowed."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from services.dispatcher.egress import Reach
@@ -152,12 +151,12 @@ def test_sinks_with_unsafe_urls_are_refused_at_start(url: str, why: str) -> None
     assert "/x" not in str(caught.value)  # the path may be a secret
 
 
-def test_clients_ignore_proxy_settings_from_the_environment(
+async def test_clients_ignore_proxy_settings_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.test:3128")
-    client = make_client(Reach.PUBLIC, connect_timeout_s=1, read_timeout_s=1)
-    assert not client.trust_env
-    assert not client.follow_redirects
-    assert isinstance(client.timeout, httpx.Timeout)
-    assert (client.timeout.connect, client.timeout.read) == (1, 1)
+    with RecordingServer() as proxy, RecordingServer() as sink:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy.url())
+        async with make_client(Reach.LOOPBACK, connect_timeout_s=2, read_timeout_s=2) as client:
+            assert (await client.post(sink.url(), content=b"{}")).status_code == 200
+        assert (len(sink.received), len(proxy.received)) == (1, 0)
