@@ -70,6 +70,12 @@ BENCHMARKS: dict[str, Benchmark] = {
             ),
         ),
         Benchmark(
+            "dispatcher",
+            "CPU per alert delivered to a webhook sink, against a bare consume-and-POST loop",
+            kafka=True,
+            quick=("--alerts", "200", "--rounds", "1"),
+        ),
+        Benchmark(
             "store",
             "the store's rows/s (Kafka -> SQL), against a bare executemany",
             kafka=True,
