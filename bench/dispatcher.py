@@ -216,7 +216,7 @@ async def dispatcher(
             if task.done():
                 task.result()
         started, cpu0 = time.perf_counter(), time.process_time()
-        while (done := sample("kitestream_dispatcher_deliveries_total", labels) or 0) < count:  # noqa: ASYNC110 - polls the service's own metric
+        while (done := sample("kitestream_dispatcher_deliveries_total", labels) or 0) < count:
             await asyncio.sleep(0.005)
             if task.done():  # the service stopped: say why
                 task.result()
