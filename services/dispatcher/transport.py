@@ -72,6 +72,8 @@ class _Connection:
         socket is readable was closed by the server, or sent what it should not)."""
         if now - self.idle_since > KEEPALIVE_EXPIRY_S or self.writer.is_closing():
             return False
+        if self.reader.at_eof() or self.reader.exception() is not None:
+            return False  # the event loop has read the server's close already
         sock = self.writer.get_extra_info("socket")
         return sock is not None and not _readable(sock)
 
