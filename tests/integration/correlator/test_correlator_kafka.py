@@ -187,6 +187,8 @@ async def test_sighup_reloads_the_catalog_and_keeps_the_state_and_sigterm_stops_
             write_catalog(
                 tmp_path, CATALOG.replace("pipelines: [search]", "pipelines: [search, checkout-ci]")
             )
+            # SIGHUP's handler is set by the time it says it is up; before, SIGHUP kills it
+            await _wait_for_log(log, "correlator up")
             proc.send_signal(signal.SIGHUP)
             await _wait_for_log(log, "catalog reloaded")
             await produce(
