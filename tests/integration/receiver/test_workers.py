@@ -7,7 +7,8 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -27,6 +28,21 @@ def _owner(slot: Path) -> int:
     worker that just took it has not written it yet)."""
     written = (slot / "LOCK").read_text().split()
     return int(written[0]) if written else 0
+
+
+@asynccontextmanager
+async def _paused(worker: int, supervisor: int) -> AsyncIterator[None]:
+    """``worker`` stopped (SIGSTOP), and its supervisor with it: uvicorn's supervisor kills
+    a worker that does not answer its health check within 5 s, as a stopped one cannot.
+    The worker goes on first, so that it answers a check sent before the pause."""
+    os.kill(supervisor, signal.SIGSTOP)
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(worker, signal.SIGCONT)
+        await asyncio.sleep(0.5)
+        os.kill(supervisor, signal.SIGCONT)
 
 
 def _spooled_bytes(slot: Path) -> int:
@@ -162,16 +178,10 @@ async def test_any_worker_answers_metrics_for_all_of_them(
             "both workers start",
         )
         first, second = (_owner(s) for s in slots)
-        os.kill(second, signal.SIGSTOP)  # every connection goes to the first worker
-        try:
+        async with _paused(second, proc.pid):  # every connection goes to the first worker
             await _post_many(url, 0, 12, delivery="kafka")
-        finally:
-            os.kill(second, signal.SIGCONT)
-        os.kill(first, signal.SIGSTOP)  # and the scrape to the second
-        try:
+        async with _paused(first, proc.pid):  # and the scrape to the second
             text = await asyncio.to_thread(scrape)
-        finally:
-            os.kill(first, signal.SIGCONT)
         assert _sample(text, accepted, **webhook) == 12
         assert _sample(text, "kitestream_receiver_kafka_up") == 1
         assert _sample(text, "kitestream_receiver_spool_records") == 0
