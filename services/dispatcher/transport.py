@@ -1,10 +1,11 @@
-"""The HTTP/1.1 transport under every sink's httpx client: guarded, pooled and lean.
+"""The HTTP/1.1 transport under every sink's client: guarded, pooled and lean.
 
-httpx keeps its public surface (requests, answers, timeouts, exceptions); underneath, this
-transport replaces httpcore's pool, anyio streams and h11. Those cost about 2.5 ms of CPU
-a request on a busy 2-core machine, this transport about a tenth of that: it writes the
-request's head in one piece and reads the answer with httptools (llhttp, compiled), on
-asyncio's own streams.
+The sinks keep httpx's requests, answers, timeouts and exceptions
+(:class:`~services.dispatcher.outbound.SinkClient`); underneath, this transport replaces
+httpcore's pool, anyio's streams and h11. On a busy 2-core machine those cost about 2.5 ms
+of CPU a request; the exchange here costs about 0.1 ms, 0.4–0.6 ms with httpx's models.
+It writes the request's head in one piece and reads the answer with httptools (llhttp,
+compiled), on asyncio's own streams.
 
 Where a connection comes from::
 
@@ -165,7 +166,6 @@ class LeanTransport(httpx.AsyncBaseTransport):
         self._slots = asyncio.Semaphore(max_connections)
         self._max_idle = max_connections
         self._idle: dict[Origin, list[_Connection]] = {}
-        self.opened = 0  # connections made, for tests and metrics
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
@@ -257,7 +257,6 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 sock = writer.get_extra_info("socket")
                 if sock is not None:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self.opened += 1
                 return _Connection(reader, writer)
         assert last is not None
         raise last
