@@ -6,13 +6,10 @@ Nothing here looks at how fast: only that the run completes and its report has i
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.integration.bench.quick import run_quick
+
 ALERTS = re.compile(r"alerts: (\d+) expected, (\d+) on topic, (\d+) at the sink, (\d+) dup")
 LATENCY_ROWS = (
     "bare produce -> ack",
@@ -27,17 +24,7 @@ LATENCY_ROWS = (
 def test_the_quick_system_benchmark_gets_every_alert_to_the_topic_and_the_sink(
     kafka_bootstrap: str,
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "system"],
-        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
+    out = run_quick("system", kafka_bootstrap, timeout_s=240)
     assert "== bench.system: -m bench.system --quick" in out
     counts = ALERTS.search(out)
     assert counts is not None, out

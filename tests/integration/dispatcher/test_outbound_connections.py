@@ -14,6 +14,7 @@ import pytest
 
 from services.dispatcher.egress import Reach
 from services.dispatcher.outbound import make_client
+from tests.integration.dispatcher.rawhttp import read_request
 
 ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
 
@@ -33,12 +34,7 @@ class KeepAliveServer:
         self._writers.append(writer)
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                await reader.readexactly(length)
+                await read_request(reader)
                 self.requests += 1
                 writer.write(ANSWER)
                 await writer.drain()

@@ -20,6 +20,7 @@ from services.dispatcher.egress import Reach
 from services.dispatcher.errors import DeliveryFailed, DestinationRefused
 from services.dispatcher.outbound import SinkClient, make_client
 from services.dispatcher.sinks.request import request
+from tests.integration.dispatcher.rawhttp import read_request
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
 
@@ -44,12 +45,7 @@ class ScriptedServer:
         number, on_it = self.connections, 0
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                whole = head + await reader.readexactly(length)
+                whole = await read_request(reader)
                 self.requests.append(whole)
                 on_it += 1
                 answer = self.script(number, on_it, whole)
