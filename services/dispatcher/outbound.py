@@ -45,7 +45,7 @@ class SinkClient:
         self._transport = transport
         self.timeout = timeout
         self._extensions = {"timeout": timeout.as_dict()}
-        self._headers = headers
+        self._headers = {name.lower(): value for name, value in headers.items()}
         self._urls: dict[str, httpx.URL] = {}  # a sink posts to one or two URLs, parsed once
 
     async def request(
@@ -62,11 +62,14 @@ class SinkClient:
             parsed = self._urls[url] = httpx.URL(url)
             if len(self._urls) > 64:  # not expected: keep the cache small anyway
                 self._urls.clear()
+        sent = self._headers
+        if headers:  # a sink's header replaces a default of the same name
+            sent = {**sent, **{name.lower(): value for name, value in headers.items()}}
         request = httpx.Request(
             method,
             parsed,
             params=params,
-            headers=self._headers if headers is None else {**self._headers, **headers},
+            headers=sent,
             content=content,
             extensions=self._extensions,
         )

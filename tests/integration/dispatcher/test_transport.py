@@ -109,6 +109,19 @@ async def test_a_kept_alive_connection_carries_the_next_requests(serving: Serve)
     assert first.endswith(b'\r\n\r\n{"a": 1}')
 
 
+async def test_a_sinks_header_replaces_a_default_of_the_same_name(serving: Serve) -> None:
+    server = await serving(always(OK))
+    async with client() as c:
+        await c.request("POST", server.url(), content=b"{}", headers={"ACCEPT": "text/plain"})
+        await c.post(server.url(), content=b"{}")
+    given, default = (r.lower().split(b"\r\n\r\n")[0].split(b"\r\n") for r in server.requests)
+    assert [h for h in given if h.startswith(b"accept:")] == [b"accept: text/plain"]
+    assert [h for h in default if h.startswith(b"accept:")] == [b"accept: */*"]
+    assert [h for h in given if h.startswith(b"user-agent:")] == [
+        b"user-agent: kitestream-dispatcher/0.1"
+    ]
+
+
 async def test_a_chunked_answer_is_read_whole_and_the_connection_kept(serving: Serve) -> None:
     chunked = (
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n"
