@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.alerts import Alert
 from schemas.base import Message
@@ -23,6 +27,7 @@ from tests.integration.correlator.scenario import (
     run_summary,
 )
 from tests.kafka_io import committed_reader, produce
+from tests.ports import free_port
 
 CATALOG = """
 services:
@@ -170,7 +175,15 @@ async def test_sighup_reloads_the_catalog_and_keeps_the_state_and_sigterm_stops_
     catalog = write_catalog(tmp_path, CATALOG)
     log = tmp_path / "correlator.log"
     async with committed_reader(kafka_bootstrap, kafka_topics.name(Topic.ALERTS)) as reader:
-        with correlator_process(kafka_bootstrap, kafka_topics, catalog, "reload", log) as proc:
+        port = free_port()
+        with correlator_process(
+            kafka_bootstrap,
+            kafka_topics,
+            catalog,
+            "reload",
+            log,
+            KITESTREAM_METRICS_PORT=str(port),
+        ) as proc:
             # The deploy and the incident arrive while "checkout-ci" maps to nothing.
             await produce(
                 kafka_bootstrap,
@@ -183,7 +196,9 @@ async def test_sighup_reloads_the_catalog_and_keeps_the_state_and_sigterm_stops_
                     ],
                 ),
             )
-            assert await read_alerts(reader, [], 1, timeout_s=8) == []
+            # Routed (stage 1) while unmapped, before the reload: no alert from it.
+            await _wait_for_records(port, "correlator-repartition", 3)
+            assert await read_alerts(reader, [], 1, timeout_s=5) == []
             write_catalog(
                 tmp_path, CATALOG.replace("pipelines: [search]", "pipelines: [search, checkout-ci]")
             )
@@ -202,6 +217,28 @@ async def test_sighup_reloads_the_catalog_and_keeps_the_state_and_sigterm_stops_
     assert exit_code == 0, "SIGTERM stops it cleanly"
     assert [a.alert_id for a in alerts] == [alert_id("search", "INC-1", "deploy:dep-1")]
     assert alerts[0].failure["failure_id"] == "build:b-mapped"
+
+
+async def _wait_for_records(port: int, service: str, count: int, timeout_s: float = 60) -> None:
+    """Until the process's ``service`` stage has committed ``count`` input records."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    done = 0.0
+    async with httpx.AsyncClient() as client:
+        while loop.time() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                done = sum(
+                    sample.value
+                    for family in text_string_to_metric_families(text)
+                    for sample in family.samples
+                    if sample.name == "kitestream_processor_records_total"
+                    and sample.labels.get("service") == service
+                )
+                if done >= count:
+                    return
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{service} committed {done:.0f} of {count} records")
 
 
 async def _wait_for_log(log: Path, text: str, timeout_s: float = 30) -> None:
