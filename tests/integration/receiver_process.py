@@ -48,8 +48,9 @@ def wait_until_up(
     url: str, proc: subprocess.Popen[bytes], log: Path, path: str = "/readyz"
 ) -> None:
     """Return once ``GET url+path`` answers 200; fail with the log when the process
-    ends first or 30 s pass."""
-    deadline = time.monotonic() + 30
+    ends first or 60 s pass (two workers took more than 30 s to start on a loaded CI
+    machine)."""
+    deadline = time.monotonic() + 60
     while True:
         assert proc.poll() is None, log.read_text()
         try:
