@@ -70,7 +70,9 @@ async def _post_many(url: str, first: int, count: int, delivery: str = "spool") 
     return accepted
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    """Poll until ``condition``; 60 s, as a worker took more than 30 s to start on a
+    loaded CI run."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting until {what}"
