@@ -39,7 +39,7 @@ from services.receiver.buildkite_payload import (
     JobWebhook,
     PipelineIn,
 )
-from services.receiver.routed import Routed, build_routed, encode, event_id_for, job_routed
+from services.receiver.routed import Routed, encode, event_id_for, webhook_routed
 from services.receiver.webhook_reader import latest_timestamp, read_build, read_job
 
 __all__ = [
@@ -124,7 +124,7 @@ def _build_event(
     pipeline = _pipeline_json(dumped["pipeline"] or nested)
     build["meta_data"] = build["meta_data"] or {}
     event_id = _event_id(name, hook.build.id, hook.build.state, payload.get("build"), hook.build)
-    return build_routed(
+    return webhook_routed(
         event_id, name, received_at, pipeline=pipeline, build=build, payload=payload, echo=echo
     )
 
@@ -139,7 +139,7 @@ def _job_event(
         job["retry_source"]["retry_type"] = None  # the raw value stays in the payload
     build = hook.build.model_dump(mode="json", include=_BUILD_REF)
     event_id = _event_id(name, hook.job.id, hook.job.state, payload.get("job"), hook.job)
-    return job_routed(
+    return webhook_routed(
         event_id,
         name,
         received_at,

@@ -23,7 +23,7 @@ from schemas.base import stable_id
 from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
 from services.common.topics import Topic
 
-__all__ = ["Routed", "build_routed", "encode", "event_id_for", "job_routed"]
+__all__ = ["Routed", "encode", "event_id_for", "webhook_routed"]
 
 
 class Routed(NamedTuple):
@@ -74,47 +74,27 @@ def encode(
     return orjson.dumps(message, option=orjson.OPT_UTC_Z)
 
 
-def build_routed(
+def webhook_routed(
     event_id: str,
     name: str,
     received_at: datetime,
     *,
     pipeline: dict[str, Any],
     build: dict[str, Any],
+    job: dict[str, Any] | None = None,
     payload: Any,
     echo: Any = None,
 ) -> Routed:
-    """A ``build.*`` webhook's :class:`Routed`: its :class:`~schemas.buildkite.BuildEvent`
-    message onto ``buildkite.builds``, keyed by pipeline slug."""
-    value = encode(
-        event_id, name, received_at, pipeline=pipeline, build=build, payload=payload, echo=echo
-    )
-    return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
-
-
-def job_routed(
-    event_id: str,
-    name: str,
-    received_at: datetime,
-    *,
-    pipeline: dict[str, Any],
-    build: dict[str, Any],
-    job: dict[str, Any],
-    payload: Any,
-    echo: Any = None,
-) -> Routed:
-    """A ``job.*`` webhook's :class:`Routed`: its :class:`~schemas.buildkite.JobEvent`
-    message onto ``buildkite.jobs``, keyed by pipeline slug."""
-    value = encode(
-        event_id,
-        name,
-        received_at,
-        pipeline=pipeline,
-        build=build,
-        job=job,
-        payload=payload,
-        echo=echo,
-    )
+    """A ``build.*`` webhook's :class:`Routed` (no ``job``): its
+    :class:`~schemas.buildkite.BuildEvent` message onto ``buildkite.builds``; a ``job.*``
+    webhook's: its :class:`~schemas.buildkite.JobEvent` onto ``buildkite.jobs``. Both are
+    keyed by pipeline slug."""
+    fields = {"pipeline": pipeline, "build": build}
+    if job is not None:
+        fields["job"] = job
+    value = encode(event_id, name, received_at, payload=payload, echo=echo, **fields)
+    if job is None:
+        return Routed(Topic.BUILDS, pipeline["slug"], event_id, value, BuildEvent)
     return Routed(Topic.JOBS, pipeline["slug"], event_id, value, JobEvent)
 
 

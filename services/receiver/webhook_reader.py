@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from services.receiver.buildkite_payload import parse_timestamp
-from services.receiver.routed import Routed, build_routed, event_id_for, job_routed
+from services.receiver.routed import Routed, event_id_for, webhook_routed
 
 __all__ = ["latest_timestamp", "read_build", "read_job"]
 
@@ -53,7 +53,7 @@ def read_build(
     except _Unread:
         return None
     event_id = event_id_for(name, build["id"], build["state"], latest_timestamp(raw, stamps))
-    return build_routed(
+    return webhook_routed(
         event_id, name, received_at, pipeline=pipeline, build=build, payload=payload, echo=echo
     )
 
@@ -72,7 +72,7 @@ def read_job(
     except _Unread:
         return None
     event_id = event_id_for(name, job["id"], job["state"], latest_timestamp(raw, stamps))
-    return job_routed(
+    return webhook_routed(
         event_id,
         name,
         received_at,
