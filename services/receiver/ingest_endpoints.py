@@ -103,6 +103,28 @@ def _received_at(context: AppContext) -> datetime:
 async def receive_upload(request: Request, context: AppContext) -> Response:
     suite = context.shared(_suites).authenticate(request.headers)
     body = await read_body(request, context.shared(_upload_body))  # gzip undone, capped
+    messages, answer = _upload_messages(suite, request, body, context)
+    path = await context.delivery.accept(messages)
+    context.metrics.child(context.metrics.events, "test_collector", "test_result").inc(
+        len(messages)
+    )
+    log.debug(
+        "accepted upload %s for suite %s: %d queued, %d skipped, via %s",
+        answer["id"],
+        suite,
+        len(messages),
+        answer["skipped"],
+        path,
+    )
+    return json_response(202, answer)
+
+
+def _upload_messages(
+    suite: str, request: Request, body: bytes, context: AppContext
+) -> tuple[list[tuple[str, bytes, bytes]], dict[str, Any]]:
+    """An upload's messages and its 202 body. The :class:`Upload` (a model per test
+    result) lives only in here, not across the wait for Kafka's ack, where it would keep
+    the garbage collector busy (as the webhook's parsed body did, ``buildkite_webhook``)."""
     upload = read_upload(
         suite,
         request.headers,
@@ -112,19 +134,7 @@ async def receive_upload(request: Request, context: AppContext) -> Response:
     )
     topic = context.topics.name(Topic.TEST_RESULTS)
     key = suite.encode()
-    path = await context.delivery.accept([(topic, key, r.to_json()) for r in upload.results])
-    context.metrics.child(context.metrics.events, "test_collector", "test_result").inc(
-        len(upload.results)
-    )
-    log.debug(
-        "accepted upload %s for suite %s: %d queued, %d skipped, via %s",
-        upload.upload_id,
-        suite,
-        len(upload.results),
-        upload.skipped,
-        path,
-    )
-    return json_response(202, upload.response_body())
+    return [(topic, key, r.to_json()) for r in upload.results], upload.response_body()
 
 
 async def receive_pagerduty(request: Request, context: AppContext) -> Response:
