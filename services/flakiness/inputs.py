@@ -190,7 +190,9 @@ def from_result_value(
     # the struct's fields as one tuple, in ResultShape's order (a call, then reads by
     # index, instead of a generic attribute lookup per field)
     fields: tuple[Any, ...] = _astuple(data)
-    result = fields[0]
+    # typed (as ResultShape declares them): compiled, compared natively, not through
+    # a generic rich comparison each
+    result: str = fields[0]
     if result not in ("passed", "failed"):
         return None
     at = last.time(fields[4])
@@ -212,7 +214,7 @@ def from_result_value(
     test: tuple[Any, ...] = _astuple(fields[1])  # TestShape's: name, scope, file_name
     scope = test[1]
     file = test[2]
-    attempt = fields[5]
+    attempt: int | None = fields[5]
     if attempt is None or attempt < 1 or attempt >= _MAX_ATTEMPT:
         attempt = 1
     subject = _new(
