@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import sys
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any, Final
 
 import msgspec
@@ -88,9 +89,14 @@ class LastContext:
     """Remembers the context of the previous result: the results of one upload arrive
     together and share it, so most results reuse one :class:`Context` instead of
     building (and later hashing) an equal one each. ``raw_env``: the ``run_env`` bytes
-    it was made from, when read by :func:`from_result_value`."""
+    it was made from, when read by :func:`from_result_value`.
 
-    __slots__ = ("at", "context", "env", "raw_env", "received_at", "suite")
+    ``scope`` and ``file``: the previous result's test scope and file, interned. The
+    tests of one file arrive together too, and a subject made of the interned strings
+    (each hashed once, the same objects as in the tracked subject's key) is looked up
+    in the tracker without hashing and comparing them again; only the name is fresh."""
+
+    __slots__ = ("at", "context", "env", "file", "raw_env", "received_at", "scope", "suite")
 
     def __init__(self) -> None:
         self.suite: str | None = None
@@ -99,6 +105,20 @@ class LastContext:
         self.context: Context | None = None
         self.received_at: object = None
         self.at = 0.0
+        self.scope = ""
+        self.file = ""
+
+    def scope_of(self, scope: str) -> str:
+        """``scope``, as the interned string when it is the previous result's."""
+        if scope != self.scope:
+            self.scope = intern(scope)
+        return self.scope
+
+    def file_of(self, file: str) -> str:
+        """``file``, as the interned string when it is the previous result's."""
+        if file != self.file:
+            self.file = intern(file)
+        return self.file
 
     def time(self, received_at: object) -> float:
         """``received_at`` in epoch seconds (one upload's results share it)."""
@@ -170,7 +190,9 @@ def from_result_value(
     # the struct's fields as one tuple, in ResultShape's order (a call, then reads by
     # index, instead of a generic attribute lookup per field)
     fields: tuple[Any, ...] = _astuple(data)
-    result = fields[0]
+    # typed (as ResultShape declares them): compiled, compared natively, not through
+    # a generic rich comparison each
+    result: str = fields[0]
     if result not in ("passed", "failed"):
         return None
     at = last.time(fields[4])
@@ -183,15 +205,27 @@ def from_result_value(
         if type(env) is not dict:  # as the tolerant path fails on it
             return from_test_result(json_object(value), default_branches, last)
         if context is None or last.suite != suite or last.env != env:
-            context = _test_context(fields[6], env, sys.intern(suite), fields[3], default_branches)
+            suite = intern(suite)
+            context = _test_context(fields[6], env, suite, fields[3], default_branches)
             last.suite, last.env, last.context = suite, env, context
         last.raw_env = raw_env
+    if last.suite is not None:  # equal to suite here, and interned
+        suite = last.suite
     test: tuple[Any, ...] = _astuple(fields[1])  # TestShape's: name, scope, file_name
     scope = test[1]
-    attempt = fields[5]
+    file = test[2]
+    attempt: int | None = fields[5]
     if attempt is None or attempt < 1 or attempt >= _MAX_ATTEMPT:
         attempt = 1
-    subject = _new(_TestSubject, (suite, "" if scope is None else scope, test[0], test[2] or None))
+    subject = _new(
+        _TestSubject,
+        (
+            suite,
+            "" if scope is None else last.scope_of(scope),
+            test[0],
+            last.file_of(file) if file else None,
+        ),
+    )
     return Execution(subject, context, at, fields[3], result == "failed", attempt)
 
 

@@ -56,9 +56,24 @@ class RunBook:
         self.runs: dict[RunKey, Run] = {}
         self.min_tests = settings.outage_min_tests
         self.fraction = settings.outage_fraction
+        # the run get found last, and its key's two strings: the results of one job
+        # share one context, so their keys hold the same two string objects, and most
+        # follow each other (the strings, not the key: compiled, a RunKey is a native
+        # pair, boxed as a new tuple object whenever one is needed)
+        self._build = ""
+        self._suite = ""
+        self._run: Run | None = None
 
     def get(self, key: RunKey) -> Run | None:
-        return self.runs.get(key)
+        """The run of ``key``, if some window refers to it (the key of the run found
+        last is answered without hashing it again)."""
+        if self._run is not None and key[0] == self._build and key[1] == self._suite:
+            return self._run
+        run = self.runs.get(key)
+        if run is not None:
+            self._build, self._suite = key
+            self._run = run
+        return run
 
     def is_outage(self, context: Context) -> bool:
         key = context.run
@@ -128,3 +143,5 @@ class RunBook:
                 run.failed_tests += passed[1] == 0
         if run.total == 0:
             del self.runs[key]
+            if run is self._run:
+                self._run = None

@@ -113,22 +113,27 @@ class FlakinessTask:
             self._finish_restore()
         out: list[Output] = []
         rejected: list[Rejected] = []
-        count = len(records)
-        for start in range(0, count, _PHASE):
-            taken: list[tuple[int, Execution, int]] = []
-            for i in range(start, min(start + _PHASE, count)):
-                record = records[i]
+        for start in range(0, len(records), _PHASE):
+            # the k-th execution (None: nothing to take) and its event-id hash are those
+            # of the record at start + k: no index kept per record, no tuple made
+            taken: list[Execution | None] = []
+            eids: list[int] = []
+            for record in records[start : start + _PHASE]:
                 try:
                     execution = self._execution(record.topic, record.value)
-                    if execution is not None:
-                        taken.append((i, execution, event_hash(execution.event_id)))
+                    eid = 0 if execution is None else event_hash(execution.event_id)
                 except Exception as exc:  # a dead letter, as process's caller makes it
-                    rejected.append((i, exc))
-            for i, execution, eid in taken:
+                    rejected.append((start + len(taken), exc))
+                    execution, eid = None, 0
+                taken.append(execution)
+                eids.append(eid)
+            for k, execution in enumerate(taken):
+                if execution is None:
+                    continue
                 try:
-                    emitted = self._take(execution, eid)
+                    emitted = self._take(execution, eids[k])
                 except Exception as exc:
-                    rejected.append((i, exc))
+                    rejected.append((start + k, exc))
                     continue
                 if emitted:
                     out.extend(emitted)

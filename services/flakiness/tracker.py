@@ -183,7 +183,7 @@ class Tracker:
         runs, size = len(entry.times), self._size
         if runs == 1 or (runs == size and runs_before < size):
             changes.state(entry.subject)
-        run = self.runs.runs.get(key)
+        run = self.runs.get(key)
         if run is None:
             self.runs.enter(entry.subject, changes.execution.context, False, 0)
             changes.run(key)
@@ -210,7 +210,7 @@ class Tracker:
         context = execution.context
         key = context.run
         assert key is not None
-        run = self.runs.runs.get(key)
+        run = self.runs.get(key)
         was_outage = run is not None and run.outage(self._min_tests, self._fraction)
         passes = 0
         if execution.failed and (run is None or entry.subject not in run.failing):
