@@ -30,6 +30,12 @@ def _owner(slot: Path) -> int:
     return int(written[0]) if written else 0
 
 
+def _started(slots: list[Path]) -> Callable[[], bool]:
+    """Whether every slot is held by a worker that has written its pid there (a worker
+    takes the LOCK first and writes its pid after)."""
+    return lambda: all((s / "LOCK").exists() and _owner(s) for s in slots)
+
+
 @asynccontextmanager
 async def _paused(worker: int, supervisor: int) -> AsyncIterator[None]:
     """``worker`` stopped (SIGSTOP), and its supervisor with it: uvicorn's supervisor kills
@@ -93,9 +99,7 @@ async def test_a_killed_worker_loses_nothing_it_acknowledged(
     proc = start_receiver(env, port, log, "--workers", "2")
     try:
         await asyncio.to_thread(wait_until_up, url, proc, log, "/healthz")
-        await asyncio.to_thread(
-            _wait_for, lambda: all((s / "LOCK").exists() for s in slots), "both workers start"
-        )
+        await asyncio.to_thread(_wait_for, _started(slots), "both workers start")
         owners = {_owner(s) for s in slots}
         assert len(owners) == 2, "one slot per worker"
         assert owners <= _children(proc.pid), "held by the supervisor's workers"
@@ -171,14 +175,16 @@ async def test_any_worker_answers_metrics_for_all_of_them(
     def scrape() -> str:
         return httpx.get(f"{url}/metrics", timeout=10).text
 
+    def on_kafka() -> bool:
+        """Every live worker has reached Kafka (``kafka_up`` is their minimum): one still
+        connecting, as a worker can be for seconds on a loaded machine, spools."""
+        return _sample(scrape(), "kitestream_receiver_kafka_up") == 1
+
     proc = start_receiver(env, port, log, "--workers", "2")
     try:
         await asyncio.to_thread(wait_until_up, url, proc, log, "/readyz")
-        await asyncio.to_thread(
-            _wait_for,
-            lambda: all((s / "LOCK").exists() and _owner(s) for s in slots),
-            "both workers start",
-        )
+        await asyncio.to_thread(_wait_for, _started(slots), "both workers start")
+        await asyncio.to_thread(_wait_for, on_kafka, "both workers reach Kafka")
         first, second = (_owner(s) for s in slots)
         async with _paused(second, proc.pid):  # every connection goes to the first worker
             await _post_many(url, 0, 12, delivery="kafka")
@@ -193,6 +199,7 @@ async def test_any_worker_answers_metrics_for_all_of_them(
             _wait_for, lambda: _owner(slots[0]) not in (first, 0), "a new worker starts"
         )
         await asyncio.to_thread(wait_until_up, url, proc, log, "/readyz")
+        await asyncio.to_thread(_wait_for, on_kafka, "the new worker reaches Kafka")
         await _post_many(url, 12, 3, delivery="kafka")
         assert _sample(await asyncio.to_thread(scrape), accepted, **webhook) == 15
         assert not (shared / "counter_1.db").exists()
