@@ -9,10 +9,17 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from services.common.topics import Topics, create_topics, delete_topics, topic_specs
 from tests.kafka_broker import kafka_bootstrap_servers
 from tests.postgres import postgres_server
+
+# Hypothesis times each example (``deadline``) and its input generation (``too_slow``) by
+# the wall clock: on a shared 2-core machine a one-second stall fails either, whatever the
+# code under test does. Tests never assert on wall-clock speed, so no property test does.
+settings.register_profile("kitestream", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kitestream")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -44,7 +44,7 @@ def test_a_cursor_with_a_wrong_number_of_values_is_refused() -> None:
         order.after([T0])
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(
     minutes=st.lists(st.integers(0, 5), min_size=0, max_size=40),
     limit=st.integers(1, 7),

@@ -115,7 +115,7 @@ def streams(draw: st.DrawFn) -> list[list[Execution]]:
     return batches
 
 
-@settings(max_examples=examples(150), deadline=None)
+@settings(max_examples=examples(150))
 @given(
     streams(),
     st.floats(0, 1),

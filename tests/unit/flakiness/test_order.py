@@ -73,7 +73,7 @@ def outcome(executions: list[Execution], settings: FlakinessSettings) -> tuple[o
 NO_OUTAGES = {"outage_min_tests": 10_000}
 
 
-@settings(max_examples=examples(100), deadline=None)
+@settings(max_examples=examples(100))
 @given(commits(st.just("feature/x")), st.randoms(use_true_random=False))
 def test_any_arrival_order_gives_the_same_flags_and_alerts(
     groups: list[list[Execution]], rnd: random.Random
@@ -84,7 +84,7 @@ def test_any_arrival_order_gives_the_same_flags_and_alerts(
     assert outcome(shuffled, settings) == outcome(executions, settings)
 
 
-@settings(max_examples=examples(100), deadline=None)
+@settings(max_examples=examples(100))
 @given(commits(st.sampled_from(["main", "main", "feature/x"])), st.randoms(use_true_random=False))
 def test_any_order_within_each_commit_gives_the_same_flags_and_alerts(
     groups: list[list[Execution]], rnd: random.Random
@@ -95,7 +95,7 @@ def test_any_order_within_each_commit_gives_the_same_flags_and_alerts(
     assert outcome(shuffled, settings) == outcome(in_order, settings)
 
 
-@settings(max_examples=examples(100), deadline=None)
+@settings(max_examples=examples(100))
 @given(commits(st.sampled_from(["main", "feature/x"])), st.randoms(use_true_random=False))
 def test_duplicates_anywhere_change_nothing(
     groups: list[list[Execution]], rnd: random.Random

@@ -81,7 +81,7 @@ def fast(value: bytes, last: LastContext) -> Execution | None:
     return from_result_value(value, MAIN, last)
 
 
-@settings(max_examples=examples(400), deadline=None)
+@settings(max_examples=examples(400))
 @given(st.lists(values(), min_size=1, max_size=6))
 def test_any_value_gives_the_tolerant_paths_execution_or_error(
     stream: list[dict[str, Any]],

@@ -161,7 +161,7 @@ def test_batching_changes_no_alert_and_no_latest_state_or_run() -> None:
     assert len(on(UNINTERRUPTED, NAMES.state)) < len(on(one_by_one, NAMES.state))
 
 
-@settings(max_examples=examples(40), deadline=None)
+@settings(max_examples=examples(40))
 @given(
     cuts=st.lists(st.integers(0, len(STREAM)), min_size=1, max_size=3),
     batch=st.sampled_from([1, 7, 50, 500]),
@@ -188,7 +188,7 @@ def test_a_restart_at_any_batch_boundary_gives_the_same_alerts_state_runs_and_wi
     task.changelog.check(task.tracker)
 
 
-@settings(max_examples=examples(25), deadline=None)
+@settings(max_examples=examples(25))
 @given(cleaned=st.floats(0, 1), drop_tombstones=st.booleans())
 def test_the_changelog_as_kafka_keeps_it_restores_every_window_slot_for_slot(
     cleaned: float, drop_tombstones: bool
@@ -311,7 +311,7 @@ def test_subjects_idle_for_a_whole_window_are_dropped_and_their_flags_cleared() 
     )
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(st.integers(0, len(IDLE_STREAM)), st.floats(0, 1), st.booleans(), st.booleans())
 def test_a_restart_across_dropped_windows_gives_the_same_outputs(
     cut: int, cleaned: float, drop_tombstones: bool, tiny: bool

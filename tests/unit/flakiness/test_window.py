@@ -131,7 +131,7 @@ executions = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(executions, st.integers(2, 12), st.floats(days(1), days(20)), st.randoms())
 def test_window_never_holds_more_than_n_or_older_than_t_and_ignores_arrival_order(
     items: list[tuple[float, bool, int]], size: int, max_age: float, rnd: random.Random

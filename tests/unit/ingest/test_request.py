@@ -161,7 +161,7 @@ def _encodings(value: Any) -> list[bytes]:
     return [orjson.dumps(value), json.dumps(value, indent=1, ensure_ascii=True).encode()]
 
 
-@settings(max_examples=examples(400), deadline=None)
+@settings(max_examples=examples(400))
 @given(_JSON, st.integers(min_value=0, max_value=7))
 def test_the_byte_level_depth_check_agrees_with_the_walk(value: Any, max_depth: int) -> None:
     for raw in _encodings(value):

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.buildkite import AgentEvent, BuildEvent, JobEvent
@@ -213,7 +213,7 @@ def test_missing_or_unusable_event_name_is_422(header: str | None, body: Any) ->
         event_name(header, body)
 
 
-@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300))
 @given(
     name=st.sampled_from([*sorted(KNOWN_EVENTS), "build.x", "job.y", "other.z"]),
     payload=near_payloads | json_values,
@@ -285,7 +285,7 @@ def test_the_message_carries_the_body_as_it_came(payload: dict[str, Any], style:
     assert carried.message == written.message
 
 
-@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200))
 @given(
     name=st.sampled_from([*sorted(KNOWN_EVENTS), "build.x", "job.y", "other.z"]),
     payload=near_payloads | json_values,

@@ -83,7 +83,7 @@ def _samples(exposition: bytes, names: tuple[str, ...]) -> dict[str, float]:
     return samples
 
 
-@settings(max_examples=examples(200), deadline=None)
+@settings(max_examples=examples(200))
 @given(record=steps, reads=st.sets(st.integers(0, 59), max_size=5))
 def test_a_scrape_shows_what_recording_straight_into_prometheus_client_shows(
     record: list[Step], reads: set[int]

@@ -16,7 +16,7 @@ from tests.thorough import examples
 _ZONES = st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-10))])
 
 
-@settings(max_examples=examples(2000), deadline=None)
+@settings(max_examples=examples(2000))
 @given(at=st.datetimes(timezones=st.just(UTC)), zone=_ZONES)
 def test_the_message_writes_a_utc_datetime_as_pydantic_does(at: datetime, zone: timezone) -> None:
     as_pydantic = TypeAdapter(datetime).dump_python(at, mode="json")
@@ -29,7 +29,7 @@ def test_the_message_writes_a_utc_datetime_as_pydantic_does(at: datetime, zone: 
     assert value["received_at"] == value["build"]["finished_at"] == as_pydantic
 
 
-@settings(max_examples=examples(2000), deadline=None)
+@settings(max_examples=examples(2000))
 @given(at=st.none() | st.datetimes(timezones=st.just(UTC)), state=st.none() | st.text())
 def test_the_event_id_hashes_the_latest_timestamp_as_isoformat_writes_it(
     at: datetime | None, state: str | None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -88,7 +88,7 @@ def test_every_field_of_a_real_webhook_changed_alone_reads_as_the_models_read_it
     assert fast > tried // 2  # most of the changes are read fast (and compared)
 
 
-@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1500))
 @given(webhook=mutated_webhooks)
 def test_a_changed_real_webhook_reads_as_the_models_read_it_or_not_at_all(
     webhook: tuple[str, dict[str, Any]],
@@ -96,7 +96,7 @@ def test_a_changed_real_webhook_reads_as_the_models_read_it_or_not_at_all(
     _assert_same_or_stepped_aside(*webhook)
 
 
-@settings(max_examples=examples(500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(500))
 @given(
     name=st.sampled_from(["build.finished", "build.x", "job.finished", "job.y"]),
     payload=near_payloads | st.dictionaries(st.text(max_size=8), json_values, max_size=4),

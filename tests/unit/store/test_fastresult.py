@@ -112,7 +112,7 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     field=st.sampled_from([*sorted(GOOD), "test.name", "test.file_name", "run_env.key"]),
     value=_json,
@@ -144,7 +144,7 @@ _times = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(received_at=_times)
 def test_a_time_the_reader_accepts_is_the_time_the_model_reads(received_at: str) -> None:
     encoded = orjson.dumps({**GOOD, "received_at": received_at})

@@ -19,7 +19,7 @@ _zones: st.SearchStrategy[tzinfo | None] = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     naive=st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
     zone=_zones,
